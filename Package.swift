@@ -1,0 +1,95 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Pulsegate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pulsegate", targets: ["pulsegate"]),
+        .executable(name: "pulsegate-bench", targets: ["pulsegate-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The system's libsqlite3 (Debian: libsqlite3-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // The model: samples, series keys, validation. No I/O, no dependencies.
+        .target(name: "PulseCore"),
+        // SQLite: schema, the batched writer, readers, range and downsampling queries, retention.
+        .target(
+            name: "PulseStore",
+            dependencies: [
+                "CSQLite",
+                "PulseCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Sample sources: the host collector (/proc).
+        .target(
+            name: "PulseCollect",
+            dependencies: [
+                "PulseCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // HTTP: routes, configuration, the application builder.
+        .target(
+            name: "PulseServer",
+            dependencies: [
+                "PulseCore",
+                "PulseStore",
+                "PulseCollect",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "pulsegate",
+            dependencies: [
+                "PulseServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks: run with `scripts/bench` against a release build.
+        .executableTarget(
+            name: "pulsegate-bench",
+            dependencies: [
+                "CSQLite",
+                "PulseCore",
+                "PulseStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),
+        .testTarget(name: "PulseStoreTests", dependencies: ["PulseStore", "PulseCore", "CSQLite"]),
+        .testTarget(
+            name: "PulseCollectTests",
+            dependencies: ["PulseCollect", "PulseCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PulseServerTests",
+            dependencies: [
+                "PulseServer",
+                "pulsegate",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

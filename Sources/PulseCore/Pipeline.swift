@@ -1,0 +1,47 @@
+/// The one path every sample takes: validate, write, then publish.
+///
+/// A batch is all or nothing: one invalid sample refuses the whole batch, so
+/// that a client never has to guess which half of its request was kept.
+/// Publishing happens after the write returns, so nothing is broadcast that
+/// the store refused.
+public struct Pipeline: SampleSink {
+    public let validator: SampleValidator
+    public let writer: any SampleWriter
+    public let publishers: [any SamplePublisher]
+
+    public init(validator: SampleValidator = SampleValidator(), writer: any SampleWriter, publishers: [any SamplePublisher] = []) {
+        self.validator = validator
+        self.writer = writer
+        self.publishers = publishers
+    }
+
+    public func accept(_ samples: [Sample], from source: SampleSource, durability: Durability) async throws {
+        guard !samples.isEmpty else { return }
+        var rejected: [RejectedSamples.Entry] = []
+        for (index, sample) in samples.enumerated() {
+            let problems = validator.problems(in: sample)
+            if !problems.isEmpty { rejected.append(.init(index: index, problems: problems)) }
+        }
+        if !rejected.isEmpty { throw RejectedSamples(entries: rejected) }
+        try await writer.write(samples, durability: durability)
+        for publisher in publishers {
+            publisher.publish(samples, from: source)
+        }
+    }
+}
+
+/// A batch refused by validation, with every problem of every bad sample.
+public struct RejectedSamples: Error, Sendable, CustomStringConvertible {
+    public struct Entry: Sendable, Hashable {
+        public var index: Int
+        public var problems: [SampleProblem]
+    }
+
+    public var entries: [Entry]
+
+    public var description: String {
+        entries.map { entry in
+            "sample \(entry.index): " + entry.problems.map(\.description).joined(separator: "; ")
+        }.joined(separator: "\n")
+    }
+}

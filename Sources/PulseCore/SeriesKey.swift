@@ -1,0 +1,48 @@
+/// What identifies a series: a metric name and its labels, sorted by name.
+///
+/// Two keys with the same labels in a different order are equal, because the
+/// initialiser sorts them. The canonical text form is Prometheus's
+/// (`metric{a="1",b="2"}`), used in logs, errors and as a stable sort key.
+public struct SeriesKey: Hashable, Sendable {
+    public let metric: String
+    /// Sorted by name. Names are unique once the key has been validated.
+    public let labels: [Label]
+
+    public init(metric: String, labels: [Label] = []) {
+        self.metric = metric
+        self.labels = labels.count > 1 ? labels.sorted { $0.name < $1.name } : labels
+    }
+
+    public init(metric: String, labels: [String: String]) {
+        self.init(metric: metric, labels: labels.map { Label($0.key, $0.value) })
+    }
+
+    /// The value of the label `name`, if the key has it.
+    public subscript(label name: String) -> String? {
+        labels.first { $0.name == name }?.value
+    }
+
+    /// `metric{a="1",b="2"}`, with label values escaped as in the Prometheus text format.
+    public var canonicalText: String {
+        metric + LabelText.encode(labels)
+    }
+
+    /// The labels as a JSON object with sorted keys: the form the store keeps,
+    /// so that one label set always has one spelling.
+    public var labelsJSON: String {
+        LabelJSON.encode(labels)
+    }
+}
+
+extension SeriesKey: CustomStringConvertible {
+    public var description: String { canonicalText }
+}
+
+extension SeriesKey: Comparable {
+    public static func < (lhs: SeriesKey, rhs: SeriesKey) -> Bool {
+        if lhs.metric != rhs.metric { return lhs.metric < rhs.metric }
+        return lhs.labels.lexicographicallyPrecedes(rhs.labels) {
+            $0.name != $1.name ? $0.name < $1.name : $0.value < $1.value
+        }
+    }
+}

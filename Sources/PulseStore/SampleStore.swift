@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import PulseCore
+
+/// The time-series store: one SQLite file, one batched writer, a pool of readers.
+///
+/// This is the only type of the module that other modules use. It writes
+/// through `StoreWriter` (batches, group commit) and reads through `ReaderPool`
+/// (read-only connections on their own threads).
+public final class SampleStore: SampleWriter, Sendable {
+    public let configuration: StoreConfiguration
+    private let writer: StoreWriter
+    private let readers: ReaderPool
+    private let logger: Logger
+
+    private init(configuration: StoreConfiguration, writer: StoreWriter, readers: ReaderPool, logger: Logger) {
+        self.configuration = configuration
+        self.writer = writer
+        self.readers = readers
+        self.logger = logger
+    }
+
+    /// Opens (or creates) the database, applies migrations and starts the writer.
+    ///
+    /// Throws `StoreError.schemaTooNew` for a file written by a newer Pulsegate.
+    public static func open(_ configuration: StoreConfiguration, logger: Logger = Logger(label: "pulsegate.store")) throws -> SampleStore {
+        let directory = (configuration.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
+        // WAL lets readers run while the writer commits; NORMAL syncs at checkpoints,
+        // which survives a crash of the process (not of the machine) with every commit.
+        try connection.execute("PRAGMA journal_mode = WAL")
+        try connection.execute("PRAGMA synchronous = NORMAL")
+        try connection.execute("PRAGMA cache_size = -32000")
+        try Schema.migrate(connection)
+        let writer = try StoreWriter(connection: connection, configuration: configuration, logger: logger)
+        let readers = try ReaderPool(path: configuration.path, count: configuration.readers)
+        logger.info("store opened", metadata: ["path": "\(configuration.path)", "schema": "\(Schema.currentVersion)"])
+        return SampleStore(configuration: configuration, writer: writer, readers: readers, logger: logger)
+    }
+
+    // MARK: Writing
+
+    public func write(_ samples: [Sample], durability: Durability) async throws {
+        try await writer.write(samples, durability: durability)
+    }
+
+    /// Commits everything queued so far.
+    public func flush() async throws {
+        try await writer.flush()
+    }
+
+    /// Deletes raw samples older than the retention, relative to `now` (ms).
+    @discardableResult
+    public func enforceRetention(now: Int64 = Timestamp.now()) async throws -> Int {
+        let cutoff = now - configuration.retention.milliseconds
+        let deleted = try await writer.deleteSamples(olderThan: cutoff, chunk: configuration.retentionChunk)
+        if deleted > 0 {
+            logger.debug("retention deleted samples", metadata: ["rows": "\(deleted)", "cutoff": "\(cutoff)"])
+        }
+        return deleted
+    }
+
+    public var statistics: WriterStatistics {
+        writer.statistics
+    }
+
+    /// Commits what is pending, stops the writer and closes every connection.
+    /// Nothing accepted before the call is lost.
+    public func close() async {
+        await writer.stop()
+        await readers.close()
+        logger.info("store closed", metadata: ["path": "\(configuration.path)"])
+    }
+
+    // MARK: Reading
+
+    /// The keys of the series that `selector` picks, sorted.
+    public func series(matching selector: SeriesSelector) async throws -> [SeriesKey] {
+        try await readers.read { connection in
+            try SeriesQueries.series(selector, on: connection).map(\.key)
+        }
+    }
+
+    /// Every stored point with `from <= ts <= to`, per series, ascending.
+    public func range(_ selector: SeriesSelector, from: Int64, to: Int64) async throws -> [SeriesPoints] {
+        try await readers.read { connection in
+            try SeriesQueries.series(selector, on: connection).map { id, key in
+                SeriesPoints(key: key, points: try SeriesQueries.raw(seriesID: id, from: from, to: to, on: connection))
+            }
+        }
+    }
+
+    /// One point per non-empty bucket of `step` ms (aligned to multiples of `step`), per series.
+    public func downsample(
+        _ selector: SeriesSelector, from: Int64, to: Int64, step: Int64, aggregation: Aggregation
+    ) async throws -> [SeriesPoints] {
+        precondition(step > 0, "step must be positive")
+        return try await readers.read { connection in
+            try SeriesQueries.series(selector, on: connection).map { id, key in
+                SeriesPoints(key: key, points: try SeriesQueries.downsampled(
+                    seriesID: id, from: from, to: to, step: step, aggregation: aggregation, on: connection
+                ))
+            }
+        }
+    }
+}

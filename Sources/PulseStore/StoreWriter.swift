@@ -1,0 +1,328 @@
+import CSQLite
+import Foundation
+import Logging
+import PulseCore
+
+/// The one writer of the database: owns the write connection and its own thread.
+///
+/// Callers append samples to a queue and return at once (`.buffered`) or wait
+/// for the commit that includes them (`.committed`). The thread commits a batch
+/// when the queue holds `batchSize` samples, when its oldest sample is
+/// `batchAge` old, or at once when someone waits for a commit: requests that
+/// arrive while a commit runs share the next one (group commit).
+///
+/// SQLite calls block, so they run on this dedicated thread, never on a
+/// SwiftNIO event loop or in the cooperative pool.
+final class StoreWriter: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let batchSize: Int
+    private let batchAge: TimeInterval
+    private let maxPendingSamples: Int
+    private let logger: Logger
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var pending: [Sample] = []
+    private var pendingSince: Date?
+    private var commitWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var retentionRequests: [RetentionRequest] = []
+    private var stopping = false
+    private var stopped = false
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    private var stats = WriterStatistics()
+
+    // Owned by the writer thread.
+    private var seriesIDs: [SeriesKey: Int64] = [:]
+    private var retention: RetentionRun?
+
+    private static let insertSampleSQL = """
+        INSERT INTO samples(series_id, ts, value) VALUES (?1, ?2, ?3)
+        ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value
+        """
+    private static let insertSeriesSQL = """
+        INSERT INTO series(metric, labels) VALUES (?1, ?2)
+        ON CONFLICT(metric, labels) DO UPDATE SET metric = excluded.metric
+        RETURNING id
+        """
+
+    init(connection: SQLiteConnection, configuration: StoreConfiguration, logger: Logger) throws {
+        self.connection = connection
+        self.batchSize = max(1, configuration.batchSize)
+        self.batchAge = Double(configuration.batchAge.milliseconds) / 1000
+        self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
+        self.logger = logger
+        self.pending.reserveCapacity(batchSize)
+        try loadSeries()
+        let thread = Thread { [self] in run() }
+        thread.name = "pulsegate-store-writer"
+        thread.start()
+    }
+
+    // MARK: - Called from any task
+
+    /// Queues samples; with `.committed`, returns after the commit that holds them.
+    func write(_ samples: [Sample], durability: Durability) async throws {
+        switch durability {
+        case .buffered:
+            try condition.withLock { try enqueue(samples) }
+        case .committed:
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                condition.withLock {
+                    do {
+                        try enqueue(samples)
+                        commitWaiters.append(continuation)
+                        condition.signal()
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits everything queued so far and returns when it is on disk.
+    func flush() async throws {
+        try await write([], durability: .committed)
+    }
+
+    /// Deletes raw samples older than `cutoff` (ms), in chunks of `chunk` rows,
+    /// each its own short transaction so that batches keep flowing in between.
+    func deleteSamples(olderThan cutoff: Int64, chunk: Int) async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.withLock {
+                if stopping {
+                    continuation.resume(throwing: StoreError.closed)
+                    return
+                }
+                retentionRequests.append(RetentionRequest(cutoff: cutoff, chunk: max(1, chunk), continuation: continuation))
+                condition.signal()
+            }
+        }
+    }
+
+    /// Commits what is queued, stops the thread and returns when it has.
+    func stop() async {
+        await withCheckedContinuation { continuation in
+            condition.withLock {
+                if stopped {
+                    continuation.resume()
+                    return
+                }
+                stopping = true
+                stopWaiters.append(continuation)
+                condition.signal()
+            }
+        }
+    }
+
+    var statistics: WriterStatistics {
+        condition.withLock {
+            var copy = stats
+            copy.pendingSamples = pending.count
+            return copy
+        }
+    }
+
+    /// Must be called with `condition` locked.
+    private func enqueue(_ samples: [Sample]) throws {
+        if stopping { throw StoreError.closed }
+        if pending.count + samples.count > maxPendingSamples {
+            stats.samplesRefused += samples.count
+            throw StoreError.backlogFull(limit: maxPendingSamples)
+        }
+        if pending.isEmpty, !samples.isEmpty { pendingSince = Date() }
+        pending.append(contentsOf: samples)
+        if pending.count >= batchSize { condition.signal() }
+    }
+
+    // MARK: - The writer thread
+
+    private enum Work {
+        case commit(batch: [Sample], waiters: [CheckedContinuation<Void, any Error>])
+        case retentionStep
+        case stop(batch: [Sample], waiters: [CheckedContinuation<Void, any Error>])
+    }
+
+    private func run() {
+        while true {
+            switch nextWork() {
+            case let .commit(batch, waiters):
+                let result = commit(batch)
+                for waiter in waiters { waiter.resume(with: result) }
+            case .retentionStep:
+                runRetentionStep()
+            case let .stop(batch, waiters):
+                let result = commit(batch)
+                for waiter in waiters { waiter.resume(with: result) }
+                finishStopping()
+                return
+            }
+        }
+    }
+
+    /// Waits until there is something to do and takes it from the shared state.
+    private func nextWork() -> Work {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if stopping {
+                return .stop(batch: takePending(), waiters: takeWaiters())
+            }
+            let aged = pendingSince.map { Date().timeIntervalSince($0) >= batchAge } ?? false
+            if !commitWaiters.isEmpty || pending.count >= batchSize || aged {
+                return .commit(batch: takePending(), waiters: takeWaiters())
+            }
+            if retention == nil, !retentionRequests.isEmpty {
+                retention = RetentionRun(request: retentionRequests.removeFirst())
+            }
+            if retention != nil {
+                return .retentionStep
+            }
+            if let since = pendingSince {
+                condition.wait(until: since.addingTimeInterval(batchAge))
+            } else {
+                condition.wait()
+            }
+        }
+    }
+
+    private func takePending() -> [Sample] {
+        let batch = pending
+        pending = []
+        pending.reserveCapacity(batchSize)
+        pendingSince = nil
+        return batch
+    }
+
+    private func takeWaiters() -> [CheckedContinuation<Void, any Error>] {
+        let waiters = commitWaiters
+        commitWaiters = []
+        return waiters
+    }
+
+    /// Writes one batch in one transaction. Same series and timestamp: the later sample wins.
+    private func commit(_ batch: [Sample]) -> Result<Void, any Error> {
+        guard !batch.isEmpty else { return .success(()) }
+        let started = ContinuousClock.now
+        var created: [SeriesKey: Int64] = [:]
+        do {
+            let insertSample = try connection.cached(Self.insertSampleSQL)
+            try connection.cached("BEGIN IMMEDIATE").run()
+            do {
+                for sample in batch {
+                    let id: Int64
+                    if let known = seriesIDs[sample.key] ?? created[sample.key] {
+                        id = known
+                    } else {
+                        id = try insertSeries(sample.key)
+                        created[sample.key] = id
+                    }
+                    insertSample.bind(id, at: 1)
+                    insertSample.bind(sample.timestamp, at: 2)
+                    insertSample.bind(sample.value, at: 3)
+                    try insertSample.run()
+                }
+                try connection.cached("COMMIT").run()
+            } catch {
+                try? connection.cached("ROLLBACK").run()
+                throw error
+            }
+        } catch {
+            let failure = (error as? SQLiteError).map(StoreError.writeFailed) ?? error
+            condition.withLock { stats.writeErrors += 1 }
+            logger.error("store write failed, batch rolled back", metadata: ["samples": "\(batch.count)", "error": "\(failure)"])
+            return .failure(failure)
+        }
+        seriesIDs.merge(created) { old, _ in old }
+        let elapsed = ContinuousClock.now - started
+        condition.withLock {
+            stats.batchesCommitted += 1
+            stats.rowsWritten += batch.count
+            stats.seriesCreated += created.count
+            stats.lastCommitDuration = elapsed
+        }
+        return .success(())
+    }
+
+    private func insertSeries(_ key: SeriesKey) throws -> Int64 {
+        let statement = try connection.cached(Self.insertSeriesSQL)
+        defer { statement.reset() }
+        statement.bind(key.metric, at: 1)
+        statement.bind(key.labelsJSON, at: 2)
+        guard try statement.step() else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "no id returned for series \(key)", sql: Self.insertSeriesSQL)
+        }
+        return statement.int64(at: 0)
+    }
+
+    private func loadSeries() throws {
+        let statement = try connection.prepare("SELECT id, metric, labels FROM series")
+        while try statement.step() {
+            let labels = LabelJSON.decode(statement.string(at: 2)) ?? []
+            seriesIDs[SeriesKey(metric: statement.string(at: 1), labels: labels)] = statement.int64(at: 0)
+        }
+    }
+
+    /// One chunk of the running retention request, in its own transaction.
+    private func runRetentionStep() {
+        guard var run = retention else { return }
+        do {
+            if run.seriesIDs == nil {
+                var ids: [Int64] = []
+                let statement = try connection.prepare("SELECT id FROM series ORDER BY id")
+                while try statement.step() { ids.append(statement.int64(at: 0)) }
+                run.seriesIDs = ids
+            }
+            guard let ids = run.seriesIDs, run.index < ids.count else {
+                retention = nil
+                run.request.continuation.resume(returning: run.deleted)
+                return
+            }
+            let statement = try connection.cached("""
+                DELETE FROM samples WHERE series_id = ?1 AND ts IN
+                    (SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
+                """)
+            statement.bind(ids[run.index], at: 1)
+            statement.bind(run.request.cutoff, at: 2)
+            statement.bind(Int64(run.request.chunk), at: 3)
+            try statement.run()
+            let deleted = connection.changes
+            run.deleted += deleted
+            if deleted < run.request.chunk { run.index += 1 }
+            retention = run
+            condition.withLock { stats.retentionRowsDeleted += deleted }
+        } catch {
+            retention = nil
+            condition.withLock { stats.writeErrors += 1 }
+            logger.error("retention failed", metadata: ["error": "\(error)"])
+            run.request.continuation.resume(throwing: error)
+        }
+    }
+
+    private func finishStopping() {
+        let (requests, waiters) = condition.withLock {
+            stopped = true
+            defer { retentionRequests = []; stopWaiters = [] }
+            return (retentionRequests, stopWaiters)
+        }
+        retention?.request.continuation.resume(throwing: StoreError.closed)
+        retention = nil
+        for request in requests { request.continuation.resume(throwing: StoreError.closed) }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// A request to delete samples older than a cutoff, waiting for its result.
+private struct RetentionRequest {
+    let cutoff: Int64
+    let chunk: Int
+    let continuation: CheckedContinuation<Int, any Error>
+}
+
+/// The progress of one retention request, walked series by series.
+private struct RetentionRun {
+    let request: RetentionRequest
+    var seriesIDs: [Int64]?
+    var index = 0
+    var deleted = 0
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import CSQLite
+import Foundation
+import PulseCore
+import PulseStore
+
+/// The batched writer against a raw C-API loop over the same schema and batch size.
+struct StoreWriteBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store-write",
+        abstract: "Rows/s of the store's batched writer beside a raw SQLite loop (same schema, same batch size)."
+    )
+
+    @Option(help: "Series written.") var series = 100
+    @Option(help: "Timestamps per series (1 s apart, written in time order like a collector).") var timestamps = 50_000
+    @Option(help: "Rows per transaction, for both.") var batchSize = 10_000
+    @Option(help: "Runs of each; the median is reported.") var runs = 3
+
+    func run() async throws {
+        let rows = series * timestamps
+        print("store-write: \(series) series × \(timestamps) timestamps = \(rows) rows, \(batchSize) rows per transaction, \(runs) runs each")
+        var rawRates: [Double] = []
+        var storeRates: [Double] = []
+        for run in 1...runs {
+            let raw = try rawLoop()
+            let store = try await storeLoop()
+            rawRates.append(raw)
+            storeRates.append(store)
+            print("  run \(run): raw \(Measure.format(raw)) rows/s, store \(Measure.format(store)) rows/s, ratio \(Measure.format(store / raw, 3))")
+        }
+        let raw = Measure.median(rawRates)
+        let store = Measure.median(storeRates)
+        print("median: raw loop \(Measure.format(raw)) rows/s, store \(Measure.format(store)) rows/s, store/raw \(Measure.format(store / raw, 3)) (target ≥ 0.80)")
+    }
+
+    private var keys: [SeriesKey] {
+        (0..<series).map { SeriesKey(metric: "bench_value", labels: ["host": "bench", "series": "s\($0)"]) }
+    }
+
+    private static let start: Int64 = 1_700_000_000_000
+
+    /// The store as the collector uses it: samples queued per tick, committed by the writer.
+    private func storeLoop() async throws -> Double {
+        let directory = try Measure.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SampleStore.open(StoreConfiguration(
+            path: directory + "/store.sqlite",
+            batchSize: batchSize,
+            batchAge: .seconds(3600),
+            maxPendingSamples: series * timestamps
+        ))
+        let keys = self.keys
+        let clock = ContinuousClock()
+        let started = clock.now
+        var tick: [Sample] = []
+        tick.reserveCapacity(series)
+        for t in 0..<timestamps {
+            let ts = Self.start + Int64(t) * 1000
+            tick.removeAll(keepingCapacity: true)
+            for (index, key) in keys.enumerated() {
+                tick.append(Sample(key: key, timestamp: ts, value: Double(t &+ index)))
+            }
+            try await store.write(tick, durability: .buffered)
+        }
+        try await store.flush()
+        let elapsed = Measure.seconds(clock.now - started)
+        await store.close()
+        return Double(series * timestamps) / elapsed
+    }
+
+    /// One prepared INSERT, BEGIN/COMMIT every `batchSize` rows, on the store's own schema.
+    private func rawLoop() throws -> Double {
+        let directory = try Measure.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/raw.sqlite"
+        let db = RawSQLite(path: path)
+        db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32000")
+        db.exec("""
+            CREATE TABLE series(id INTEGER PRIMARY KEY, metric TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(metric, labels));
+            CREATE TABLE samples(series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+                                 PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
+            """)
+        for index in 0..<series {
+            db.exec("INSERT INTO series(id, metric, labels) VALUES (\(index + 1), 'bench_value', '{\"host\":\"bench\",\"series\":\"s\(index)\"}')")
+        }
+        let insert = db.prepare("""
+            INSERT INTO samples(series_id, ts, value) VALUES (?1, ?2, ?3)
+            ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value
+            """)
+        defer { sqlite3_finalize(insert) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        var inTransaction = 0
+        db.exec("BEGIN IMMEDIATE")
+        for t in 0..<timestamps {
+            let ts = Self.start + Int64(t) * 1000
+            for index in 0..<series {
+                sqlite3_bind_int64(insert, 1, Int64(index + 1))
+                sqlite3_bind_int64(insert, 2, ts)
+                sqlite3_bind_double(insert, 3, Double(t &+ index))
+                guard sqlite3_step(insert) == SQLITE_DONE else { fatalError(String(cString: sqlite3_errmsg(db.db))) }
+                sqlite3_reset(insert)
+                inTransaction += 1
+                if inTransaction == batchSize {
+                    db.exec("COMMIT; BEGIN IMMEDIATE")
+                    inTransaction = 0
+                }
+            }
+        }
+        db.exec("COMMIT")
+        return Double(series * timestamps) / Measure.seconds(clock.now - started)
+    }
+}
