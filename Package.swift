@@ -76,7 +76,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),
-        .testTarget(name: "PulseStoreTests", dependencies: ["PulseStore", "PulseCore", "CSQLite"]),
+        .testTarget(
+            name: "PulseStoreTests",
+            dependencies: ["PulseStore", "PulseCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "PulseCollectTests",
             dependencies: ["PulseCollect", "PulseCore"],

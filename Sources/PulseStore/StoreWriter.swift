@@ -130,7 +130,11 @@ final class StoreWriter: @unchecked Sendable {
             stats.samplesRefused += samples.count
             throw StoreError.backlogFull(limit: maxPendingSamples)
         }
-        if pending.isEmpty, !samples.isEmpty { pendingSince = Date() }
+        if pending.isEmpty, !samples.isEmpty {
+            pendingSince = Date()
+            // The writer may be waiting with no deadline: give it one.
+            condition.signal()
+        }
         pending.append(contentsOf: samples)
         if pending.count >= batchSize { condition.signal() }
     }

@@ -1,0 +1,148 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import PulseCore
+import PulseStore
+import Testing
+
+/// The `pulsegate` binary as a user runs it: flags, environment, signals.
+@Suite(.serialized) struct ExecutableTests {
+    /// The binary SwiftPM built beside the test bundle.
+    static var binary: String {
+        get throws {
+            if let explicit = ProcessInfo.processInfo.environment["PULSEGATE_BINARY"] { return explicit }
+            var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            // The test bundle may be a directory (…/PulsegatePackageTests.xctest/Contents/MacOS/…) or a file.
+            for _ in 0..<4 {
+                let candidate = directory.appendingPathComponent("pulsegate").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+                directory.deleteLastPathComponent()
+            }
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "pulsegate next to \(CommandLine.arguments[0])"])
+        }
+    }
+
+    /// A started `pulsegate`, its output collected, stopped by a signal.
+    /// `@unchecked`: the output buffer is guarded by `lock`; the rest is set before the process starts.
+    final class RunningGateway: @unchecked Sendable {
+        let process = Process()
+        let output = Pipe()
+        let directory = NSTemporaryDirectory() + "pulsegate-bin-\(UUID().uuidString)"
+        private(set) var port = 0
+
+        init(arguments: [String], environment: [String: String] = [:]) throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            process.executableURL = URL(fileURLWithPath: try ExecutableTests.binary)
+            process.arguments = ["--port", "0"] + arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = output
+            process.standardError = output
+        }
+
+        deinit {
+            if process.isRunning { process.terminate() }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        private var log = ""
+        private let lock = NSLock()
+        var text: String { lock.withLock { log } }
+
+        /// Starts the process and waits until it says where it listens.
+        func start() async throws {
+            output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let data = handle.availableData
+                guard let self, !data.isEmpty else { return }
+                self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
+            }
+            try process.run()
+            let found = await eventually(timeout: .seconds(20)) { self.listeningPort() != nil }
+            guard found, let port = listeningPort() else {
+                throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "pulsegate did not start:\n\(text)"])
+            }
+            self.port = port
+        }
+
+        private func listeningPort() -> Int? {
+            guard let range = text.range(of: "listening on 127.0.0.1:") else { return nil }
+            return Int(text[range.upperBound...].prefix { $0.isNumber })
+        }
+
+        func get(_ path: String) async throws -> (Int, Data) {
+            let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        }
+
+        /// Sends `signal` and waits for the exit status.
+        func stop(_ signal: Int32) async -> Int32 {
+            kill(process.processIdentifier, signal)
+            _ = await eventually(timeout: .seconds(20)) { !self.process.isRunning }
+            return process.terminationStatus
+        }
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalCommitsWhatIsPendingAndExitsZero(_ signal: Int32) async throws {
+        let gateway = try RunningGateway(arguments: ["--db", "data/test.sqlite", "--collect-interval", "100ms", "--batch-age", "1h", "--batch-size", "1000000"])
+        try await gateway.start()
+        try await Task.sleep(for: .milliseconds(700))
+        let status = await gateway.stop(signal)
+        #expect(status == 0, "exit status; output:\n\(gateway.text)")
+        #expect(gateway.text.contains("store closed"))
+
+        // An hour's batch age: only the graceful stop can have committed these.
+        let store = try SampleStore.open(StoreConfiguration(path: gateway.directory + "/data/test.sqlite"))
+        let memory = try await store.range(SeriesSelector(metric: "host_memory_used_bytes"), from: 0, to: Timestamp.latest)
+        #expect((memory.first?.points.count ?? 0) >= 4)
+        await store.close()
+    }
+
+    @Test func environmentVariablesConfigureAndFlagsWin() async throws {
+        let gateway = try RunningGateway(
+            arguments: ["--collect-interval", "0"],
+            environment: ["PULSEGATE_DB": "from-env/x.sqlite", "PULSEGATE_PORT": "1", "PULSEGATE_LOG_LEVEL": "debug"]
+        )
+        try await gateway.start()  // --port 0 wins over PULSEGATE_PORT=1
+        let (status, body) = try await gateway.get("/healthz")
+        #expect(status == 200)
+        #expect(String(decoding: body, as: UTF8.self).contains("from-env\\/x.sqlite"))
+        #expect(FileManager.default.fileExists(atPath: gateway.directory + "/from-env/x.sqlite"))
+        #expect(await gateway.stop(SIGTERM) == 0)
+    }
+
+    @Test(arguments: [
+        (["--retention", "soon"], "not a duration"),
+        (["--batch-size", "0"], "--batch-size must be positive"),
+        (["--port", "70000"], "--port must be between"),
+        (["--log-level", "loud"], "--log-level must be one of"),
+    ])
+    func badFlagsAreRefusedWithAClearMessage(_ arguments: [String], _ message: String) async throws {
+        let gateway = try RunningGateway(arguments: arguments)
+        try gateway.process.run()
+        gateway.process.waitUntilExit()
+        let text = String(decoding: gateway.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(gateway.process.terminationStatus != 0)
+        #expect(text.contains(message), "output: \(text)")
+    }
+
+    @Test func aBadEnvironmentVariableIsRefused() async throws {
+        let gateway = try RunningGateway(arguments: [], environment: ["PULSEGATE_BATCH_AGE": "forever"])
+        try gateway.process.run()
+        gateway.process.waitUntilExit()
+        let text = String(decoding: gateway.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(gateway.process.terminationStatus == 64)
+        #expect(text.contains("PULSEGATE_BATCH_AGE"))
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}

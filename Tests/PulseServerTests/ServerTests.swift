@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PulseServer
+import PulseStore
+import Testing
+
+/// The gateway in-process, through a real HTTP server on loopback.
+@Suite struct ServerTests {
+    final class Scratch: Sendable {
+        let directory = NSTemporaryDirectory() + "pulsegate-server-\(UUID().uuidString)"
+        init() throws {
+            try FileManager.default.createDirectory(atPath: directory + "/public", withIntermediateDirectories: true)
+            try "<!doctype html><title>Pulsegate test page</title>".write(toFile: directory + "/public/index.html", atomically: true, encoding: .utf8)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        func configuration(collectInterval: Duration? = nil) -> AppConfiguration {
+            AppConfiguration(
+                host: "127.0.0.1", port: 0,
+                store: StoreConfiguration(path: directory + "/db/pulsegate.sqlite", batchSize: 1_000_000, batchAge: .seconds(3600)),
+                collectInterval: collectInterval,
+                publicDirectory: directory + "/public"
+            )
+        }
+    }
+
+    struct Health: Decodable {
+        let status: String
+        let version: String
+        let uptime_seconds: Double
+        let database: String
+    }
+
+    @Test func healthzSaysWhatRuns() async throws {
+        let scratch = try Scratch()
+        let app = try await buildApplication(scratch.configuration())
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let health = try JSONDecoder().decode(Health.self, from: Data(buffer: response.body))
+                #expect(health.status == "ok")
+                #expect(health.version == BuildInfo.version)
+                #expect(health.uptime_seconds >= 0)
+                #expect(health.database == scratch.directory + "/db/pulsegate.sqlite")
+            }
+        }
+    }
+
+    @Test func servesTheDashboardAtRoot() async throws {
+        let scratch = try Scratch()
+        let app = try await buildApplication(scratch.configuration())
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("Pulsegate test page"))
+            }
+            try await client.execute(uri: "/no-such-file.js", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/../../../etc/passwd", method: .get) { response in
+                #expect(response.status != .ok)
+                #expect(!String(buffer: response.body).contains("root:"))
+            }
+        }
+    }
+
+    @Test func theCollectorWritesThroughThePipelineAndStopCommitsIt() async throws {
+        let scratch = try Scratch()
+        let configuration = scratch.configuration(collectInterval: .milliseconds(100))
+        let app = try await buildApplication(configuration)
+        try await app.test(.live) { client in
+            try await Task.sleep(for: .milliseconds(600))
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+        }
+        // The batch age is an hour: only the graceful stop can have committed these.
+        let store = try SampleStore.open(configuration.store)
+        let memory = try await store.range(.init(metric: "host_memory_total_bytes"), from: 0, to: .max)
+        #expect((memory.first?.points.count ?? 0) >= 3)
+        await store.close()
+    }
+}

@@ -1,0 +1,175 @@
+import Logging
+import CSQLite
+import PulseCore
+@testable import PulseStore
+import Testing
+
+@Suite struct StoreWriterTests {
+    let key = SeriesKey(metric: "test_value", labels: ["host": "a"])
+    let everything = SeriesSelector(metric: "test_value")
+
+    func samples(_ range: Range<Int>, key: SeriesKey? = nil) -> [Sample] {
+        range.map { Sample(key: key ?? self.key, timestamp: Int64($0) * 1000, value: Double($0)) }
+    }
+
+    func storedCount(_ store: SampleStore) async throws -> Int {
+        try await store.range(everything, from: 0, to: Timestamp.latest).reduce(0) { $0 + $1.points.count }
+    }
+
+    @Test func commitsWhenTheBatchIsFull() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(batchSize: 10), logger: .quiet)
+        try await store.write(samples(0..<9), durability: .buffered)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(store.statistics.batchesCommitted == 0, "9 of 10: no commit yet")
+        #expect(try await storedCount(store) == 0)
+        try await store.write(samples(9..<10), durability: .buffered)
+        #expect(await eventually { store.statistics.batchesCommitted == 1 })
+        #expect(try await storedCount(store) == 10)
+        await store.close()
+    }
+
+    @Test func commitsWhenTheOldestSampleIsOldEnough() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(batchSize: 1_000, batchAge: .milliseconds(800)), logger: .quiet)
+        let written = ContinuousClock.now
+        try await store.write(samples(0..<5), durability: .buffered)
+        #expect(store.statistics.batchesCommitted == 0)
+        #expect(await eventually { store.statistics.batchesCommitted == 1 })
+        #expect(ContinuousClock.now - written >= .milliseconds(750), "not before the batch age")
+        #expect(try await storedCount(store) == 5)
+        await store.close()
+    }
+
+    @Test func committedWritesReturnAfterTheCommitAndShareIt() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(batchSize: 1_000_000), logger: .quiet)
+        let writers = 40
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    let key = SeriesKey(metric: "test_value", labels: ["writer": "\(writer)"])
+                    try await store.write(self.samples(0..<50, key: key), durability: .committed)
+                    // Durable on return: a reader sees it at once.
+                    let stored = try await store.range(SeriesSelector(metric: "test_value", matchers: [.equal("writer", "\(writer)")]), from: 0, to: Timestamp.latest)
+                    #expect(stored.first?.points.count == 50)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stats = store.statistics
+        #expect(stats.rowsWritten == writers * 50)
+        #expect(stats.batchesCommitted < writers, "concurrent requests share commits (group commit): \(stats.batchesCommitted) commits")
+        await store.close()
+    }
+
+    @Test func lastWriteWinsWithinAndAcrossBatches() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        try await store.write([
+            Sample(key: key, timestamp: 1000, value: 1),
+            Sample(key: key, timestamp: 1000, value: 2),
+        ], durability: .committed)
+        #expect(try await store.range(everything, from: 0, to: 5000).first?.points == [Point(1000, 2)])
+        try await store.write([Sample(key: key, timestamp: 1000, value: 3)], durability: .committed)
+        #expect(try await store.range(everything, from: 0, to: 5000).first?.points == [Point(1000, 3)])
+        await store.close()
+    }
+
+    @Test func aGracefulCloseCommitsWhatIsPending() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        try await store.write(samples(0..<123), durability: .buffered)
+        #expect(store.statistics.batchesCommitted == 0)
+        await store.close()
+
+        let reopened = try SampleStore.open(db.configuration(), logger: .quiet)
+        #expect(try await storedCount(reopened) == 123)
+        await reopened.close()
+    }
+
+    @Test func reopeningKeepsEverythingCommittedAndSeriesIDs() async throws {
+        let db = try TemporaryDatabase()
+        let first = try SampleStore.open(db.configuration(), logger: .quiet)
+        try await first.write(samples(0..<10), durability: .committed)
+        await first.close()
+
+        let second = try SampleStore.open(db.configuration(), logger: .quiet)
+        try await second.write(samples(10..<20), durability: .committed)
+        let series = try await second.range(everything, from: 0, to: Timestamp.latest)
+        #expect(series.count == 1, "the same key maps to the same series after a restart")
+        #expect(series.first?.points.count == 20)
+        await second.close()
+    }
+
+    @Test func refusesADatabaseFromANewerSchema() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        await store.close()
+        let connection = try SQLiteConnection(path: db.path, readOnly: false)
+        try connection.execute("PRAGMA user_version = 99")
+
+        #expect {
+            try SampleStore.open(db.configuration(), logger: .quiet)
+        } throws: { error in
+            guard case let StoreError.schemaTooNew(_, found, supported) = error else { return false }
+            return found == 99 && supported == Schema.currentVersion && "\(error)".contains("newer Pulsegate")
+        }
+    }
+
+    @Test func createsSchemaInWALMode() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        let connection = try SQLiteConnection(path: db.path, readOnly: true)
+        let mode = try connection.prepare("PRAGMA journal_mode")
+        #expect(try mode.step() && mode.string(at: 0) == "wal")
+        #expect(try connection.scalarInt("PRAGMA user_version") == Int64(Schema.currentVersion))
+        await store.close()
+    }
+
+    @Test func createsTheDatabaseDirectory() async throws {
+        let db = try TemporaryDatabase()
+        var configuration = db.configuration()
+        configuration.path = db.directory + "/nested/deeper/x.sqlite"
+        let store = try SampleStore.open(configuration, logger: .quiet)
+        try await store.write(samples(0..<1), durability: .committed)
+        await store.close()
+    }
+
+    @Test func refusesSamplesBeyondTheQueueBound() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(batchSize: 100, maxPendingSamples: 100), logger: .quiet)
+        // One write larger than the queue is refused whole, nothing of it queued.
+        await #expect(throws: StoreError.self) {
+            try await store.write(samples(0..<101), durability: .buffered)
+        }
+        #expect(store.statistics.samplesRefused == 101)
+        await store.close()
+    }
+
+    @Test func refusesWritesAfterClose() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        await store.close()
+        await #expect(throws: StoreError.self) {
+            try await store.write(samples(0..<1), durability: .committed)
+        }
+    }
+
+    @Test(arguments: [
+        "'; DROP TABLE samples; --", "\" OR 1=1 --", "%_*?", "back\\slash", "new\nline", "ünïcødé ✓ 🚀", "\u{0}nul", "{\"a\":1}",
+    ])
+    func storesHostileLabelValuesVerbatim(_ value: String) async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        let hostile = SeriesKey(metric: "test_value", labels: ["v": value, "w": "x"])
+        try await store.write([Sample(key: hostile, timestamp: 1000, value: 42)], durability: .committed)
+        try await store.write([Sample(key: key, timestamp: 1000, value: 1)], durability: .committed)
+
+        let found = try await store.range(SeriesSelector(metric: "test_value", matchers: [.equal("v", value)]), from: 0, to: 2000)
+        #expect(found.map(\.key) == [hostile])
+        #expect(found.first?.points == [Point(1000, 42)])
+        #expect(try await store.series(matching: everything).count == 2, "no table was dropped, nothing else matched")
+        await store.close()
+    }
+}
