@@ -73,6 +73,7 @@ let package = Package(
                 "PulseCore",
                 "PulseStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),

@@ -3,14 +3,31 @@
 /// Two keys with the same labels in a different order are equal, because the
 /// initialiser sorts them. The canonical text form is Prometheus's
 /// (`metric{a="1",b="2"}`), used in logs, errors and as a stable sort key.
+///
+/// The hash is computed once, when the key is made: the store's writer looks
+/// every sample's key up in its series table, and hashing five strings per
+/// sample would cost a fifth of a raw insert.
 public struct SeriesKey: Hashable, Sendable {
     public let metric: String
     /// Sorted by name. Names are unique once the key has been validated.
     public let labels: [Label]
+    private let hash: Int
 
     public init(metric: String, labels: [Label] = []) {
         self.metric = metric
         self.labels = labels.count > 1 ? labels.sorted { $0.name < $1.name } : labels
+        var hasher = Hasher()
+        hasher.combine(metric)
+        hasher.combine(self.labels)
+        self.hash = hasher.finalize()
+    }
+
+    public static func == (lhs: SeriesKey, rhs: SeriesKey) -> Bool {
+        lhs.hash == rhs.hash && lhs.metric == rhs.metric && lhs.labels == rhs.labels
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
     }
 
     public init(metric: String, labels: [String: String]) {

@@ -5,11 +5,16 @@ import PulseCore
 
 /// The one writer of the database: owns the write connection and its own thread.
 ///
-/// Callers append samples to a queue and return at once (`.buffered`) or wait
-/// for the commit that includes them (`.committed`). The thread commits a batch
-/// when the queue holds `batchSize` samples, when its oldest sample is
-/// `batchAge` old, or at once when someone waits for a commit: requests that
-/// arrive while a commit runs share the next one (group commit).
+/// Callers queue samples and return at once (`.buffered`) or wait for the
+/// commit that holds them (`.committed`). The thread commits when the queue
+/// holds `batchSize` samples, when its oldest sample is `batchAge` old, or at
+/// once when someone waits for a commit: requests that arrive while a commit
+/// runs share the next one (group commit).
+///
+/// A transaction holds about `batchSize` samples however far behind the writer
+/// is, so that no commit holds the write lock (and WAL checkpoints) for long;
+/// the samples of one call are never split across two transactions, so a
+/// request is stored whole or not at all.
 ///
 /// SQLite calls block, so they run on this dedicated thread, never on a
 /// SwiftNIO event loop or in the cooperative pool.
@@ -22,9 +27,10 @@ final class StoreWriter: @unchecked Sendable {
 
     // Guarded by `condition`.
     private let condition = NSCondition()
-    private var pending: [Sample] = []
-    private var pendingSince: Date?
-    private var commitWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var queue: [QueuedWrite] = []
+    private var queuedSamples = 0
+    private var queuedWaiters = 0
+    private var queuedSince: Date?
     private var retentionRequests: [RetentionRequest] = []
     private var stopping = false
     private var stopped = false
@@ -51,7 +57,6 @@ final class StoreWriter: @unchecked Sendable {
         self.batchAge = Double(configuration.batchAge.milliseconds) / 1000
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
         self.logger = logger
-        self.pending.reserveCapacity(batchSize)
         try loadSeries()
         let thread = Thread { [self] in run() }
         thread.name = "pulsegate-store-writer"
@@ -64,14 +69,12 @@ final class StoreWriter: @unchecked Sendable {
     func write(_ samples: [Sample], durability: Durability) async throws {
         switch durability {
         case .buffered:
-            try condition.withLock { try enqueue(samples) }
+            try condition.withLock { try enqueue(QueuedWrite(samples: samples, waiter: nil)) }
         case .committed:
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 condition.withLock {
                     do {
-                        try enqueue(samples)
-                        commitWaiters.append(continuation)
-                        condition.signal()
+                        try enqueue(QueuedWrite(samples: samples, waiter: continuation))
                     } catch {
                         continuation.resume(throwing: error)
                     }
@@ -118,46 +121,43 @@ final class StoreWriter: @unchecked Sendable {
     var statistics: WriterStatistics {
         condition.withLock {
             var copy = stats
-            copy.pendingSamples = pending.count
+            copy.pendingSamples = queuedSamples
             return copy
         }
     }
 
     /// Must be called with `condition` locked.
-    private func enqueue(_ samples: [Sample]) throws {
+    private func enqueue(_ write: QueuedWrite) throws {
         if stopping { throw StoreError.closed }
-        if pending.count + samples.count > maxPendingSamples {
-            stats.samplesRefused += samples.count
+        if queuedSamples + write.samples.count > maxPendingSamples {
+            stats.samplesRefused += write.samples.count
             throw StoreError.backlogFull(limit: maxPendingSamples)
         }
-        if pending.isEmpty, !samples.isEmpty {
-            pendingSince = Date()
-            // The writer may be waiting with no deadline: give it one.
-            condition.signal()
-        }
-        pending.append(contentsOf: samples)
-        if pending.count >= batchSize { condition.signal() }
+        let wasIdle = queue.isEmpty
+        if queuedSince == nil, !write.samples.isEmpty { queuedSince = Date() }
+        queue.append(write)
+        queuedSamples += write.samples.count
+        if write.waiter != nil { queuedWaiters += 1 }
+        // Wake the writer when there is a commit to do now, or a first deadline to wait for.
+        if wasIdle || write.waiter != nil || queuedSamples >= batchSize { condition.signal() }
     }
 
     // MARK: - The writer thread
 
     private enum Work {
-        case commit(batch: [Sample], waiters: [CheckedContinuation<Void, any Error>])
+        case commit([QueuedWrite])
         case retentionStep
-        case stop(batch: [Sample], waiters: [CheckedContinuation<Void, any Error>])
+        case stop
     }
 
     private func run() {
         while true {
             switch nextWork() {
-            case let .commit(batch, waiters):
-                let result = commit(batch)
-                for waiter in waiters { waiter.resume(with: result) }
+            case let .commit(writes):
+                commitInBatches(writes)
             case .retentionStep:
                 runRetentionStep()
-            case let .stop(batch, waiters):
-                let result = commit(batch)
-                for waiter in waiters { waiter.resume(with: result) }
+            case .stop:
                 finishStopping()
                 return
             }
@@ -165,16 +165,22 @@ final class StoreWriter: @unchecked Sendable {
     }
 
     /// Waits until there is something to do and takes it from the shared state.
+    /// Once stopping, it takes what is queued before it says stop.
     private func nextWork() -> Work {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if stopping {
-                return .stop(batch: takePending(), waiters: takeWaiters())
+            let aged = queuedSince.map { Date().timeIntervalSince($0) >= batchAge } ?? false
+            if !queue.isEmpty && (stopping || queuedWaiters > 0 || queuedSamples >= batchSize || aged) {
+                let writes = queue
+                queue = []
+                queuedSamples = 0
+                queuedWaiters = 0
+                queuedSince = nil
+                return .commit(writes)
             }
-            let aged = pendingSince.map { Date().timeIntervalSince($0) >= batchAge } ?? false
-            if !commitWaiters.isEmpty || pending.count >= batchSize || aged {
-                return .commit(batch: takePending(), waiters: takeWaiters())
+            if stopping {
+                return .stop
             }
             if retention == nil, !retentionRequests.isEmpty {
                 retention = RetentionRun(request: retentionRequests.removeFirst())
@@ -182,7 +188,7 @@ final class StoreWriter: @unchecked Sendable {
             if retention != nil {
                 return .retentionStep
             }
-            if let since = pendingSince {
+            if let since = queuedSince {
                 condition.wait(until: since.addingTimeInterval(batchAge))
             } else {
                 condition.wait()
@@ -190,41 +196,48 @@ final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    private func takePending() -> [Sample] {
-        let batch = pending
-        pending = []
-        pending.reserveCapacity(batchSize)
-        pendingSince = nil
-        return batch
+    /// Commits whole writes in transactions of about `batchSize` samples and
+    /// tells each waiting caller how its transaction went.
+    private func commitInBatches(_ writes: [QueuedWrite]) {
+        var start = 0
+        while start < writes.count {
+            var end = start
+            var samples = 0
+            while end < writes.count, samples == 0 || samples + writes[end].samples.count <= batchSize {
+                samples += writes[end].samples.count
+                end += 1
+            }
+            let batch = writes[start..<end]
+            let result = commit(batch, sampleCount: samples)
+            for write in batch { write.waiter?.resume(with: result) }
+            start = end
+        }
     }
 
-    private func takeWaiters() -> [CheckedContinuation<Void, any Error>] {
-        let waiters = commitWaiters
-        commitWaiters = []
-        return waiters
-    }
-
-    /// Writes one batch in one transaction. Same series and timestamp: the later sample wins.
-    private func commit(_ batch: [Sample]) -> Result<Void, any Error> {
-        guard !batch.isEmpty else { return .success(()) }
+    /// Writes the samples of `writes` in one transaction. Same series and
+    /// timestamp: the later sample wins.
+    private func commit(_ writes: ArraySlice<QueuedWrite>, sampleCount: Int) -> Result<Void, any Error> {
+        guard sampleCount > 0 else { return .success(()) }
         let started = ContinuousClock.now
         var created: [SeriesKey: Int64] = [:]
         do {
             let insertSample = try connection.cached(Self.insertSampleSQL)
             try connection.cached("BEGIN IMMEDIATE").run()
             do {
-                for sample in batch {
-                    let id: Int64
-                    if let known = seriesIDs[sample.key] ?? created[sample.key] {
-                        id = known
-                    } else {
-                        id = try insertSeries(sample.key)
-                        created[sample.key] = id
+                for write in writes {
+                    for sample in write.samples {
+                        let id: Int64
+                        if let known = seriesIDs[sample.key] ?? created[sample.key] {
+                            id = known
+                        } else {
+                            id = try insertSeries(sample.key)
+                            created[sample.key] = id
+                        }
+                        insertSample.bind(id, at: 1)
+                        insertSample.bind(sample.timestamp, at: 2)
+                        insertSample.bind(sample.value, at: 3)
+                        try insertSample.run()
                     }
-                    insertSample.bind(id, at: 1)
-                    insertSample.bind(sample.timestamp, at: 2)
-                    insertSample.bind(sample.value, at: 3)
-                    try insertSample.run()
                 }
                 try connection.cached("COMMIT").run()
             } catch {
@@ -234,14 +247,14 @@ final class StoreWriter: @unchecked Sendable {
         } catch {
             let failure = (error as? SQLiteError).map(StoreError.writeFailed) ?? error
             condition.withLock { stats.writeErrors += 1 }
-            logger.error("store write failed, batch rolled back", metadata: ["samples": "\(batch.count)", "error": "\(failure)"])
+            logger.error("store write failed, batch rolled back", metadata: ["samples": "\(sampleCount)", "error": "\(failure)"])
             return .failure(failure)
         }
         seriesIDs.merge(created) { old, _ in old }
         let elapsed = ContinuousClock.now - started
         condition.withLock {
             stats.batchesCommitted += 1
-            stats.rowsWritten += batch.count
+            stats.rowsWritten += sampleCount
             stats.seriesCreated += created.count
             stats.lastCommitDuration = elapsed
         }
@@ -314,6 +327,12 @@ final class StoreWriter: @unchecked Sendable {
         for request in requests { request.continuation.resume(throwing: StoreError.closed) }
         for waiter in waiters { waiter.resume() }
     }
+}
+
+/// The samples of one `write` call, and its caller if it waits for the commit.
+private struct QueuedWrite {
+    let samples: [Sample]
+    let waiter: CheckedContinuation<Void, any Error>?
 }
 
 /// A request to delete samples older than a cutoff, waiting for its result.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSQLite
 import Foundation
+import Logging
 import PulseCore
 import PulseStore
 
@@ -22,8 +23,16 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
         var rawRates: [Double] = []
         var storeRates: [Double] = []
         for run in 1...runs {
-            let raw = try rawLoop()
-            let store = try await storeLoop()
+            // Alternate which goes first, so that neither always meets a warmer disk cache.
+            let raw: Double
+            let store: Double
+            if run % 2 == 1 {
+                raw = try rawLoop()
+                store = try await storeLoop()
+            } else {
+                store = try await storeLoop()
+                raw = try rawLoop()
+            }
             rawRates.append(raw)
             storeRates.append(store)
             print("  run \(run): raw \(Measure.format(raw)) rows/s, store \(Measure.format(store)) rows/s, ratio \(Measure.format(store / raw, 3))")
@@ -38,6 +47,11 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
     }
 
     private static let start: Int64 = 1_700_000_000_000
+    private static let quiet: Logger = {
+        var logger = Logger(label: "pulsegate.bench")
+        logger.logLevel = .warning
+        return logger
+    }()
 
     /// The store as the collector uses it: samples queued per tick, committed by the writer.
     private func storeLoop() async throws -> Double {
@@ -48,7 +62,7 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
             batchSize: batchSize,
             batchAge: .seconds(3600),
             maxPendingSamples: series * timestamps
-        ))
+        ), logger: Self.quiet)
         let keys = self.keys
         let clock = ContinuousClock()
         let started = clock.now
@@ -65,6 +79,7 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
         try await store.flush()
         let elapsed = Measure.seconds(clock.now - started)
         await store.close()
+        try Self.checkRowCount(path: directory + "/store.sqlite", expected: series * timestamps)
         return Double(series * timestamps) / elapsed
     }
 
@@ -108,6 +123,18 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
             }
         }
         db.exec("COMMIT")
-        return Double(series * timestamps) / Measure.seconds(clock.now - started)
+        let elapsed = Measure.seconds(clock.now - started)
+        try Self.checkRowCount(path: path, expected: series * timestamps)
+        return Double(series * timestamps) / elapsed
+    }
+
+    /// Both sides must have written every row, or their rates mean nothing.
+    private static func checkRowCount(path: String, expected: Int) throws {
+        let db = RawSQLite(path: path)
+        let count = db.prepare("SELECT count(*) FROM samples")
+        defer { sqlite3_finalize(count) }
+        guard sqlite3_step(count) == SQLITE_ROW, sqlite3_column_int64(count, 0) == Int64(expected) else {
+            throw ValidationError("\(path) holds \(sqlite3_column_int64(count, 0)) rows, expected \(expected)")
+        }
     }
 }

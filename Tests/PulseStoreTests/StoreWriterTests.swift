@@ -63,6 +63,22 @@ import Testing
         await store.close()
     }
 
+    @Test func aBacklogIsCommittedInBatchesWithoutSplittingAWrite() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(batchSize: 100), logger: .quiet)
+        // 40 buffered writes of 30: transactions of at most 100, i.e. three writes each.
+        for index in 0..<40 {
+            try await store.write(samples(index * 30..<(index + 1) * 30), durability: .buffered)
+        }
+        // One write larger than a batch is committed whole, in a transaction of its own.
+        try await store.write(samples(1200..<1450), durability: .committed)
+        let stats = store.statistics
+        #expect(stats.rowsWritten == 1450)
+        #expect(stats.batchesCommitted >= 15, "\(stats.batchesCommitted) commits for 1,450 samples in batches of at most 100 (or one write)")
+        #expect(try await storedCount(store) == 1450)
+        await store.close()
+    }
+
     @Test func lastWriteWinsWithinAndAcrossBatches() async throws {
         let db = try TemporaryDatabase()
         let store = try SampleStore.open(db.configuration(), logger: .quiet)
