@@ -90,6 +90,8 @@ let package = Package(
             name: "PulseServerTests",
             dependencies: [
                 "PulseServer",
+                "PulseStore",
+                "PulseCore",
                 "pulsegate",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -155,6 +155,7 @@ final class StoreWriter: @unchecked Sendable {
             switch nextWork() {
             case let .commit(writes):
                 commitInBatches(writes)
+                condition.withLock { stats.committingSamples = 0 }
             case .retentionStep:
                 runRetentionStep()
             case .stop:
@@ -174,6 +175,7 @@ final class StoreWriter: @unchecked Sendable {
             if !queue.isEmpty && (stopping || queuedWaiters > 0 || queuedSamples >= batchSize || aged) {
                 let writes = queue
                 queue = []
+                stats.committingSamples = queuedSamples
                 queuedSamples = 0
                 queuedWaiters = 0
                 queuedSince = nil

@@ -11,6 +11,8 @@ public struct WriterStatistics: Sendable, Equatable {
     public var lastCommitDuration: Duration = .zero
     /// Samples waiting for the next batch.
     public var pendingSamples = 0
+    /// Samples taken by the writer and not yet committed (or failed).
+    public var committingSamples = 0
 
     public init() {}
 }

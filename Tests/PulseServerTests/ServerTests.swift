@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PulseCore
 import PulseServer
 import PulseStore
 import Testing
@@ -16,10 +17,10 @@ import Testing
         }
         deinit { try? FileManager.default.removeItem(atPath: directory) }
 
-        func configuration(collectInterval: Duration? = nil) -> AppConfiguration {
+        func configuration(collectInterval: Duration? = nil, retention: Duration = .seconds(7 * 86_400)) -> AppConfiguration {
             AppConfiguration(
                 host: "127.0.0.1", port: 0,
-                store: StoreConfiguration(path: directory + "/db/pulsegate.sqlite", batchSize: 1_000_000, batchAge: .seconds(3600)),
+                store: StoreConfiguration(path: directory + "/db/pulsegate.sqlite", batchSize: 1_000_000, batchAge: .seconds(3600), retention: retention),
                 collectInterval: collectInterval,
                 publicDirectory: directory + "/public"
             )
@@ -80,5 +81,29 @@ import Testing
         let memory = try await store.range(.init(metric: "host_memory_total_bytes"), from: 0, to: .max)
         #expect((memory.first?.points.count ?? 0) >= 3)
         await store.close()
+    }
+
+    @Test func theStoreServiceEnforcesRetention() async throws {
+        let scratch = try Scratch()
+        let configuration = scratch.configuration(retention: .seconds(86_400))
+        let now = Timestamp.now()
+        let seeded = try SampleStore.open(configuration.store)
+        try await seeded.write([
+            Sample(metric: "seeded", timestamp: now - 3 * 86_400_000, value: 1),
+            Sample(metric: "seeded", timestamp: now - 2 * 86_400_000, value: 2),
+            Sample(metric: "seeded", timestamp: now - 60_000, value: 3),
+        ], durability: .committed)
+        await seeded.close()
+
+        let app = try await buildApplication(configuration)
+        try await app.test(.live) { _ in
+            // The service runs retention as it starts, then every minute.
+            let observer = try SampleStore.open(configuration.store)
+            let pruned = try await eventually(timeout: .seconds(10)) {
+                try await observer.range(SeriesSelector(metric: "seeded"), from: 0, to: .max).first?.points.count == 1
+            }
+            #expect(pruned)
+            await observer.close()
+        }
     }
 }
