@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -35,6 +37,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The live hub: subscribers, bounded outboxes, the replay ring, sequence numbers.
+        .target(
+            name: "PulseLive",
+            dependencies: [
+                "PulseCore",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Sample sources: the host collector (/proc).
         .target(
             name: "PulseCollect",
@@ -52,8 +65,11 @@ let package = Package(
             dependencies: [
                 "PulseCore",
                 "PulseStore",
+                "PulseLive",
                 "PulseCollect",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -62,6 +78,7 @@ let package = Package(
             name: "pulsegate",
             dependencies: [
                 "PulseServer",
+                "PulseLive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,6 +94,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),
+        .testTarget(name: "PulseLiveTests", dependencies: ["PulseLive", "PulseCore"]),
         .testTarget(
             name: "PulseStoreTests",
             dependencies: ["PulseStore", "PulseCore", "CSQLite", .product(name: "Logging", package: "swift-log")]

@@ -1,3 +1,4 @@
+import PulseLive
 import PulseStore
 
 /// Everything the gateway can be told at start. The executable fills it from
@@ -6,10 +7,18 @@ public struct AppConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var store: StoreConfiguration
+    public var live: LiveConfiguration
+    /// How often live connections are pinged; a peer that misses a pong is closed.
+    public var pingInterval: Duration
+    /// Largest message a live client may send.
+    public var maxLiveMessageBytes: Int
     /// How often the host collector reads `/proc`; nil turns it off.
     public var collectInterval: Duration?
     /// Where the collector reads from; tests point it at fixtures.
     public var procRoot: String
+    /// Synthetic series published `syntheticRate` times a second; 0 turns them off.
+    public var syntheticSeries: Int
+    public var syntheticRate: Double
     /// The dashboard's files, served at `/`.
     public var publicDirectory: String
 
@@ -17,15 +26,25 @@ public struct AppConfiguration: Sendable {
         host: String = "127.0.0.1",
         port: Int = 8080,
         store: StoreConfiguration = StoreConfiguration(),
+        live: LiveConfiguration = LiveConfiguration(),
+        pingInterval: Duration = .seconds(15),
+        maxLiveMessageBytes: Int = 16 * 1024,
         collectInterval: Duration? = .seconds(1),
         procRoot: String = "/proc",
+        syntheticSeries: Int = 0,
+        syntheticRate: Double = 10,
         publicDirectory: String = "Public"
     ) {
         self.host = host
         self.port = port
         self.store = store
+        self.live = live
+        self.pingInterval = pingInterval
+        self.maxLiveMessageBytes = maxLiveMessageBytes
         self.collectInterval = collectInterval
         self.procRoot = procRoot
+        self.syntheticSeries = syntheticSeries
+        self.syntheticRate = syntheticRate
         self.publicDirectory = publicDirectory
     }
 }

@@ -1,37 +1,56 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import PulseCollect
 import PulseCore
+import PulseLive
 import PulseStore
 import ServiceLifecycle
 
-/// Builds the gateway: opens the store, wires the pipeline and the collector,
-/// and returns the Hummingbird application that runs them all as one service group.
+/// Builds the gateway: opens the store, wires the pipeline to the store and the
+/// live hub, adds the sample sources, and builds the HTTP and WebSocket routes.
 ///
-/// Service order matters: the group shuts down in reverse, so the HTTP server
-/// (added last by Hummingbird) stops accepting first, then the collector stops,
+/// Inside the application, services stop in reverse order: the HTTP server
+/// (added last by Hummingbird) stops accepting first, then the sources stop,
 /// and the store, listed first, commits what they queued and closes.
-public func buildApplication(_ configuration: AppConfiguration, logger: Logger = Logger(label: "pulsegate")) async throws -> some ApplicationProtocol {
+public func buildApplication(_ configuration: AppConfiguration, logger: Logger = Logger(label: "pulsegate")) async throws -> Gateway {
     let store = try SampleStore.open(configuration.store, logger: logger)
-    let pipeline = Pipeline(writer: store)
+    let hub = LiveHub(configuration: configuration.live)
+    let pipeline = Pipeline(writer: store, publishers: [hub])
 
     var services: [any Service] = [StoreService(store: store, logger: logger)]
     if let interval = configuration.collectInterval {
         services.append(CollectorService(interval: interval, sink: pipeline, procRoot: configuration.procRoot, logger: logger))
     }
+    if configuration.syntheticSeries > 0 {
+        services.append(SyntheticSource(series: configuration.syntheticSeries, rate: configuration.syntheticRate, sink: pipeline, logger: logger))
+    }
 
-    let router = buildRouter(configuration, logger: logger)
-    return Application(
+    let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes)
+    let router = buildRouter(configuration, live: live, logger: logger)
+    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    live.addRoutes(to: webSocketRouter)
+
+    let application = Application(
         router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: webSocketRouter,
+            configuration: .init(ws: WebSocketServerConfiguration(
+                maxFrameSize: configuration.maxLiveMessageBytes,
+                autoPing: .enabled(timePeriod: configuration.pingInterval),
+                closeTimeout: .seconds(5)
+            ))
+        ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pulsegate"),
         services: services,
         logger: logger
     )
+    return Gateway(application: application, hub: hub, pipeline: pipeline, store: store, logger: logger)
 }
 
-/// The routes and middleware, separate from the long-lived parts so that each can be read alone.
-public func buildRouter(_ configuration: AppConfiguration, logger: Logger) -> Router<BasicRequestContext> {
+/// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.
+func buildRouter(_ configuration: AppConfiguration, live: LiveController, logger: Logger) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.debug))
     if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
@@ -40,5 +59,6 @@ public func buildRouter(_ configuration: AppConfiguration, logger: Logger) -> Ro
         logger.warning("dashboard files not found; / will answer 404", metadata: ["directory": "\(configuration.publicDirectory)"])
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
+    live.addRoutes(to: router)
     return router
 }

@@ -191,7 +191,7 @@ final class StoreWriter: @unchecked Sendable {
                 return .retentionStep
             }
             if let since = queuedSince {
-                condition.wait(until: since.addingTimeInterval(batchAge))
+                _ = condition.wait(until: since.addingTimeInterval(batchAge))
             } else {
                 condition.wait()
             }

@@ -15,6 +15,13 @@ enum Environment {
         }
     }
 
+    static func double(_ name: String) -> Double? {
+        string(name).map { text in
+            guard let value = Double(text), value.isFinite else { invalid(name, text, "a number") }
+            return value
+        }
+    }
+
     static func duration(_ name: String) -> Duration? {
         string(name).map { text in
             guard let value = DurationText.duration(text) else { invalid(name, text, "a duration such as 500ms, 15s, 1m or 7d") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PulseCore
+import PulseLive
 import PulseServer
 import PulseStore
 
@@ -34,6 +35,27 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "…or when the oldest pending sample is this old, e.g. 1s (env PULSEGATE_BATCH_AGE).", transform: Pulsegate.duration)
     var batchAge: Duration = Environment.duration("PULSEGATE_BATCH_AGE") ?? .seconds(1)
 
+    @Option(help: "Most open live (WebSocket) connections; more are refused with 503 (env PULSEGATE_MAX_CONNECTIONS).")
+    var maxConnections: Int = Environment.int("PULSEGATE_MAX_CONNECTIONS") ?? 10_000
+
+    @Option(help: "Frames queued per live client before frames are dropped for it (env PULSEGATE_OUTBOX_FRAMES).")
+    var outboxFrames: Int = Environment.int("PULSEGATE_OUTBOX_FRAMES") ?? 256
+
+    @Option(help: "Close a live client that stays behind this long, e.g. 10s (env PULSEGATE_SLOW_CLIENT_TIMEOUT).", transform: Pulsegate.duration)
+    var slowClientTimeout: Duration = Environment.duration("PULSEGATE_SLOW_CLIENT_TIMEOUT") ?? .seconds(10)
+
+    @Option(help: "Samples kept for live clients that resume (env PULSEGATE_RING_SAMPLES).")
+    var ringSamples: Int = Environment.int("PULSEGATE_RING_SAMPLES") ?? 100_000
+
+    @Option(help: "Ping live clients this often; one that misses a pong is closed (env PULSEGATE_PING_INTERVAL).", transform: Pulsegate.duration)
+    var pingInterval: Duration = Environment.duration("PULSEGATE_PING_INTERVAL") ?? .seconds(15)
+
+    @Option(help: "Publish this many synthetic series, for benchmarks and demos; 0 is off (env PULSEGATE_SYNTHETIC_SERIES).")
+    var syntheticSeries: Int = Environment.int("PULSEGATE_SYNTHETIC_SERIES") ?? 0
+
+    @Option(help: "…this many times a second (env PULSEGATE_SYNTHETIC_RATE).")
+    var syntheticRate: Double = Environment.double("PULSEGATE_SYNTHETIC_RATE") ?? 10
+
     @Option(help: "Directory of the dashboard's files, served at / (env PULSEGATE_PUBLIC_DIR).")
     var publicDir: String = Environment.string("PULSEGATE_PUBLIC_DIR") ?? "Public"
 
@@ -45,6 +67,12 @@ struct Pulsegate: AsyncParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard batchAge > .zero else { throw ValidationError("--batch-age must be positive") }
         guard retention > .zero else { throw ValidationError("--retention must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard outboxFrames > 0 else { throw ValidationError("--outbox-frames must be positive") }
+        guard ringSamples > 0 else { throw ValidationError("--ring-samples must be positive") }
+        guard pingInterval > .zero, slowClientTimeout > .zero else { throw ValidationError("--ping-interval and --slow-client-timeout must be positive") }
+        guard syntheticSeries >= 0, syntheticSeries <= 100_000 else { throw ValidationError("--synthetic-series must be between 0 and 100000") }
+        guard syntheticRate > 0, syntheticRate <= 1_000 else { throw ValidationError("--synthetic-rate must be above 0 and at most 1000") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -55,11 +83,18 @@ struct Pulsegate: AsyncParsableCommand {
             host: host,
             port: port,
             store: StoreConfiguration(path: database, batchSize: batchSize, batchAge: batchAge, retention: retention),
+            live: LiveConfiguration(
+                ringSamples: ringSamples, outboxFrames: outboxFrames,
+                slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
+            ),
+            pingInterval: pingInterval,
             collectInterval: collectInterval > .zero ? collectInterval : nil,
+            syntheticSeries: syntheticSeries,
+            syntheticRate: syntheticRate,
             publicDirectory: publicDir
         )
-        let app = try await buildApplication(configuration, logger: logger)
-        try await app.runService()
+        let gateway = try await buildApplication(configuration, logger: logger)
+        try await gateway.runService()
     }
 
     static func duration(_ text: String) throws -> Duration {

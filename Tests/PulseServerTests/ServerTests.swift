@@ -37,7 +37,7 @@ import Testing
     @Test func healthzSaysWhatRuns() async throws {
         let scratch = try Scratch()
         let app = try await buildApplication(scratch.configuration())
-        try await app.test(.live) { client in
+        try await app.application.test(.live) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
@@ -53,7 +53,7 @@ import Testing
     @Test func servesTheDashboardAtRoot() async throws {
         let scratch = try Scratch()
         let app = try await buildApplication(scratch.configuration())
-        try await app.test(.live) { client in
+        try await app.application.test(.live) { client in
             try await client.execute(uri: "/", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("Pulsegate test page"))
@@ -72,7 +72,7 @@ import Testing
         let scratch = try Scratch()
         let configuration = scratch.configuration(collectInterval: .milliseconds(100))
         let app = try await buildApplication(configuration)
-        try await app.test(.live) { client in
+        try await app.application.test(.live) { client in
             try await Task.sleep(for: .milliseconds(600))
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
         }
@@ -96,7 +96,7 @@ import Testing
         await seeded.close()
 
         let app = try await buildApplication(configuration)
-        try await app.test(.live) { _ in
+        try await app.application.test(.live) { _ in
             // The service runs retention as it starts, then every minute.
             let observer = try SampleStore.open(configuration.store)
             let pruned = try await eventually(timeout: .seconds(10)) {

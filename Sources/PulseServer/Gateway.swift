@@ -1,0 +1,40 @@
+import Hummingbird
+import Logging
+import PulseCore
+import PulseLive
+import PulseStore
+import ServiceLifecycle
+
+/// The whole gateway: the Hummingbird application (HTTP server, collector,
+/// store) and the live hub, run as one service group.
+///
+/// The hub's service comes after the application, so a graceful shutdown
+/// reaches it first: live connections get what is queued and a 1001 close
+/// while the server still runs; then the server stops accepting, the collector
+/// stops, and the store commits what they queued and closes.
+public struct Gateway: Service {
+    public let application: Application<RouterResponder<BasicRequestContext>>
+    public let hub: LiveHub
+    /// Where every sample enters: validated, stored, then published to the hub.
+    public let pipeline: Pipeline
+    public let store: SampleStore
+    let logger: Logger
+
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [application, LiveHubService(hub: hub, logger: logger)],
+            logger: logger
+        ))
+        try await group.run()
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops gracefully.
+    public func runService() async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [self],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+}

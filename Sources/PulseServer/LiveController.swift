@@ -1,0 +1,84 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import PulseCore
+import PulseLive
+
+/// `/ws/metrics`: the live stream over WebSocket.
+///
+/// The socket writer takes frames from the subscriber's outbox, already encoded
+/// and shared with every other subscriber of the same filter, and writes them as
+/// text frames without copying. A second task reads what the client sends.
+struct LiveController {
+    let hub: LiveHub
+    /// Largest client message read; a larger one closes the connection with 1009.
+    let maxMessageBytes: Int
+
+    static let path = "/ws/metrics"
+
+    /// The upgrade route, on the WebSocket router.
+    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+        router.ws(RouterPath(Self.path)) { request, _ in
+            _ = try LiveRequest(request)
+            guard hub.reserveConnection() else { throw APIError(.serviceUnavailable, "") }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            try await stream(request: context.request, inbound: inbound, outbound: outbound, logger: context.logger)
+        }
+    }
+
+    /// The same path on the HTTP router answers what the upgrade refused, and why.
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.get(RouterPath(Self.path)) { request, _ -> Response in
+            _ = try LiveRequest(request)
+            if request.headers[.upgrade]?.lowercased() == "websocket" {
+                throw APIError(.serviceUnavailable, "too many live connections (at most \(hub.configuration.maxConnections)); try again later")
+            }
+            throw APIError(HTTPResponse.Status(code: 426, reasonPhrase: "Upgrade Required"), "this is a WebSocket endpoint: connect with ws://…\(Self.path)")
+        }
+    }
+
+    private func stream(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        let parsed = try LiveRequest(request)
+        let subscription = hub.subscribe(filter: parsed.filter, resume: parsed.resume)
+        defer { subscription.cancel() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await send(subscription, to: outbound) }
+            group.addTask { try await receive(from: inbound, for: subscription) }
+            // Whichever ends first ends the connection: the client left, or the server closes it.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func send(_ subscription: LiveSubscription, to outbound: WebSocketOutboundWriter) async throws {
+        while let item = await subscription.next() {
+            switch item {
+            case let .frame(buffer):
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))
+                subscription.sent()
+            case .close(.goingAway):
+                try await outbound.close(.goingAway, reason: "server shutting down")
+                return
+            case let .close(.tooSlow(dropped)):
+                try await outbound.close(.policyViolation, reason: "client too slow: \(dropped) frames dropped")
+                return
+            }
+        }
+    }
+
+    private func receive(from inbound: WebSocketInboundStream, for subscription: LiveSubscription) async throws {
+        for try await message in inbound.messages(maxSize: maxMessageBytes) {
+            guard case let .text(text) = message else {
+                subscription.reportError("binary messages are not understood: send JSON text")
+                continue
+            }
+            switch LiveClientMessage.decode(text) {
+            case let .success(.subscribe(filter)): subscription.update(filter)
+            case let .failure(error): subscription.reportError(error.description)
+            }
+        }
+    }
+}
