@@ -165,12 +165,19 @@ final class Outbox: Sendable {
     }
 
     /// A queued frame, or the close once nothing (for `goingAway`) or everything (for `tooSlow`) is left.
+    /// The close is handed out once; after it, the outbox is finished.
     private static func take(_ state: inout State) -> OutboxItem? {
-        if case .tooSlow = state.closing { return state.closing.map(OutboxItem.close) }
+        if state.finished { return nil }
+        if case .tooSlow = state.closing {
+            state.finished = true
+            return state.closing.map(OutboxItem.close)
+        }
         if let frame = state.frames.popFirst() {
             if state.frames.isEmpty { state.behindSince = nil }
             return .frame(frame)
         }
-        return state.closing.map(OutboxItem.close)
+        guard let closing = state.closing else { return nil }
+        state.finished = true
+        return .close(closing)
     }
 }
