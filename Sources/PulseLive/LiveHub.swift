@@ -27,6 +27,9 @@ public final class LiveHub: SamplePublisher, Sendable {
         /// Subscribers grouped by filter, so that each filter is encoded once per publish.
         var groups: [SubscriptionFilter: [UInt64: Outbox]] = [:]
         var subscribers: [UInt64: SubscriptionFilter] = [:]
+        /// What to do when a subscriber is closed for being too slow: its socket
+        /// writer may be stuck on a peer that stopped reading.
+        var tooSlowActions: [UInt64: @Sendable () -> Void] = [:]
         var nextID: UInt64 = 1
         /// Upgrades accepted but not yet subscribed, with when they were accepted.
         var reservations: [ContinuousClock.Instant] = []
@@ -48,27 +51,31 @@ public final class LiveHub: SamplePublisher, Sendable {
         guard !samples.isEmpty else { return }
         let serverTime = Self.nowMilliseconds()
         let now = ContinuousClock.now
-        state.withLock { state in
-            guard !state.closed else { return }
+        let tooSlow = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.closed else { return [] }
             state.headSeq += 1
             let seq = state.headSeq
             state.ring.append(ReplayRing.Entry(seq: seq, serverTime: serverTime, samples: samples))
             state.statistics.published += 1
             var dropped = 0
-            var closedSlow = 0
+            var closedSlow: [UInt64] = []
             for (filter, outboxes) in state.groups {
                 guard let (frame, position) = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil) else { continue }
-                for outbox in outboxes.values {
+                for (id, outbox) in outboxes {
                     switch outbox.offer(frame, at: position, now: now) {
                     case .queued: break
                     case .dropped: dropped += 1
-                    case .closedTooSlow: dropped += 1; closedSlow += 1
+                    case .closedTooSlow: dropped += 1; closedSlow.append(id)
                     }
                 }
             }
             state.statistics.framesDropped += dropped
-            state.statistics.slowClientsClosed += closedSlow
+            state.statistics.slowClientsClosed += closedSlow.count
+            return closedSlow.compactMap { id in
+                Self.removeLocked(id, from: &state)
+            }
         }
+        for action in tooSlow { action() }
     }
 
     /// The samples frame of one batch for one filter (only samples with ts after
@@ -90,6 +97,18 @@ public final class LiveHub: SamplePublisher, Sendable {
 
     // MARK: Connections
 
+    /// Whether a new connection would fit now; a refusal is counted. Checked
+    /// before the upgrade so that the refusal can be a proper 503.
+    public func admitsConnection() -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            state.reservations.removeAll { now - $0 > .seconds(10) }
+            let fits = !state.closed && state.subscribers.count + state.reservations.count < configuration.maxConnections
+            if !fits { state.statistics.connectionsRefused += 1 }
+            return fits
+        }
+    }
+
     /// Holds a place for a connection about to be upgraded; false when the hub
     /// is full or closed. A place not claimed by `subscribe` within 10 s is freed.
     public func reserveConnection() -> Bool {
@@ -109,7 +128,11 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// `resume` asks for from the ring (or a `reset` where the ring falls short).
     /// Registration and replay happen under one lock, so the live frames that
     /// follow continue exactly where the replay ends.
-    public func subscribe(filter: SubscriptionFilter, resume: ResumePoint? = nil) -> LiveSubscription {
+    ///
+    /// `onTooSlow` runs when the hub drops the subscriber for staying behind:
+    /// the close is queued for its writer, which may itself be stuck on a peer
+    /// that stopped reading, so the caller should also be ready to drop the connection.
+    public func subscribe(filter: SubscriptionFilter, resume: ResumePoint? = nil, onTooSlow: @Sendable @escaping () -> Void = {}) -> LiveSubscription {
         let outbox = Outbox(capacity: configuration.outboxFrames, slowClientTimeout: configuration.slowClientTimeout)
         let id = state.withLock { state -> UInt64 in
             if !state.reservations.isEmpty { state.reservations.removeFirst() }
@@ -124,6 +147,7 @@ public final class LiveHub: SamplePublisher, Sendable {
             }
             state.subscribers[id] = filter
             state.groups[filter, default: [:]][id] = outbox
+            state.tooSlowActions[id] = onTooSlow
             state.statistics.connected = state.subscribers.count
             return id
         }
@@ -195,12 +219,16 @@ public final class LiveHub: SamplePublisher, Sendable {
     }
 
     func remove(_ id: UInt64) {
-        state.withLock { state in
-            guard let filter = state.subscribers.removeValue(forKey: id) else { return }
-            state.groups[filter]?[id] = nil
-            if state.groups[filter]?.isEmpty == true { state.groups[filter] = nil }
-            state.statistics.connected = state.subscribers.count
-        }
+        state.withLock { state in _ = Self.removeLocked(id, from: &state) }
+    }
+
+    /// Removes a subscriber; returns its too-slow action, if it was still there.
+    private static func removeLocked(_ id: UInt64, from state: inout State) -> (@Sendable () -> Void)? {
+        guard let filter = state.subscribers.removeValue(forKey: id) else { return nil }
+        state.groups[filter]?[id] = nil
+        if state.groups[filter]?.isEmpty == true { state.groups[filter] = nil }
+        state.statistics.connected = state.subscribers.count
+        return state.tooSlowActions.removeValue(forKey: id)
     }
 
     func recordSent(_ frames: Int) {

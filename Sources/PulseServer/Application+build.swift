@@ -29,18 +29,19 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
 
     let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes)
     let router = buildRouter(configuration, live: live, logger: logger)
-    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    let webSocketRouter = Router(context: LiveRequestContext.self)
     live.addRoutes(to: webSocketRouter)
 
     let application = Application(
         router: router,
-        server: .http1WebSocketUpgrade(
+        server: .http1LiveWebSocket(
             webSocketRouter: webSocketRouter,
             configuration: .init(ws: WebSocketServerConfiguration(
                 maxFrameSize: configuration.maxLiveMessageBytes,
                 autoPing: .enabled(timePeriod: configuration.pingInterval),
                 closeTimeout: .seconds(5)
-            ))
+            )),
+            hub: hub
         ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pulsegate"),
         services: services,

@@ -15,17 +15,19 @@ struct LiveController {
     let hub: LiveHub
     /// Largest client message read; a larger one closes the connection with 1009.
     let maxMessageBytes: Int
+    /// How long a close frame may wait for a peer that stopped reading.
+    var closeFrameTimeout: Duration = .seconds(1)
 
     static let path = "/ws/metrics"
 
     /// The upgrade route, on the WebSocket router.
-    func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
+    func addRoutes(to router: Router<LiveRequestContext>) {
         router.ws(RouterPath(Self.path)) { request, _ in
             _ = try LiveRequest(request)
             guard hub.reserveConnection() else { throw APIError(.serviceUnavailable, "") }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            try await stream(request: context.request, inbound: inbound, outbound: outbound, logger: context.logger)
+            try await stream(request: context.request, inbound: inbound, outbound: outbound, channel: context.requestContext.channel)
         }
     }
 
@@ -40,12 +42,20 @@ struct LiveController {
         }
     }
 
-    private func stream(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    private func stream(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
         let parsed = try LiveRequest(request)
-        let subscription = hub.subscribe(filter: parsed.filter, resume: parsed.resume)
+        let closeFrameTimeout = closeFrameTimeout
+        let subscription = hub.subscribe(filter: parsed.filter, resume: parsed.resume) {
+            // Dropped for being too slow. If the writer is stuck behind a peer that
+            // stopped reading, not even the close frame gets out: drop the connection.
+            Task {
+                try? await Task.sleep(for: closeFrameTimeout)
+                channel.close(promise: nil)
+            }
+        }
         defer { subscription.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await send(subscription, to: outbound) }
+            group.addTask { try await send(subscription, to: outbound, channel: channel) }
             group.addTask { try await receive(from: inbound, for: subscription) }
             // Whichever ends first ends the connection: the client left, or the server closes it.
             try await group.next()
@@ -53,19 +63,36 @@ struct LiveController {
         }
     }
 
-    private func send(_ subscription: LiveSubscription, to outbound: WebSocketOutboundWriter) async throws {
+    private func send(_ subscription: LiveSubscription, to outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
         while let item = await subscription.next() {
             switch item {
             case let .frame(buffer):
                 try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))
                 subscription.sent()
             case .close(.goingAway):
-                try await outbound.close(.goingAway, reason: "server shutting down")
+                await close(outbound, .goingAway, reason: "server shutting down", channel: channel)
                 return
             case let .close(.tooSlow(dropped)):
-                try await outbound.close(.policyViolation, reason: "client too slow: \(dropped) frames dropped")
+                subscription.cancel()
+                await close(outbound, .policyViolation, reason: "client too slow: \(dropped) frames dropped", channel: channel)
                 return
             }
+        }
+    }
+
+    /// Sends a close frame; a peer that stopped reading would never let it
+    /// through, so after `closeFrameTimeout` the connection is dropped instead.
+    private func close(_ outbound: WebSocketOutboundWriter, _ code: WebSocketErrorCode, reason: String, channel: any Channel) async {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await outbound.close(code, reason: reason)) != nil }
+            group.addTask {
+                try? await Task.sleep(for: closeFrameTimeout)
+                return false
+            }
+            if await group.next() == false {
+                channel.close(promise: nil)  // also ends the close write still waiting
+            }
+            group.cancelAll()
         }
     }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import PulseCore
 import PulseLive
 
@@ -10,7 +11,11 @@ struct LiveRequest: Sendable {
     let resume: ResumePoint?
 
     init(_ request: Request) throws(APIError) {
-        let query = request.uri.queryParameters
+        try self.init(uri: request.uri)
+    }
+
+    init(uri: URI) throws(APIError) {
+        let query = uri.queryParameters
         switch SubscriptionFilter.parse(query.getAll("metric").map { String($0) }) {
         case let .success(filter): self.filter = filter
         case let .failure(rejected): throw APIError(.badRequest, "metric: \(rejected)")

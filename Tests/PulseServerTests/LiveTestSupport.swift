@@ -1,0 +1,205 @@
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOWebSocket
+import PulseCore
+import PulseLive
+import PulseServer
+import PulseStore
+
+/// A real WebSocket client (swift-websocket's) that records every text frame it receives.
+actor LiveClient {
+    private(set) var texts: [String] = []
+    private(set) var closeFrame: WebSocketCloseFrame?
+    private(set) var ended = false
+    private var outbound: WebSocketOutboundWriter?
+    private var task: Task<Void, Never>?
+
+    static let logger: Logger = {
+        var logger = Logger(label: "live-test-client")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    /// Connects to `ws://127.0.0.1:<port>/ws/metrics?<query>` and waits for the hello.
+    static func connect(port: Int, query: String = "") async throws -> LiveClient {
+        let client = LiveClient()
+        await client.start(url: "ws://127.0.0.1:\(port)/ws/metrics" + (query.isEmpty ? "" : "?" + query))
+        guard try await client.frames(1).first?["type"] as? String == "hello" else {
+            throw LiveTestError("no hello from the server")
+        }
+        return client
+    }
+
+    private func start(url: String) {
+        task = Task {
+            do {
+                let close = try await WebSocketClient.connect(url: url, logger: Self.logger) { inbound, outbound, _ in
+                    await self.setOutbound(outbound)
+                    for try await message in inbound.messages(maxSize: 1 << 24) {
+                        if case let .text(text) = message { await self.append(text) }
+                    }
+                }
+                self.finish(close)
+            } catch {
+                self.finish(nil)
+            }
+        }
+    }
+
+    private func setOutbound(_ writer: WebSocketOutboundWriter) { outbound = writer }
+    private func append(_ text: String) { texts.append(text) }
+    private func finish(_ close: WebSocketCloseFrame?) {
+        closeFrame = close
+        ended = true
+    }
+
+    /// The first `count` frames, parsed, once they have arrived.
+    nonisolated func frames(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [[String: Any]] {
+        try await texts(count, timeout: timeout).map(LiveTestError.parse)
+    }
+
+    /// The first `count` frames as received, once they have arrived.
+    func texts(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while texts.count < count {
+            guard ContinuousClock.now < deadline, !ended else {
+                throw LiveTestError("got \(texts.count) of \(count) frames; last: \(texts.last ?? "none")")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return Array(texts.prefix(count))
+    }
+
+    func send(_ text: String) async throws {
+        try await outbound?.write(.text(text))
+    }
+
+    /// Closes from the client side and waits for the end.
+    func close() async {
+        try? await outbound?.close(.normalClosure, reason: nil)
+        await task?.value
+    }
+
+    /// Waits for the server to end the connection; returns its close frame.
+    func waitForEnd(timeout: Duration = .seconds(10)) async -> WebSocketCloseFrame? {
+        let deadline = ContinuousClock.now + timeout
+        while !ended, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return closeFrame
+    }
+}
+
+struct LiveTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+
+    static func parse(_ text: String) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw LiveTestError("not a JSON object: \(text)")
+        }
+        return object
+    }
+}
+
+/// A hand-made WebSocket client over a blocking POSIX socket, for peers that
+/// misbehave: never read, never answer pings, vanish without a close.
+///
+/// Its blocking calls run on a thread of their own (`open`, `readRest`): the
+/// server answers upgrades from Swift's cooperative pool, which a blocked test
+/// thread would starve on two cores.
+final class RawWebSocket: @unchecked Sendable {
+    static func open(port: Int, query: String = "", receiveBuffer: Int32? = nil) async throws -> RawWebSocket {
+        try await offThePool { try RawWebSocket(port: port, query: query, receiveBuffer: receiveBuffer) }
+    }
+
+    func readRest(limit: Int = 4096) async -> String {
+        (try? await Self.offThePool { self.readRestBlocking(limit: limit) }) ?? ""
+    }
+
+    private static func offThePool<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private(set) var fd: Int32
+    let status: Int
+    let response: String
+
+    /// Connects and sends an upgrade; `receiveBuffer` shrinks the kernel buffer so that a stalled reader backs up fast.
+    private init(port: Int, query: String, receiveBuffer: Int32?) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LiveTestError("socket failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw LiveTestError("connect failed") }
+        let request = "GET /ws/metrics\(query.isEmpty ? "" : "?" + query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        // Read the response head byte by byte, so that no WebSocket frame is consumed with it.
+        var head = [UInt8]()
+        var byte: UInt8 = 0
+        while !head.reversed().starts(with: Array("\n\r\n\r".utf8)), recv(fd, &byte, 1, 0) == 1 {
+            head.append(byte)
+        }
+        let response = String(decoding: head, as: UTF8.self)
+        self.fd = fd
+        self.response = response
+        self.status = Int(response.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// Reads whatever else the server sent (a refusal's body), up to `limit` bytes.
+    private func readRestBlocking(limit: Int) -> String {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let count = recv(fd, &buffer, limit, 0)
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+    }
+
+    /// Drops the connection without a close frame, like a peer that vanishes.
+    func drop() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)  // RST, not FIN
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
+        fd = -1
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+}
+
+/// A gateway with no background sources, on a scratch database, for live tests.
+func liveTestConfiguration(directory: String, live: LiveConfiguration = LiveConfiguration(), pingInterval: Duration = .seconds(15)) -> AppConfiguration {
+    AppConfiguration(
+        host: "127.0.0.1", port: 0,
+        store: StoreConfiguration(path: directory + "/live.sqlite"),
+        live: live,
+        pingInterval: pingInterval,
+        collectInterval: nil,
+        publicDirectory: directory + "/public"
+    )
+}
+
+/// Later than the start of any hub in this test run: the ring only promises samples after its start.
+let testEpoch = Timestamp.now() + 3_600_000
+
+func testBatch(_ index: Int, metric: String = "live_test", series: Int = 2) -> [Sample] {
+    (0..<series).map { Sample(metric: metric, labels: ["s": "\($0)"], timestamp: testEpoch + Int64(index) * 1000, value: Double(index)) }
+}
+
+func seqs(_ frames: [[String: Any]], type: String = "samples") -> [Int] {
+    frames.filter { $0["type"] as? String == type }.map { $0["seq"] as! Int }
+}
