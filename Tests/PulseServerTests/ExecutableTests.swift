@@ -99,6 +99,23 @@ import Testing
         await store.close()
     }
 
+    @Test func aGracefulStopClosesLiveConnectionsWithGoingAway() async throws {
+        let gateway = try RunningGateway(arguments: [
+            "--db", "data/live.sqlite", "--collect-interval", "0", "--synthetic-series", "5", "--synthetic-rate", "50",
+        ])
+        try await gateway.start()
+        let client = try await LiveClient.connect(port: gateway.port)
+        let frames = try await client.frames(10)
+        #expect(seqs(frames) == seqs(frames).sorted())
+        #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
+        let close = await client.waitForEnd()
+        #expect(close?.closeCode == .goingAway, "close: \(String(describing: close))")
+        #expect(close?.reason == "server shutting down")
+        // Every frame that reached the client is whole and in order.
+        let all = try await client.frames(await client.texts.count)
+        #expect(seqs(all) == Array(Set(seqs(all))).sorted())
+    }
+
     @Test func environmentVariablesConfigureAndFlagsWin() async throws {
         let gateway = try RunningGateway(
             arguments: ["--collect-interval", "0"],
