@@ -93,6 +93,7 @@ let package = Package(
                 "PulseStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),
