@@ -97,7 +97,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),
-        .testTarget(name: "PulseLiveTests", dependencies: ["PulseLive", "PulseCore"]),
+        .testTarget(
+            name: "PulseLiveTests",
+            dependencies: ["PulseLive", "PulseCore", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(
             name: "PulseStoreTests",
             dependencies: ["PulseStore", "PulseCore", "CSQLite", .product(name: "Logging", package: "swift-log")]

@@ -2,21 +2,22 @@
 public struct LiveConfiguration: Sendable {
     /// Samples the replay ring keeps for resuming clients (whole batches are evicted).
     public var ringSamples: Int
-    /// Frames a subscriber may have queued before new ones are dropped for it.
-    public var outboxFrames: Int
-    /// A subscriber that stays behind (its outbox never empties) this long is closed.
+    /// Bytes a subscriber's connection may have queued before new frames are
+    /// dropped for it (the high-water mark of its outbound buffer).
+    public var outboxBytes: Int
+    /// A subscriber whose connection stays unwritable this long is closed.
     public var slowClientTimeout: Duration
     /// Upgrades beyond this many open connections are refused with 503.
     public var maxConnections: Int
 
     public init(
         ringSamples: Int = 100_000,
-        outboxFrames: Int = 256,
+        outboxBytes: Int = 256 * 1024,
         slowClientTimeout: Duration = .seconds(10),
         maxConnections: Int = 10_000
     ) {
         self.ringSamples = ringSamples
-        self.outboxFrames = outboxFrames
+        self.outboxBytes = outboxBytes
         self.slowClientTimeout = slowClientTimeout
         self.maxConnections = maxConnections
     }

@@ -6,30 +6,37 @@ import Synchronization
 /// Fans published samples out to live subscribers.
 ///
 /// Each publish is one batch with the next `seq`. It is encoded once per
-/// distinct subscription filter (never once per client) and the same bytes go
-/// to every subscriber with that filter. A subscriber's outbox is bounded: a
-/// slow client loses frames (and learns of it), the others never wait for it.
-/// The last batches stay in a replay ring so that a reconnecting client can
-/// resume without a gap.
+/// distinct subscription filter (never once per client), and the same bytes are
+/// written to every subscriber with that filter, by one task per event loop
+/// that runs through that loop's subscribers: no thread hop and no task per
+/// frame. A subscriber whose connection is not writable loses the frame (and
+/// learns of it by a `gap` frame); the others never wait for it. The last
+/// batches stay in a replay ring so that a reconnecting client can resume
+/// without a gap.
 public final class LiveHub: SamplePublisher, Sendable {
     /// Identifies this server process: `seq` numbers mean nothing across instances.
     public let instance: String
     public let configuration: LiveConfiguration
 
+    /// The subscribers served by one event loop, grouped by filter.
+    private struct LoopGroup {
+        let eventLoop: any EventLoop
+        var byFilter: [SubscriptionFilter: [UInt64: SubscriberDelivery]] = [:]
+    }
+
     private struct Subscriber {
         var filter: SubscriptionFilter
-        let outbox: Outbox
+        let delivery: SubscriberDelivery
+        let loop: ObjectIdentifier
     }
 
     private struct State {
         var headSeq: UInt64 = 0
         var ring: ReplayRing
-        /// Subscribers grouped by filter, so that each filter is encoded once per publish.
-        var groups: [SubscriptionFilter: [UInt64: Outbox]] = [:]
-        var subscribers: [UInt64: SubscriptionFilter] = [:]
-        /// What to do when a subscriber is closed for being too slow: its socket
-        /// writer may be stuck on a peer that stopped reading.
-        var tooSlowActions: [UInt64: @Sendable () -> Void] = [:]
+        var subscribers: [UInt64: Subscriber] = [:]
+        var loops: [ObjectIdentifier: LoopGroup] = [:]
+        /// How many subscribers use each filter: a publish encodes each of these once.
+        var filterCounts: [SubscriptionFilter: Int] = [:]
         var nextID: UInt64 = 1
         /// Upgrades accepted but not yet subscribed, with when they were accepted.
         var reservations: [ContinuousClock.Instant] = []
@@ -38,6 +45,10 @@ public final class LiveHub: SamplePublisher, Sendable {
     }
 
     private let state: Mutex<State>
+    // Counted on the event loops, outside the lock.
+    private let framesSent = Atomic<Int>(0)
+    private let framesDropped = Atomic<Int>(0)
+    private let slowClientsClosed = Atomic<Int>(0)
 
     public init(configuration: LiveConfiguration = LiveConfiguration(), start: Int64 = Timestamp.now()) {
         self.instance = UUID().uuidString.lowercased()
@@ -50,49 +61,61 @@ public final class LiveHub: SamplePublisher, Sendable {
     public func publish(_ samples: [Sample], from source: SampleSource) {
         guard !samples.isEmpty else { return }
         let serverTime = Self.nowMilliseconds()
-        let now = ContinuousClock.now
-        let tooSlow = state.withLock { state -> [@Sendable () -> Void] in
-            guard !state.closed else { return [] }
+        state.withLock { state in
+            guard !state.closed else { return }
             state.headSeq += 1
             let seq = state.headSeq
             state.ring.append(ReplayRing.Entry(seq: seq, serverTime: serverTime, samples: samples))
             state.statistics.published += 1
-            var dropped = 0
-            var closedSlow: [UInt64] = []
-            for (filter, outboxes) in state.groups {
-                guard let (frame, position) = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil) else { continue }
-                for (id, outbox) in outboxes {
-                    switch outbox.offer(frame, at: position, now: now) {
-                    case .queued: break
-                    case .dropped: dropped += 1
-                    case .closedTooSlow: dropped += 1; closedSlow.append(id)
+            var frames: [SubscriptionFilter: (ByteBuffer, SubscriberDelivery.Position)] = [:]
+            for filter in state.filterCounts.keys {
+                frames[filter] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil)
+            }
+            guard !frames.isEmpty else { return }
+            // Scheduled under the lock, so that every event loop sees publishes in seq order.
+            for group in state.loops.values {
+                let byFilter = group.byFilter
+                group.eventLoop.execute { [self] in
+                    let now = ContinuousClock.now
+                    var sent = 0
+                    var dropped = 0
+                    var tooSlow: [UInt64] = []
+                    for (filter, deliveries) in byFilter {
+                        guard let (frame, position) = frames[filter] else { continue }
+                        for delivery in deliveries.values {
+                            switch delivery.deliver(frame, at: position, now: now) {
+                            case .written: sent += 1
+                            case .dropped: dropped += 1
+                            case .closedTooSlow: dropped += 1; tooSlow.append(delivery.id)
+                            }
+                        }
+                    }
+                    framesSent.add(sent, ordering: .relaxed)
+                    if dropped > 0 { framesDropped.add(dropped, ordering: .relaxed) }
+                    if !tooSlow.isEmpty {
+                        slowClientsClosed.add(tooSlow.count, ordering: .relaxed)
+                        for id in tooSlow { remove(id) }
                     }
                 }
             }
-            state.statistics.framesDropped += dropped
-            state.statistics.slowClientsClosed += closedSlow.count
-            return closedSlow.compactMap { id in
-                Self.removeLocked(id, from: &state)
-            }
         }
-        for action in tooSlow { action() }
     }
 
     /// The samples frame of one batch for one filter (only samples with ts after
     /// `after`, when given), with its position; nil when nothing passes.
-    private static func encode(seq: UInt64, serverTime: Double, samples: [Sample], filter: SubscriptionFilter, after: Int64?) -> (ByteBuffer, Outbox.Position)? {
-        var minTimestamp = Int64.max
-        var maxTimestamp = Int64.min
+    private static func encode(seq: UInt64, serverTime: Double, samples: [Sample], filter: SubscriptionFilter, after: Int64?) -> (ByteBuffer, SubscriberDelivery.Position)? {
         let selected = filter.patterns.isEmpty && after == nil
             ? samples
             : samples.filter { sample in filter.matches(sample.key.metric) && sample.timestamp > (after ?? Int64.min) }
         guard !selected.isEmpty else { return nil }
+        var minTimestamp = Int64.max
+        var maxTimestamp = Int64.min
         for sample in selected {
             minTimestamp = min(minTimestamp, sample.timestamp)
             maxTimestamp = max(maxTimestamp, sample.timestamp)
         }
         let frame = ByteBuffer(string: LiveFrame.samples(seq: seq, serverTime: serverTime, samples: selected))
-        return (frame, Outbox.Position(seq: seq, minTimestamp: minTimestamp, maxTimestamp: maxTimestamp))
+        return (frame, SubscriberDelivery.Position(seq: seq, minTimestamp: minTimestamp, maxTimestamp: maxTimestamp))
     }
 
     // MARK: Connections
@@ -124,34 +147,30 @@ public final class LiveHub: SamplePublisher, Sendable {
         }
     }
 
-    /// Registers a subscriber and queues its first frames: `hello`, then what
+    /// Registers a subscriber and writes its first frames: `hello`, then what
     /// `resume` asks for from the ring (or a `reset` where the ring falls short).
     /// Registration and replay happen under one lock, so the live frames that
     /// follow continue exactly where the replay ends.
-    ///
-    /// `onTooSlow` runs when the hub drops the subscriber for staying behind:
-    /// the close is queued for its writer, which may itself be stuck on a peer
-    /// that stopped reading, so the caller should also be ready to drop the connection.
-    public func subscribe(filter: SubscriptionFilter, resume: ResumePoint? = nil, onTooSlow: @Sendable @escaping () -> Void = {}) -> LiveSubscription {
-        let outbox = Outbox(capacity: configuration.outboxFrames, slowClientTimeout: configuration.slowClientTimeout)
+    public func subscribe(_ sink: any LiveSink, filter: SubscriptionFilter, resume: ResumePoint? = nil) -> LiveSubscription {
         let id = state.withLock { state -> UInt64 in
             if !state.reservations.isEmpty { state.reservations.removeFirst() }
             let id = state.nextID
             state.nextID += 1
+            let delivery = SubscriberDelivery(id: id, sink: sink, slowClientTimeout: configuration.slowClientTimeout)
             if state.closed {
-                outbox.close(.goingAway)
+                sink.eventLoop.execute { delivery.close(.goingAway) }
                 return id
             }
-            for frame in Self.openingFrames(for: resume, filter: filter, state: &state, instance: instance) {
-                outbox.offerControl(ByteBuffer(string: frame), unbounded: true)
-            }
-            state.subscribers[id] = filter
-            state.groups[filter, default: [:]][id] = outbox
-            state.tooSlowActions[id] = onTooSlow
+            let opening = Self.openingFrames(for: resume, filter: filter, state: &state, instance: instance).map { ByteBuffer(string: $0) }
+            sink.eventLoop.execute { delivery.deliverControl(opening) }
+            let loop = ObjectIdentifier(sink.eventLoop)
+            state.subscribers[id] = Subscriber(filter: filter, delivery: delivery, loop: loop)
+            state.loops[loop, default: LoopGroup(eventLoop: sink.eventLoop)].byFilter[filter, default: [:]][id] = delivery
+            state.filterCounts[filter, default: 0] += 1
             state.statistics.connected = state.subscribers.count
             return id
         }
-        return LiveSubscription(id: id, outbox: outbox, hub: self)
+        return LiveSubscription(id: id, hub: self)
     }
 
     private static func openingFrames(for resume: ResumePoint?, filter: SubscriptionFilter, state: inout State, instance: String) -> [String] {
@@ -201,54 +220,68 @@ public final class LiveHub: SamplePublisher, Sendable {
     }
 
     /// Changes a subscriber's filter from the next publish on, and confirms it.
-    func update(_ id: UInt64, filter: SubscriptionFilter, outbox: Outbox) {
+    func update(_ id: UInt64, filter: SubscriptionFilter) {
         state.withLock { state in
-            guard let old = state.subscribers[id] else { return }
-            state.groups[old]?[id] = nil
-            if state.groups[old]?.isEmpty == true { state.groups[old] = nil }
-            state.subscribers[id] = filter
-            state.groups[filter, default: [:]][id] = outbox
-            outbox.offerControl(ByteBuffer(string: LiveFrame.subscribed(seq: state.headSeq, filter: filter)))
+            guard var subscriber = state.subscribers[id] else { return }
+            Self.ungroup(subscriber, id: id, in: &state)
+            subscriber.filter = filter
+            state.subscribers[id] = subscriber
+            state.loops[subscriber.loop]?.byFilter[filter, default: [:]][id] = subscriber.delivery
+            state.filterCounts[filter, default: 0] += 1
+            let frame = ByteBuffer(string: LiveFrame.subscribed(seq: state.headSeq, filter: filter))
+            let delivery = subscriber.delivery
+            delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
         }
     }
 
-    /// Queues an `error` frame for one subscriber.
-    func reportError(_ message: String, outbox: Outbox) {
-        let seq = state.withLock { $0.headSeq }
-        outbox.offerControl(ByteBuffer(string: LiveFrame.error(seq: seq, message: message)))
+    /// Writes an `error` frame to one subscriber.
+    func reportError(_ id: UInt64, message: String) {
+        state.withLock { state in
+            guard let delivery = state.subscribers[id]?.delivery else { return }
+            let frame = ByteBuffer(string: LiveFrame.error(seq: state.headSeq, message: message))
+            delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
+        }
     }
 
     func remove(_ id: UInt64) {
-        state.withLock { state in _ = Self.removeLocked(id, from: &state) }
+        state.withLock { state in
+            guard let subscriber = state.subscribers.removeValue(forKey: id) else { return }
+            let delivery = subscriber.delivery
+            delivery.sink.eventLoop.execute { delivery.detach() }
+            Self.ungroup(subscriber, id: id, in: &state)
+            if state.loops[subscriber.loop]?.byFilter.isEmpty == true { state.loops[subscriber.loop] = nil }
+            state.statistics.connected = state.subscribers.count
+        }
     }
 
-    /// Removes a subscriber; returns its too-slow action, if it was still there.
-    private static func removeLocked(_ id: UInt64, from state: inout State) -> (@Sendable () -> Void)? {
-        guard let filter = state.subscribers.removeValue(forKey: id) else { return nil }
-        state.groups[filter]?[id] = nil
-        if state.groups[filter]?.isEmpty == true { state.groups[filter] = nil }
-        state.statistics.connected = state.subscribers.count
-        return state.tooSlowActions.removeValue(forKey: id)
-    }
-
-    func recordSent(_ frames: Int) {
-        state.withLock { $0.statistics.framesSent += frames }
+    private static func ungroup(_ subscriber: Subscriber, id: UInt64, in state: inout State) {
+        let filter = subscriber.filter
+        state.loops[subscriber.loop]?.byFilter[filter]?[id] = nil
+        if state.loops[subscriber.loop]?.byFilter[filter]?.isEmpty == true { state.loops[subscriber.loop]?.byFilter[filter] = nil }
+        state.filterCounts[filter, default: 1] -= 1
+        if state.filterCounts[filter] == 0 { state.filterCounts[filter] = nil }
     }
 
     // MARK: Shutdown and state
 
-    /// Stops taking subscribers and publishes; every subscriber gets what is
-    /// queued for it, then a close with 1001 (going away).
+    /// Stops taking subscribers and publishes; every subscriber's connection is
+    /// closed with 1001 (going away) after what was already written to it.
     public func shutdown() {
-        let outboxes = state.withLock { state -> [Outbox] in
+        state.withLock { state in
             state.closed = true
-            return state.groups.values.flatMap(\.values)
+            for subscriber in state.subscribers.values {
+                let delivery = subscriber.delivery
+                delivery.sink.eventLoop.execute { delivery.close(.goingAway) }
+            }
         }
-        for outbox in outboxes { outbox.close(.goingAway) }
     }
 
     public var statistics: LiveStatistics {
-        state.withLock { $0.statistics }
+        var statistics = state.withLock { $0.statistics }
+        statistics.framesSent = framesSent.load(ordering: .relaxed)
+        statistics.framesDropped = framesDropped.load(ordering: .relaxed)
+        statistics.slowClientsClosed = slowClientsClosed.load(ordering: .relaxed)
+        return statistics
     }
 
     public var headSeq: UInt64 {

@@ -8,9 +8,9 @@ import PulseLive
 
 /// `/ws/metrics`: the live stream over WebSocket.
 ///
-/// The socket writer takes frames from the subscriber's outbox, already encoded
-/// and shared with every other subscriber of the same filter, and writes them as
-/// text frames without copying. A second task reads what the client sends.
+/// The hub writes frames straight into the connection (`WebSocketLiveSink`);
+/// this handler reads what the client sends and closes the connection when the
+/// hub asks it to.
 struct LiveController {
     let hub: LiveHub
     /// Largest client message read; a larger one closes the connection with 1009.
@@ -44,39 +44,27 @@ struct LiveController {
 
     private func stream(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
         let parsed = try LiveRequest(request)
-        let closeFrameTimeout = closeFrameTimeout
-        let subscription = hub.subscribe(filter: parsed.filter, resume: parsed.resume) {
-            // Dropped for being too slow. If the writer is stuck behind a peer that
-            // stopped reading, not even the close frame gets out: drop the connection.
-            Task {
-                try? await Task.sleep(for: closeFrameTimeout)
-                channel.close(promise: nil)
-            }
-        }
+        let sink = WebSocketLiveSink(channel: channel, outboxBytes: hub.configuration.outboxBytes)
+        let subscription = hub.subscribe(sink, filter: parsed.filter, resume: parsed.resume)
         defer { subscription.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await send(subscription, to: outbound, channel: channel) }
             group.addTask { try await receive(from: inbound, for: subscription) }
+            group.addTask {
+                // The hub asks for a close: the server is stopping, or the client is too slow.
+                for await reason in sink.closeRequests {
+                    subscription.cancel()
+                    switch reason {
+                    case .goingAway:
+                        await close(outbound, .goingAway, reason: "server shutting down", channel: channel)
+                    case let .tooSlow(dropped):
+                        await close(outbound, .policyViolation, reason: "client too slow: \(dropped) frames dropped", channel: channel)
+                    }
+                    return
+                }
+            }
             // Whichever ends first ends the connection: the client left, or the server closes it.
             try await group.next()
             group.cancelAll()
-        }
-    }
-
-    private func send(_ subscription: LiveSubscription, to outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
-        while let item = await subscription.next() {
-            switch item {
-            case let .frame(buffer):
-                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))
-                subscription.sent()
-            case .close(.goingAway):
-                await close(outbound, .goingAway, reason: "server shutting down", channel: channel)
-                return
-            case let .close(.tooSlow(dropped)):
-                subscription.cancel()
-                await close(outbound, .policyViolation, reason: "client too slow: \(dropped) frames dropped", channel: channel)
-                return
-            }
         }
     }
 

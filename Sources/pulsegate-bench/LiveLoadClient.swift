@@ -18,7 +18,7 @@ final class LiveLoadClient: Sendable {
         var latencies: [Double] = []
         var recording = false
         var recorded = 0
-        var recordFrom = 0
+        var recordFrom = Int.max
         var recordTo = Int.max
     }
 

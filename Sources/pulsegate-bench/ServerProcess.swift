@@ -12,7 +12,7 @@ final class ServerProcess: @unchecked Sendable {
     init(binary: String, arguments: [String]) throws {
         directory = try Measure.scratchDirectory()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--port", "0", "--db", directory + "/bench.sqlite", "--log-level", "notice"] + arguments
+        process.arguments = ["--port", "0", "--db", directory + "/bench.sqlite", "--log-level", "info"] + arguments
         process.standardOutput = output
         process.standardError = output
     }

@@ -38,8 +38,8 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Most open live (WebSocket) connections; more are refused with 503 (env PULSEGATE_MAX_CONNECTIONS).")
     var maxConnections: Int = Environment.int("PULSEGATE_MAX_CONNECTIONS") ?? 10_000
 
-    @Option(help: "Frames queued per live client before frames are dropped for it (env PULSEGATE_OUTBOX_FRAMES).")
-    var outboxFrames: Int = Environment.int("PULSEGATE_OUTBOX_FRAMES") ?? 256
+    @Option(help: "Bytes queued per live client before frames are dropped for it (env PULSEGATE_OUTBOX_BYTES).")
+    var outboxBytes: Int = Environment.int("PULSEGATE_OUTBOX_BYTES") ?? 256 * 1024
 
     @Option(help: "Close a live client that stays behind this long, e.g. 10s (env PULSEGATE_SLOW_CLIENT_TIMEOUT).", transform: Pulsegate.duration)
     var slowClientTimeout: Duration = Environment.duration("PULSEGATE_SLOW_CLIENT_TIMEOUT") ?? .seconds(10)
@@ -68,7 +68,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard batchAge > .zero else { throw ValidationError("--batch-age must be positive") }
         guard retention > .zero else { throw ValidationError("--retention must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        guard outboxFrames > 0 else { throw ValidationError("--outbox-frames must be positive") }
+        guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
         guard ringSamples > 0 else { throw ValidationError("--ring-samples must be positive") }
         guard pingInterval > .zero, slowClientTimeout > .zero else { throw ValidationError("--ping-interval and --slow-client-timeout must be positive") }
         guard syntheticSeries >= 0, syntheticSeries <= 100_000 else { throw ValidationError("--synthetic-series must be between 0 and 100000") }
@@ -84,7 +84,7 @@ struct Pulsegate: AsyncParsableCommand {
             port: port,
             store: StoreConfiguration(path: database, batchSize: batchSize, batchAge: batchAge, retention: retention),
             live: LiveConfiguration(
-                ringSamples: ringSamples, outboxFrames: outboxFrames,
+                ringSamples: ringSamples, outboxBytes: outboxBytes,
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
             pingInterval: pingInterval,

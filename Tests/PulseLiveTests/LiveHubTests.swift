@@ -2,21 +2,13 @@ import Foundation
 import NIOCore
 import PulseCore
 @testable import PulseLive
+import NIOPosix
 import Testing
 
 /// The hub on its own: fan-out, filters, replay, overflow, shutdown.
 @Suite struct LiveHubTests {
     static func batch(_ index: Int, metric: String = "m", series: Int = 2) -> [Sample] {
         (0..<series).map { Sample(metric: metric, labels: ["s": "\($0)"], timestamp: 1_000_000 + Int64(index) * 1000, value: Double(index)) }
-    }
-
-    /// Takes what is queued for a subscription without waiting.
-    static func drain(_ subscription: LiveSubscription) async -> [[String: Any]] {
-        var frames: [[String: Any]] = []
-        while subscription.queuedFrames > 0, case let .frame(buffer)? = await subscription.next() {
-            frames.append(try! JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as! [String: Any])
-        }
-        return frames
     }
 
     static func seqs(_ frames: [[String: Any]], type: String = "samples") -> [Int] {
@@ -26,9 +18,10 @@ import Testing
     @Test func helloThenEveryBatchInOrder() async {
         let hub = LiveHub()
         hub.publish(Self.batch(0), from: .collector)
-        let subscription = hub.subscribe(filter: .everything)
+        let sink = RecordingSink()
+        let subscription = hub.subscribe(sink, filter: .everything)
         for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }
-        let frames = await Self.drain(subscription)
+        let frames = await sink.take()
         #expect(frames.first?["type"] as? String == "hello")
         #expect(frames.first?["seq"] as? Int == 1)
         #expect(frames.first?["instance"] as? String == hub.instance)
@@ -44,34 +37,37 @@ import Testing
 
     @Test func aFrameIsEncodedOncePerFilterAndSharedByItsSubscribers() async {
         let hub = LiveHub()
-        let a = hub.subscribe(filter: .everything)
-        let b = hub.subscribe(filter: .everything)
-        let other = try! SubscriptionFilter.parse(["m"]).get()
-        let c = hub.subscribe(filter: other)
-        for subscription in [a, b, c] { _ = await subscription.next() }  // hello
+        let loops = MultiThreadedEventLoopGroup.singleton
+        let a = RecordingSink(eventLoop: loops.next())
+        let b = RecordingSink(eventLoop: loops.next())
+        let c = RecordingSink(eventLoop: loops.next())
+        _ = hub.subscribe(a, filter: .everything)
+        _ = hub.subscribe(b, filter: .everything)
+        _ = hub.subscribe(c, filter: try! SubscriptionFilter.parse(["m"]).get())
         hub.publish(Self.batch(1), from: .collector)
-        func storage(_ subscription: LiveSubscription) async -> UnsafeRawPointer? {
-            guard case let .frame(buffer)? = await subscription.next() else { return nil }
-            return buffer.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
+        for sink in [a, b, c] { await sink.settle() }
+        func storage(_ sink: RecordingSink) -> UnsafeRawPointer? {
+            sink.buffers.last?.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
         }
-        let (pa, pb, pc) = (await storage(a), await storage(b), await storage(c))
-        #expect(pa != nil && pa == pb, "the same bytes for the same filter")
-        #expect(pc != nil && pc != pa, "another filter has its own encoding")
+        #expect(storage(a) != nil && storage(a) == storage(b), "the same bytes for the same filter, across event loops")
+        #expect(storage(c) != nil && storage(c) != storage(a), "another filter has its own encoding")
+        #expect(hub.statistics.framesSent == 3)
     }
 
     @Test func filtersSelectMetricsByNameOrPrefix() async {
         let hub = LiveHub()
-        let cpu = hub.subscribe(filter: try! SubscriptionFilter.parse(["host_cpu_*", "up"]).get())
+        let sink = RecordingSink()
+        let cpu = hub.subscribe(sink, filter: try! SubscriptionFilter.parse(["host_cpu_*", "up"]).get())
         hub.publish(Self.batch(1, metric: "host_cpu_usage_ratio") + Self.batch(1, metric: "host_memory_used_bytes") + Self.batch(1, metric: "up"), from: .collector)
         hub.publish(Self.batch(2, metric: "host_memory_used_bytes"), from: .collector)
-        let frames = await Self.drain(cpu)
+        let frames = await sink.take()
         #expect(Self.seqs(frames) == [1], "a batch with nothing for this filter sends nothing")
         let metrics = Set((frames[1]["samples"] as! [[String: Any]]).map { $0["metric"] as! String })
         #expect(metrics == ["host_cpu_usage_ratio", "up"])
 
         cpu.update(try! SubscriptionFilter.parse(["host_memory_*"]).get())
         hub.publish(Self.batch(3, metric: "host_memory_used_bytes") + Self.batch(3, metric: "host_cpu_usage_ratio"), from: .collector)
-        let after = await Self.drain(cpu)
+        let after = await sink.take()
         #expect(after.first?["type"] as? String == "subscribed")
         #expect(after.first?["metrics"] as? [String] == ["host_memory_*"])
         #expect(Set((after[1]["samples"] as! [[String: Any]]).map { $0["metric"] as! String }) == ["host_memory_used_bytes"])
@@ -80,9 +76,10 @@ import Testing
     @Test func resumeBySeqReplaysExactlyWhatWasMissed() async {
         let hub = LiveHub()
         for index in 1...10 { hub.publish(Self.batch(index), from: .collector) }
-        let subscription = hub.subscribe(filter: .everything, resume: .sequence(6, instance: hub.instance, fallbackTimestamp: nil))
+        let sink = RecordingSink()
+        _ = hub.subscribe(sink, filter: .everything, resume: .sequence(6, instance: hub.instance, fallbackTimestamp: nil))
         hub.publish(Self.batch(11), from: .collector)
-        let frames = await Self.drain(subscription)
+        let frames = await sink.take()
         #expect(frames.first?["type"] as? String == "hello")
         #expect(frames.first?["seq"] as? Int == 6)
         #expect(Self.seqs(frames) == [7, 8, 9, 10, 11], "no gap, no duplicate")
@@ -92,8 +89,9 @@ import Testing
     @Test func resumeByTimestampReplaysLaterSamples() async {
         let hub = LiveHub(start: 0)
         for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }
-        let subscription = hub.subscribe(filter: .everything, resume: .timestamp(1_003_000))
-        let frames = await Self.drain(subscription)
+        let sink = RecordingSink()
+        _ = hub.subscribe(sink, filter: .everything, resume: .timestamp(1_003_000))
+        let frames = await sink.take()
         #expect(Self.seqs(frames) == [4, 5])
         let timestamps = frames.dropFirst().flatMap { ($0["samples"] as! [[String: Any]]).map { $0["ts"] as! Int } }
         #expect(timestamps.allSatisfy { $0 > 1_003_000 })
@@ -104,8 +102,9 @@ import Testing
         for index in 1...10 { hub.publish(Self.batch(index), from: .collector) }  // 2 samples each: the ring keeps 8, 9, 10
         #expect(hub.coverage.oldestSeq == 8)
         #expect(hub.coverage.completeFromTimestamp == 1_007_000)
-        let subscription = hub.subscribe(filter: .everything, resume: .sequence(3, instance: hub.instance, fallbackTimestamp: nil))
-        let frames = await Self.drain(subscription)
+        let sink = RecordingSink()
+        _ = hub.subscribe(sink, filter: .everything, resume: .sequence(3, instance: hub.instance, fallbackTimestamp: nil))
+        let frames = await sink.take()
         #expect(frames.map { $0["type"] as! String } == ["hello", "reset", "samples", "samples", "samples"])
         #expect(frames[1]["complete_from_ts"] as? Int == 1_007_000)
         #expect(Self.seqs(frames) == [8, 9, 10])
@@ -113,37 +112,39 @@ import Testing
         #expect(seqs == seqs.sorted(), "seq never goes back")
         #expect(hub.statistics.resetsServed == 1)
 
-        let byTime = hub.subscribe(filter: .everything, resume: .timestamp(1_002_000))
-        #expect(await Self.drain(byTime).map { $0["type"] as! String } == ["hello", "reset", "samples", "samples", "samples"])
+        let byTime = RecordingSink()
+        _ = hub.subscribe(byTime, filter: .everything, resume: .timestamp(1_002_000))
+        #expect(await byTime.take().map { $0["type"] as! String } == ["hello", "reset", "samples", "samples", "samples"])
     }
 
     @Test func anotherInstanceFallsBackToTheTimestamp() async {
         let hub = LiveHub(start: 0)
         for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }
-        let fallback = hub.subscribe(filter: .everything, resume: .sequence(99, instance: "an-old-instance", fallbackTimestamp: 1_004_000))
-        #expect(Self.seqs(await Self.drain(fallback)) == [5])
-        let none = hub.subscribe(filter: .everything, resume: .sequence(3, instance: "an-old-instance", fallbackTimestamp: nil))
-        #expect(await Self.drain(none).map { $0["type"] as! String }.prefix(2) == ["hello", "reset"])
-        let future = hub.subscribe(filter: .everything, resume: .sequence(99, instance: hub.instance, fallbackTimestamp: nil))
-        #expect(await Self.drain(future).map { $0["type"] as! String }.prefix(2) == ["hello", "reset"], "a seq this server never sent")
+        func open(_ resume: ResumePoint) async -> [[String: Any]] {
+            let sink = RecordingSink()
+            _ = hub.subscribe(sink, filter: .everything, resume: resume)
+            return await sink.take()
+        }
+        #expect(Self.seqs(await open(.sequence(99, instance: "an-old-instance", fallbackTimestamp: 1_004_000))) == [5])
+        #expect(await open(.sequence(3, instance: "an-old-instance", fallbackTimestamp: nil)).map { $0["type"] as! String }.prefix(2) == ["hello", "reset"])
+        #expect(await open(.sequence(99, instance: hub.instance, fallbackTimestamp: nil)).map { $0["type"] as! String }.prefix(2) == ["hello", "reset"], "a seq this server never sent")
     }
 
-    @Test func aFullOutboxDropsForThatSubscriberOnlyAndReportsTheGap() async {
-        let hub = LiveHub(configuration: LiveConfiguration(outboxFrames: 4, slowClientTimeout: .seconds(3600)))
-        let slow = hub.subscribe(filter: .everything)
-        let fast = hub.subscribe(filter: .everything)
-        _ = await fast.next()  // hello
-        for index in 1...10 {
-            hub.publish(Self.batch(index), from: .collector)
-            _ = await fast.next()
-        }
-        #expect(hub.statistics.framesDropped == 7, "hello + 3 frames fill the slow outbox; 7 of 10 are dropped")
-        #expect(fast.queuedFrames == 0)
-        let before = await Self.drain(slow)
-        #expect(before.map { $0["type"] as! String } == ["hello", "samples", "samples", "samples"])
-        // Room again: the next frame is preceded by what was missed.
+    @Test func anUnwritableConnectionLosesFramesAloneAndLearnsOfTheGap() async {
+        let hub = LiveHub(configuration: LiveConfiguration(slowClientTimeout: .seconds(3600)))
+        let slow = RecordingSink()
+        let fast = RecordingSink()
+        _ = hub.subscribe(slow, filter: .everything)
+        _ = hub.subscribe(fast, filter: .everything)
+        for index in 1...3 { hub.publish(Self.batch(index), from: .collector) }
+        await slow.settle()
+        slow.setWritable(false)  // its socket buffer is full
+        for index in 4...10 { hub.publish(Self.batch(index), from: .collector) }
+        await slow.settle()
+        slow.setWritable(true)
         hub.publish(Self.batch(11), from: .collector)
-        let frames = before + (await Self.drain(slow))
+        #expect(Self.seqs(await fast.take()) == Array(1...11), "the other subscriber got everything")
+        let frames = await slow.take()
         #expect(frames.map { $0["type"] as! String } == ["hello", "samples", "samples", "samples", "gap", "samples"])
         let gap = frames[4]
         #expect(gap["dropped"] as? Int == 7)
@@ -152,60 +153,64 @@ import Testing
         #expect(gap["from_ts"] as? Int == 1_004_000)
         #expect(gap["to_ts"] as? Int == 1_010_000)
         #expect(Self.seqs(frames) == [1, 2, 3, 11])
+        #expect(hub.statistics.framesDropped == 7)
+        #expect(slow.closedWith == nil)
     }
 
-    @Test func aSubscriberBehindForTooLongIsClosed() async throws {
-        let hub = LiveHub(configuration: LiveConfiguration(outboxFrames: 2, slowClientTimeout: .milliseconds(100)))
-        let slow = hub.subscribe(filter: .everything)
-        for index in 1...3 { hub.publish(Self.batch(index), from: .collector) }
+    @Test func aSubscriberBehindForTooLongIsClosedAndRemoved() async throws {
+        let hub = LiveHub(configuration: LiveConfiguration(slowClientTimeout: .milliseconds(100)))
+        let slow = RecordingSink()
+        _ = hub.subscribe(slow, filter: .everything)
+        slow.setWritable(false)
+        hub.publish(Self.batch(1), from: .collector)
+        await slow.settle()
         try await Task.sleep(for: .milliseconds(150))
-        hub.publish(Self.batch(4), from: .collector)
-        guard case let .close(reason)? = await slow.next() else {
-            Issue.record("expected a close")
-            return
-        }
-        #expect(reason == .tooSlow(dropped: 3))
+        hub.publish(Self.batch(2), from: .collector)
+        await slow.settle()
+        #expect(slow.closedWith == .tooSlow(dropped: 2))
         #expect(hub.statistics.slowClientsClosed == 1)
+        #expect(hub.statistics.connected == 0)
     }
 
-    @Test func shutdownSendsWhatIsQueuedThenGoingAway() async {
+    @Test func shutdownClosesWithGoingAwayAfterWhatWasWritten() async {
         let hub = LiveHub()
-        let subscription = hub.subscribe(filter: .everything)
+        let sink = RecordingSink()
+        _ = hub.subscribe(sink, filter: .everything)
         hub.publish(Self.batch(1), from: .collector)
         hub.shutdown()
         hub.publish(Self.batch(2), from: .collector)
-        var kinds: [String] = []
-        while let item = await subscription.next() {
-            switch item {
-            case .frame: kinds.append("frame")
-            case let .close(reason): kinds.append("close \(reason)"); subscription.cancel()
-            }
-            if kinds.count > 5 { break }
-        }
-        #expect(kinds == ["frame", "frame", "close goingAway"])
+        let frames = await sink.take()
+        #expect(frames.map { $0["type"] as! String } == ["hello", "samples"])
+        #expect(sink.closedWith == .goingAway)
         #expect(!hub.reserveConnection(), "a closed hub takes no one")
+        let late = RecordingSink()
+        _ = hub.subscribe(late, filter: .everything)
+        await late.settle()
+        #expect(late.closedWith == .goingAway)
     }
 
     @Test func reservationsBoundConnections() {
         let hub = LiveHub(configuration: LiveConfiguration(maxConnections: 2))
         #expect(hub.reserveConnection())
-        let first = hub.subscribe(filter: .everything)
+        let first = hub.subscribe(RecordingSink(), filter: .everything)
         #expect(hub.reserveConnection())
         #expect(!hub.reserveConnection())
         #expect(hub.statistics.connectionsRefused == 1)
         first.cancel()
-        _ = hub.subscribe(filter: .everything)  // claims the reservation: one connected
+        _ = hub.subscribe(RecordingSink(), filter: .everything)  // claims the reservation: one connected
         #expect(hub.reserveConnection())
         #expect(!hub.reserveConnection())
     }
 
-    @Test func cancellingAWaitingSubscriberEndsIt() async throws {
+    @Test func aCancelledSubscriberGetsNothingMore() async {
         let hub = LiveHub()
-        let subscription = hub.subscribe(filter: .everything)
-        _ = await subscription.next()
-        let waiting = Task { await subscription.next() }
-        try await Task.sleep(for: .milliseconds(50))
-        waiting.cancel()
-        #expect(await waiting.value == nil)
+        let sink = RecordingSink()
+        let subscription = hub.subscribe(sink, filter: .everything)
+        hub.publish(Self.batch(1), from: .collector)
+        #expect(Self.seqs(await sink.take()) == [1])
+        subscription.cancel()
+        hub.publish(Self.batch(2), from: .collector)
+        #expect(await sink.take().isEmpty)
+        #expect(hub.statistics.connected == 0)
     }
 }

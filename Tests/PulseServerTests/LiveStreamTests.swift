@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func aStalledClientDoesNotSlowAnother() async throws {
-        let live = LiveConfiguration(outboxFrames: 16, slowClientTimeout: .seconds(1))
+        let live = LiveConfiguration(outboxBytes: 16 * 1024, slowClientTimeout: .seconds(1))
         try await withGateway(live: live) { gateway, port in
             let stalled = try await RawWebSocket.open(port: port, receiveBuffer: 4096)
             #expect(stalled.status == 101)
@@ -138,6 +138,12 @@ import Testing
             }
             let frames = try await reader.frames(batches + 1, timeout: .seconds(30))
             #expect(seqs(frames) == Array(1...batches), "the reading client got every frame, in order")
+            // Its delivery latency (publish to receipt) stays that of an unloaded server.
+            let arrivals = await reader.receivedAt
+            let latencies = zip(frames, arrivals).dropFirst().map { $1 - ($0["server_ts"] as! Double) }.sorted()
+            let p99 = latencies[latencies.count * 99 / 100]
+            print("reader beside a stalled client: latency p50 \(latencies[latencies.count / 2]) ms, p99 \(p99) ms")
+            #expect(p99 < 1_000, "p99 \(p99) ms")
             #expect(gateway.hub.statistics.framesDropped > 0, "the stalled client's outbox overflowed")
             // Still behind a second later: the next publish closes it.
             try await Task.sleep(for: .milliseconds(1100))

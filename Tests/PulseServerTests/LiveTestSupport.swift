@@ -11,6 +11,8 @@ import PulseStore
 /// A real WebSocket client (swift-websocket's) that records every text frame it receives.
 actor LiveClient {
     private(set) var texts: [String] = []
+    /// When each text arrived, in ms since the epoch (the clock of the frames' `server_ts`).
+    private(set) var receivedAt: [Double] = []
     private(set) var closeFrame: WebSocketCloseFrame?
     private(set) var ended = false
     private var outbound: WebSocketOutboundWriter?
@@ -49,7 +51,10 @@ actor LiveClient {
     }
 
     private func setOutbound(_ writer: WebSocketOutboundWriter) { outbound = writer }
-    private func append(_ text: String) { texts.append(text) }
+    private func append(_ text: String) {
+        texts.append(text)
+        receivedAt.append(Date().timeIntervalSince1970 * 1000)
+    }
     private func finish(_ close: WebSocketCloseFrame?) {
         closeFrame = close
         ended = true

@@ -1,0 +1,44 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import PulseLive
+import Synchronization
+
+/// A live sink on a real event loop that keeps what the hub writes, and can
+/// pretend its connection's buffer is full.
+final class RecordingSink: LiveSink {
+    let eventLoop: any EventLoop
+    private struct State {
+        var frames: [ByteBuffer] = []
+        var closedWith: LiveCloseReason?
+        var writable = true
+    }
+    private let state = Mutex(State())
+
+    init(eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()) {
+        self.eventLoop = eventLoop
+    }
+
+    var isWritable: Bool { state.withLock { $0.writable } }
+    func write(_ frame: ByteBuffer) { state.withLock { $0.frames.append(frame) } }
+    func close(_ reason: LiveCloseReason) { state.withLock { $0.closedWith = reason } }
+
+    func setWritable(_ writable: Bool) { state.withLock { $0.writable = writable } }
+    var closedWith: LiveCloseReason? { state.withLock { $0.closedWith } }
+    var buffers: [ByteBuffer] { state.withLock { $0.frames } }
+
+    /// Waits until the event loop has run what the hub scheduled so far.
+    func settle() async {
+        try? await eventLoop.submit {}.get()
+    }
+
+    /// The frames written since the last call, parsed.
+    func take() async -> [[String: Any]] {
+        await settle()
+        let frames = state.withLock { state -> [ByteBuffer] in
+            defer { state.frames.removeAll() }
+            return state.frames
+        }
+        return frames.map { try! JSONSerialization.jsonObject(with: Data($0.readableBytesView)) as! [String: Any] }
+    }
+}
