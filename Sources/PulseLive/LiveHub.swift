@@ -17,6 +17,7 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// Identifies this server process: `seq` numbers mean nothing across instances.
     public let instance: String
     public let configuration: LiveConfiguration
+    private let wireFormat: LiveWireFormat
 
     /// The subscribers served by one event loop, grouped by filter.
     private struct LoopGroup {
@@ -50,9 +51,10 @@ public final class LiveHub: SamplePublisher, Sendable {
     private let framesDropped = Atomic<Int>(0)
     private let slowClientsClosed = Atomic<Int>(0)
 
-    public init(configuration: LiveConfiguration = LiveConfiguration(), start: Int64 = Timestamp.now()) {
+    public init(configuration: LiveConfiguration = LiveConfiguration(), wireFormat: LiveWireFormat = .plain, start: Int64 = Timestamp.now()) {
         self.instance = UUID().uuidString.lowercased()
         self.configuration = configuration
+        self.wireFormat = wireFormat
         self.state = Mutex(State(ring: ReplayRing(capacity: configuration.ringSamples, start: start)))
     }
 
@@ -69,7 +71,7 @@ public final class LiveHub: SamplePublisher, Sendable {
             state.statistics.published += 1
             var frames: [SubscriptionFilter: (ByteBuffer, SubscriberDelivery.Position)] = [:]
             for filter in state.filterCounts.keys {
-                frames[filter] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil)
+                frames[filter] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil, format: wireFormat)
             }
             guard !frames.isEmpty else { return }
             // Scheduled under the lock, so that every event loop sees publishes in seq order.
@@ -103,7 +105,7 @@ public final class LiveHub: SamplePublisher, Sendable {
 
     /// The samples frame of one batch for one filter (only samples with ts after
     /// `after`, when given), with its position; nil when nothing passes.
-    private static func encode(seq: UInt64, serverTime: Double, samples: [Sample], filter: SubscriptionFilter, after: Int64?) -> (ByteBuffer, SubscriberDelivery.Position)? {
+    private static func encode(seq: UInt64, serverTime: Double, samples: [Sample], filter: SubscriptionFilter, after: Int64?, format: LiveWireFormat) -> (ByteBuffer, SubscriberDelivery.Position)? {
         let selected = filter.patterns.isEmpty && after == nil
             ? samples
             : samples.filter { sample in filter.matches(sample.key.metric) && sample.timestamp > (after ?? Int64.min) }
@@ -114,7 +116,7 @@ public final class LiveHub: SamplePublisher, Sendable {
             minTimestamp = min(minTimestamp, sample.timestamp)
             maxTimestamp = max(maxTimestamp, sample.timestamp)
         }
-        let frame = ByteBuffer(string: LiveFrame.samples(seq: seq, serverTime: serverTime, samples: selected))
+        let frame = format.encode(LiveFrame.samples(seq: seq, serverTime: serverTime, samples: selected))
         return (frame, SubscriberDelivery.Position(seq: seq, minTimestamp: minTimestamp, maxTimestamp: maxTimestamp))
     }
 
@@ -156,12 +158,12 @@ public final class LiveHub: SamplePublisher, Sendable {
             if !state.reservations.isEmpty { state.reservations.removeFirst() }
             let id = state.nextID
             state.nextID += 1
-            let delivery = SubscriberDelivery(id: id, sink: sink, slowClientTimeout: configuration.slowClientTimeout)
+            let delivery = SubscriberDelivery(id: id, sink: sink, slowClientTimeout: configuration.slowClientTimeout, wireFormat: wireFormat)
             if state.closed {
                 sink.eventLoop.execute { delivery.close(.goingAway) }
                 return id
             }
-            let opening = Self.openingFrames(for: resume, filter: filter, state: &state, instance: instance).map { ByteBuffer(string: $0) }
+            let opening = Self.openingFrames(for: resume, filter: filter, state: &state, instance: instance).map(wireFormat.encode)
             sink.eventLoop.execute { delivery.deliverControl(opening) }
             let loop = ObjectIdentifier(sink.eventLoop)
             state.subscribers[id] = Subscriber(filter: filter, delivery: delivery, loop: loop)
@@ -185,8 +187,8 @@ public final class LiveHub: SamplePublisher, Sendable {
         func replay(seqAfter: UInt64, timestampAfter: Int64?) -> [String] {
             state.ring.entries.compactMap { entry in
                 guard entry.seq > seqAfter else { return nil }
-                return encode(seq: entry.seq, serverTime: entry.serverTime, samples: entry.samples, filter: filter, after: timestampAfter)
-                    .map { String(buffer: $0.0) }
+                let selected = entry.samples.filter { filter.matches($0.key.metric) && $0.timestamp > (timestampAfter ?? Int64.min) }
+                return selected.isEmpty ? nil : LiveFrame.samples(seq: entry.seq, serverTime: entry.serverTime, samples: selected)
             }
         }
         func reset(_ reason: String) -> [String] {
@@ -228,7 +230,7 @@ public final class LiveHub: SamplePublisher, Sendable {
             state.subscribers[id] = subscriber
             state.loops[subscriber.loop]?.byFilter[filter, default: [:]][id] = subscriber.delivery
             state.filterCounts[filter, default: 0] += 1
-            let frame = ByteBuffer(string: LiveFrame.subscribed(seq: state.headSeq, filter: filter))
+            let frame = wireFormat.encode(LiveFrame.subscribed(seq: state.headSeq, filter: filter))
             let delivery = subscriber.delivery
             delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
         }
@@ -238,7 +240,7 @@ public final class LiveHub: SamplePublisher, Sendable {
     func reportError(_ id: UInt64, message: String) {
         state.withLock { state in
             guard let delivery = state.subscribers[id]?.delivery else { return }
-            let frame = ByteBuffer(string: LiveFrame.error(seq: state.headSeq, message: message))
+            let frame = wireFormat.encode(LiveFrame.error(seq: state.headSeq, message: message))
             delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
         }
     }

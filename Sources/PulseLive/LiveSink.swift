@@ -20,8 +20,22 @@ public protocol LiveSink: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
     /// False while the connection's outbound buffer is above its high-water mark.
     var isWritable: Bool { get }
-    /// Writes and flushes one encoded JSON text frame.
+    /// Writes and flushes one frame, already in wire form (see `LiveWireFormat`).
     func write(_ frame: ByteBuffer)
     /// Ends the connection after what was written so far. Called on the event loop.
     func close(_ reason: LiveCloseReason)
+}
+
+/// How a JSON text becomes the bytes a sink writes: for WebSocket, the frame
+/// header and the payload. The hub applies it once per frame and filter, so
+/// that even the framing is shared by every subscriber.
+public struct LiveWireFormat: Sendable {
+    public let encode: @Sendable (String) -> ByteBuffer
+
+    public init(encode: @escaping @Sendable (String) -> ByteBuffer) {
+        self.encode = encode
+    }
+
+    /// The text's UTF-8 bytes as they are.
+    public static let plain = LiveWireFormat { ByteBuffer(string: $0) }
 }

@@ -35,10 +35,13 @@ final class SubscriberDelivery: @unchecked Sendable {
     private var behindSince: ContinuousClock.Instant?
     private var closed = false
 
-    init(id: UInt64, sink: any LiveSink, slowClientTimeout: Duration) {
+    private let wireFormat: LiveWireFormat
+
+    init(id: UInt64, sink: any LiveSink, slowClientTimeout: Duration, wireFormat: LiveWireFormat) {
         self.id = id
         self.sink = sink
         self.slowClientTimeout = slowClientTimeout
+        self.wireFormat = wireFormat
     }
 
     /// A samples frame: written when the connection takes it (after a `gap`
@@ -66,7 +69,7 @@ final class SubscriberDelivery: @unchecked Sendable {
         }
         behindSince = nil
         if let gap = gap.take() {
-            sink.write(ByteBuffer(string: LiveFrame.gap(
+            sink.write(wireFormat.encode(LiveFrame.gap(
                 seq: gap.toSeq, dropped: gap.count, fromSeq: gap.fromSeq,
                 fromTimestamp: gap.fromTimestamp, toTimestamp: gap.toTimestamp
             )))

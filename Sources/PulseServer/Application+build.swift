@@ -16,7 +16,7 @@ import ServiceLifecycle
 /// and the store, listed first, commits what they queued and closes.
 public func buildApplication(_ configuration: AppConfiguration, logger: Logger = Logger(label: "pulsegate")) async throws -> Gateway {
     let store = try SampleStore.open(configuration.store, logger: logger)
-    let hub = LiveHub(configuration: configuration.live)
+    let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
     let pipeline = Pipeline(writer: store, publishers: [hub])
 
     var services: [any Service] = [StoreService(store: store, logger: logger)]

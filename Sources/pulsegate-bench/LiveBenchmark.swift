@@ -26,8 +26,8 @@ struct LiveBenchmark: AsyncParsableCommand {
         var arguments = ["--collect-interval", "0", "--max-connections", "\(clients + 100)", "--batch-age", "1s"]
         if rate > 0 { arguments += ["--synthetic-series", "\(series)", "--synthetic-rate", "\(rate)"] }
         let process = try ServerProcess(binary: server, arguments: arguments)
-        try await process.start()
         defer { process.stop() }
+        try await process.start()
         try await Task.sleep(for: .seconds(1))
         let baselineRSS = process.residentBytes
         let url = "ws://127.0.0.1:\(process.port)/ws/metrics"
