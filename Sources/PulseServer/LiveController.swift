@@ -8,9 +8,8 @@ import PulseLive
 
 /// `/ws/metrics`: the live stream over WebSocket.
 ///
-/// The hub writes frames straight into the connection (`WebSocketLiveSink`);
-/// this handler reads what the client sends and closes the connection when the
-/// hub asks it to.
+/// The hub writes frames straight into the connection (`WebSocketLiveSink`),
+/// which also closes it when the hub asks; this handler reads what the client sends.
 struct LiveController {
     let hub: LiveHub
     /// Largest client message read; a larger one closes the connection with 1009.
@@ -44,44 +43,12 @@ struct LiveController {
 
     private func stream(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
         let parsed = try LiveRequest(request)
-        let sink = WebSocketLiveSink(channel: channel, outboxBytes: hub.configuration.outboxBytes)
+        let sink = WebSocketLiveSink(channel: channel, outbound: outbound, outboxBytes: hub.configuration.outboxBytes, closeFrameTimeout: closeFrameTimeout)
         let subscription = hub.subscribe(sink, filter: parsed.filter, resume: parsed.resume)
         defer { subscription.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await receive(from: inbound, for: subscription) }
-            group.addTask {
-                // The hub asks for a close: the server is stopping, or the client is too slow.
-                for await reason in sink.closeRequests {
-                    subscription.cancel()
-                    switch reason {
-                    case .goingAway:
-                        await close(outbound, .goingAway, reason: "server shutting down", channel: channel)
-                    case let .tooSlow(dropped):
-                        await close(outbound, .policyViolation, reason: "client too slow: \(dropped) frames dropped", channel: channel)
-                    }
-                    return
-                }
-            }
-            // Whichever ends first ends the connection: the client left, or the server closes it.
-            try await group.next()
-            group.cancelAll()
-        }
-    }
-
-    /// Sends a close frame; a peer that stopped reading would never let it
-    /// through, so after `closeFrameTimeout` the connection is dropped instead.
-    private func close(_ outbound: WebSocketOutboundWriter, _ code: WebSocketErrorCode, reason: String, channel: any Channel) async {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await outbound.close(code, reason: reason)) != nil }
-            group.addTask {
-                try? await Task.sleep(for: closeFrameTimeout)
-                return false
-            }
-            if await group.next() == false {
-                channel.close(promise: nil)  // also ends the close write still waiting
-            }
-            group.cancelAll()
-        }
+        // Frames go out through the sink; this task only reads, until the client
+        // leaves or the server's close (1001, 1008) has been answered or timed out.
+        try await receive(from: inbound, for: subscription)
     }
 
     private func receive(from inbound: WebSocketInboundStream, for subscription: LiveSubscription) async throws {

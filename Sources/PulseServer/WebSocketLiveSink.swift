@@ -1,3 +1,4 @@
+import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 import PulseLive
@@ -9,18 +10,20 @@ import PulseLive
 /// socket: they are written from the frame encoder's place in the pipeline,
 /// so no handler re-encodes them per connection. The channel's outbound
 /// buffer is the subscriber's bounded queue: its high-water mark is
-/// `outboxBytes`. Closing is left to the connection's handler (it owns the
-/// WebSocket close handshake), which waits on `closeRequests`.
+/// `outboxBytes`. A close goes through the connection's WebSocket writer, so
+/// that the close handshake is the library's; the task for it exists only
+/// once a close is asked for, which keeps an idle connection small.
 final class WebSocketLiveSink: LiveSink, @unchecked Sendable {
     let channel: any Channel
-    let closeRequests: AsyncStream<LiveCloseReason>
-    private let requestClose: AsyncStream<LiveCloseReason>.Continuation
+    private let outbound: WebSocketOutboundWriter
+    private let closeFrameTimeout: Duration
     /// The context of the WebSocket frame encoder; found on the event loop at the first write.
     private var encoderContext: ChannelHandlerContext?
 
-    init(channel: any Channel, outboxBytes: Int) {
+    init(channel: any Channel, outbound: WebSocketOutboundWriter, outboxBytes: Int, closeFrameTimeout: Duration) {
         self.channel = channel
-        (closeRequests, requestClose) = AsyncStream.makeStream(of: LiveCloseReason.self, bufferingPolicy: .bufferingOldest(1))
+        self.outbound = outbound
+        self.closeFrameTimeout = closeFrameTimeout
         let high = max(outboxBytes, 2)
         channel.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high)).whenFailure { _ in }
     }
@@ -38,8 +41,29 @@ final class WebSocketLiveSink: LiveSink, @unchecked Sendable {
     }
 
     func close(_ reason: LiveCloseReason) {
-        requestClose.yield(reason)
-        requestClose.finish()
+        let (code, text): (WebSocketErrorCode, String) = switch reason {
+        case .goingAway: (.goingAway, "server shutting down")
+        case let .tooSlow(dropped): (.policyViolation, "client too slow: \(dropped) frames dropped")
+        }
+        Task { [outbound, channel, closeFrameTimeout] in
+            await Self.close(outbound, code, reason: text, channel: channel, timeout: closeFrameTimeout)
+        }
+    }
+
+    /// Sends a close frame; a peer that stopped reading would never let it
+    /// through, so after `timeout` the connection is dropped instead.
+    private static func close(_ outbound: WebSocketOutboundWriter, _ code: WebSocketErrorCode, reason: String, channel: any Channel, timeout: Duration) async {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await outbound.close(code, reason: reason)) != nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            if await group.next() == false {
+                channel.close(promise: nil)  // also ends the close write still waiting
+            }
+            group.cancelAll()
+        }
     }
 }
 
