@@ -125,28 +125,26 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// Whether a new connection would fit now; a refusal is counted. Checked
     /// before the upgrade so that the refusal can be a proper 503.
     public func admitsConnection() -> Bool {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            state.reservations.removeAll { now - $0 > .seconds(10) }
-            let fits = !state.closed && state.subscribers.count + state.reservations.count < configuration.maxConnections
-            if !fits { state.statistics.connectionsRefused += 1 }
-            return fits
-        }
+        state.withLock { Self.fits(&$0, maxConnections: configuration.maxConnections) }
     }
 
     /// Holds a place for a connection about to be upgraded; false when the hub
     /// is full or closed. A place not claimed by `subscribe` within 10 s is freed.
     public func reserveConnection() -> Bool {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            state.reservations.removeAll { now - $0 > .seconds(10) }
-            guard !state.closed, state.subscribers.count + state.reservations.count < configuration.maxConnections else {
-                state.statistics.connectionsRefused += 1
-                return false
-            }
-            state.reservations.append(now)
+        state.withLock { state in
+            guard Self.fits(&state, maxConnections: configuration.maxConnections) else { return false }
+            state.reservations.append(.now)
             return true
         }
+    }
+
+    /// Whether one more connection fits, forgetting stale reservations and counting a refusal.
+    private static func fits(_ state: inout State, maxConnections: Int) -> Bool {
+        let now = ContinuousClock.now
+        state.reservations.removeAll { now - $0 > .seconds(10) }
+        let fits = !state.closed && state.subscribers.count + state.reservations.count < maxConnections
+        if !fits { state.statistics.connectionsRefused += 1 }
+        return fits
     }
 
     /// Registers a subscriber and writes its first frames: `hello`, then what
