@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PulseCore
 import ServiceLifecycle
@@ -32,7 +33,7 @@ public struct SyntheticSource: Service {
                 let timestamp = Timestamp.now()
                 let phase = Double(timestamp % 60_000) / 60_000 * 2 * .pi
                 let samples = keys.enumerated().map { index, key in
-                    Sample(key: key, timestamp: timestamp, value: ((phase + Double(index)).sinValue * 1000).rounded() / 1000)
+                    Sample(key: key, timestamp: timestamp, value: (sin(phase + Double(index)) * 1000).rounded() / 1000)
                 }
                 do {
                     try await sink.accept(samples, from: .synthetic, durability: .buffered)
@@ -46,16 +47,4 @@ public struct SyntheticSource: Service {
             }
         }
     }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-private extension Double {
-    var sinValue: Double { sin(self) }
 }

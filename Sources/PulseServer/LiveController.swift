@@ -1,8 +1,6 @@
 import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import NIOCore
-import NIOWebSocket
 import PulseCore
 import PulseLive
 
@@ -22,6 +20,8 @@ struct LiveController {
     /// The upgrade route, on the WebSocket router.
     func addRoutes(to router: Router<LiveRequestContext>) {
         router.ws(RouterPath(Self.path)) { request, _ in
+            // `LiveAdmissionHandler` has already refused bad parameters and a full hub
+            // with a proper answer; these checks only catch a race with other upgrades.
             _ = try LiveRequest(request)
             guard hub.reserveConnection() else { throw APIError(.serviceUnavailable, "") }
             return .upgrade([:])
