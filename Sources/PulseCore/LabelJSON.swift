@@ -6,9 +6,9 @@ public enum LabelJSON {
         var out = "{"
         for (index, label) in labels.enumerated() {
             if index > 0 { out += "," }
-            appendString(label.name, to: &out)
+            JSONText.appendString(label.name, to: &out)
             out += ":"
-            appendString(label.value, to: &out)
+            JSONText.appendString(label.value, to: &out)
         }
         return out + "}"
     }
@@ -18,25 +18,6 @@ public enum LabelJSON {
     public static func decode(_ text: String) -> [Label]? {
         var parser = Parser(scalars: Array(text.unicodeScalars))
         return parser.parseObject()
-    }
-
-    static func appendString(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 
     private struct Parser {

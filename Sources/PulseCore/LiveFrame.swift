@@ -10,7 +10,7 @@ public enum LiveFrame {
     public static func hello(seq: UInt64, instance: String, headSeq: UInt64, ring: RingCoverage, serverTime: Int64) -> String {
         var out = #"{"type":"hello","seq":"# + "\(seq)"
         out += #","instance":"#
-        LabelJSON.appendString(instance, to: &out)
+        JSONText.appendString(instance, to: &out)
         out += #","head_seq":\#(headSeq),"ring":{"oldest_seq":\#(ring.oldestSeq),"newest_seq":\#(ring.newestSeq),"complete_from_ts":\#(ring.completeFromTimestamp)},"server_ts":\#(serverTime)}"#
         return out
     }
@@ -27,7 +27,7 @@ public enum LiveFrame {
             if !first { out += "," }
             first = false
             out += #"{"metric":"#
-            LabelJSON.appendString(sample.key.metric, to: &out)
+            JSONText.appendString(sample.key.metric, to: &out)
             out += #","labels":"#
             out += LabelJSON.encode(sample.key.labels)
             out += #","ts":"# + "\(sample.timestamp)"
@@ -42,7 +42,7 @@ public enum LiveFrame {
     /// must come from `/history`; everything after it follows on this stream.
     public static func reset(seq: UInt64, completeFromTimestamp: Int64, reason: String) -> String {
         var out = #"{"type":"reset","seq":\#(seq),"complete_from_ts":\#(completeFromTimestamp),"reason":"#
-        LabelJSON.appendString(reason, to: &out)
+        JSONText.appendString(reason, to: &out)
         return out + "}"
     }
 
@@ -56,7 +56,7 @@ public enum LiveFrame {
         var out = #"{"type":"subscribed","seq":\#(seq),"metrics":["#
         for (index, text) in filter.texts.enumerated() {
             if index > 0 { out += "," }
-            LabelJSON.appendString(text, to: &out)
+            JSONText.appendString(text, to: &out)
         }
         return out + "]}"
     }
@@ -64,7 +64,7 @@ public enum LiveFrame {
     /// A client message the server could not use; the connection stays open.
     public static func error(seq: UInt64, message: String) -> String {
         var out = #"{"type":"error","seq":\#(seq),"error":"#
-        LabelJSON.appendString(message, to: &out)
+        JSONText.appendString(message, to: &out)
         return out + "}"
     }
 

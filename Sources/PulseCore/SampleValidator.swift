@@ -90,7 +90,8 @@ public struct SampleValidator: Sendable {
         return nil
     }
 
-    static func isValidName(_ name: String, allowColon: Bool) -> Bool {
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*` (a metric name) or, without colons, a label name.
+    public static func isValidName(_ name: String, allowColon: Bool) -> Bool {
         var first = true
         for byte in name.utf8 {
             let isLetter = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))

@@ -19,3 +19,14 @@ public struct SeriesPoints: Sendable, Hashable {
         self.points = points
     }
 }
+
+/// A known series and the time of its latest stored sample, for pickers.
+public struct SeriesInfo: Sendable, Hashable {
+    public var key: SeriesKey
+    public var lastTimestamp: Int64
+
+    public init(key: SeriesKey, lastTimestamp: Int64) {
+        self.key = key
+        self.lastTimestamp = lastTimestamp
+    }
+}

@@ -8,6 +8,7 @@ public struct AppConfiguration: Sendable {
     public var port: Int
     public var store: StoreConfiguration
     public var live: LiveConfiguration
+    public var query: QueryLimits
     /// How often live connections are pinged; a peer that misses a pong is closed.
     public var pingInterval: Duration
     /// Largest message a live client may send.
@@ -27,6 +28,7 @@ public struct AppConfiguration: Sendable {
         port: Int = 8080,
         store: StoreConfiguration = StoreConfiguration(),
         live: LiveConfiguration = LiveConfiguration(),
+        query: QueryLimits = QueryLimits(),
         pingInterval: Duration = .seconds(15),
         maxLiveMessageBytes: Int = 16 * 1024,
         collectInterval: Duration? = .seconds(1),
@@ -39,6 +41,7 @@ public struct AppConfiguration: Sendable {
         self.port = port
         self.store = store
         self.live = live
+        self.query = query
         self.pingInterval = pingInterval
         self.maxLiveMessageBytes = maxLiveMessageBytes
         self.collectInterval = collectInterval

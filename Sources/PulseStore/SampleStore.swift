@@ -84,13 +84,28 @@ public final class SampleStore: SampleWriter, Sendable {
         }
     }
 
-    /// Every stored point with `from <= ts <= to`, per series, ascending.
-    public func range(_ selector: SeriesSelector, from: Int64, to: Int64) async throws -> [SeriesPoints] {
+    /// Every stored point with `from <= ts <= to`, per series, ascending; at most
+    /// `limit` points per series when given.
+    public func range(_ selector: SeriesSelector, from: Int64, to: Int64, limit: Int? = nil) async throws -> [SeriesPoints] {
         try await readers.read { connection in
             try SeriesQueries.series(selector, on: connection).map { id, key in
-                SeriesPoints(key: key, points: try SeriesQueries.raw(seriesID: id, from: from, to: to, on: connection))
+                SeriesPoints(key: key, points: try SeriesQueries.raw(seriesID: id, from: from, to: to, limit: limit, on: connection))
             }
         }
+    }
+
+    /// Known series whose metric starts with `prefix`, with their latest sample's ts.
+    public func catalog(prefix: String = "", limit: Int = 10_000) async throws -> [SeriesInfo] {
+        try await readers.read { connection in
+            try SeriesQueries.catalog(prefix: prefix, limit: limit, on: connection)
+        }
+    }
+
+    /// The latest ts up to which every sample accepted so far is committed: one
+    /// less than the oldest ts still waiting for the writer, or `now` when none waits.
+    /// (A sample pushed later with an older ts can still land below it.)
+    public func committedThrough(now: Int64 = Timestamp.now()) -> Int64 {
+        writer.oldestPendingTimestamp.map { min(now, $0 - 1) } ?? now
     }
 
     /// One point per non-empty bucket of `step` ms (aligned to multiples of `step`), per series.

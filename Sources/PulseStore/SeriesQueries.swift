@@ -20,20 +20,56 @@ enum SeriesQueries {
         return found.sorted { $0.key < $1.key }
     }
 
-    /// Every stored point of one series with `from <= ts <= to`, ascending.
-    static func raw(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws -> [Point] {
+    /// The stored points of one series with `from <= ts <= to`, ascending; at most
+    /// `limit` of them when given (the caller asks one more than it allows, to know).
+    static func raw(seriesID: Int64, from: Int64, to: Int64, limit: Int? = nil, on connection: SQLiteConnection) throws -> [Point] {
         let statement = try connection.cached(
-            "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts"
+            "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts LIMIT ?4"
         )
         defer { statement.reset() }
         statement.bind(seriesID, at: 1)
         statement.bind(from, at: 2)
         statement.bind(to, at: 3)
+        statement.bind(Int64(limit ?? -1), at: 4)
         var points: [Point] = []
         while try statement.step() {
             points.append(Point(statement.int64(at: 0), statement.double(at: 1)))
         }
         return points
+    }
+
+    /// Series whose metric starts with `prefix`, sorted, with their latest sample's ts
+    /// (series without samples, e.g. after retention, are left out); at most `limit`.
+    static func catalog(prefix: String, limit: Int, on connection: SQLiteConnection) throws -> [SeriesInfo] {
+        // A range on the (metric, labels) index instead of LIKE, whose wildcards a prefix could contain.
+        let statement = try connection.cached("""
+            SELECT id, metric, labels FROM series
+            WHERE metric >= ?1 AND (?2 = '' OR metric < ?2)
+            ORDER BY metric, labels
+            """)
+        defer { statement.reset() }
+        statement.bind(prefix, at: 1)
+        statement.bind(prefixUpperBound(prefix), at: 2)
+        let latest = try connection.cached("SELECT ts FROM samples WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1")
+        var found: [SeriesInfo] = []
+        while found.count < limit, try statement.step() {
+            guard let labels = LabelJSON.decode(statement.string(at: 2)) else { continue }
+            latest.bind(statement.int64(at: 0), at: 1)
+            defer { latest.reset() }
+            guard try latest.step() else { continue }
+            found.append(SeriesInfo(key: SeriesKey(metric: statement.string(at: 1), labels: labels), lastTimestamp: latest.int64(at: 0)))
+        }
+        return found
+    }
+
+    /// The smallest string greater than every string starting with `prefix`
+    /// ("" when there is none, e.g. for an empty prefix). Metric names are ASCII.
+    static func prefixUpperBound(_ prefix: String) -> String {
+        var bytes = Array(prefix.utf8)
+        while let last = bytes.popLast() {
+            if last < 0x7F { return String(decoding: bytes + [last + 1], as: UTF8.self) }
+        }
+        return ""
     }
 
     /// One point per non-empty bucket of `step` ms, for the samples with

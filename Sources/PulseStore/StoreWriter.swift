@@ -31,6 +31,9 @@ final class StoreWriter: @unchecked Sendable {
     private var queuedSamples = 0
     private var queuedWaiters = 0
     private var queuedSince: Date?
+    /// The oldest sample ts queued, and among those the writer is committing now.
+    private var queuedMinTimestamp: Int64?
+    private var committingMinTimestamp: Int64?
     private var retentionRequests: [RetentionRequest] = []
     private var stopping = false
     private var stopped = false
@@ -118,6 +121,16 @@ final class StoreWriter: @unchecked Sendable {
         }
     }
 
+    /// The oldest sample ts accepted but not yet committed.
+    var oldestPendingTimestamp: Int64? {
+        condition.withLock {
+            switch (queuedMinTimestamp, committingMinTimestamp) {
+            case let (queued?, committing?): min(queued, committing)
+            case let (queued, committing): queued ?? committing
+            }
+        }
+    }
+
     var statistics: WriterStatistics {
         condition.withLock {
             var copy = stats
@@ -135,6 +148,9 @@ final class StoreWriter: @unchecked Sendable {
         }
         let wasIdle = queue.isEmpty
         if queuedSince == nil, !write.samples.isEmpty { queuedSince = Date() }
+        if let oldest = write.samples.lazy.map(\.timestamp).min() {
+            queuedMinTimestamp = min(queuedMinTimestamp ?? oldest, oldest)
+        }
         queue.append(write)
         queuedSamples += write.samples.count
         if write.waiter != nil { queuedWaiters += 1 }
@@ -155,7 +171,10 @@ final class StoreWriter: @unchecked Sendable {
             switch nextWork() {
             case let .commit(writes):
                 commitInBatches(writes)
-                condition.withLock { stats.committingSamples = 0 }
+                condition.withLock {
+                    stats.committingSamples = 0
+                    committingMinTimestamp = nil
+                }
             case .retentionStep:
                 runRetentionStep()
             case .stop:
@@ -176,6 +195,8 @@ final class StoreWriter: @unchecked Sendable {
                 let writes = queue
                 queue = []
                 stats.committingSamples = queuedSamples
+                committingMinTimestamp = queuedMinTimestamp
+                queuedMinTimestamp = nil
                 queuedSamples = 0
                 queuedWaiters = 0
                 queuedSince = nil

@@ -35,6 +35,12 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "…or when the oldest pending sample is this old, e.g. 1s (env PULSEGATE_BATCH_AGE).", transform: Pulsegate.duration)
     var batchAge: Duration = Environment.duration("PULSEGATE_BATCH_AGE") ?? .seconds(1)
 
+    @Option(help: "Most series one /history response may hold (env PULSEGATE_MAX_QUERY_SERIES).")
+    var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? 1_000
+
+    @Option(help: "Longest from–to range of one /history query, e.g. 31d (env PULSEGATE_MAX_QUERY_RANGE).", transform: Pulsegate.duration)
+    var maxQueryRange: Duration = Environment.duration("PULSEGATE_MAX_QUERY_RANGE") ?? .seconds(31 * 86_400)
+
     @Option(help: "Most open live (WebSocket) connections; more are refused with 503 (env PULSEGATE_MAX_CONNECTIONS).")
     var maxConnections: Int = Environment.int("PULSEGATE_MAX_CONNECTIONS") ?? 10_000
 
@@ -67,6 +73,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard batchAge > .zero else { throw ValidationError("--batch-age must be positive") }
         guard retention > .zero else { throw ValidationError("--retention must be positive") }
+        guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
         guard ringSamples > 0 else { throw ValidationError("--ring-samples must be positive") }
@@ -87,6 +94,7 @@ struct Pulsegate: AsyncParsableCommand {
                 ringSamples: ringSamples, outboxBytes: outboxBytes,
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
+            query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.components.seconds * 1000),
             pingInterval: pingInterval,
             collectInterval: collectInterval > .zero ? collectInterval : nil,
             syntheticSeries: syntheticSeries,

@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import PulseCore
+import PulseStore
+
+/// `GET /history` (stored samples, raw or downsampled) and `GET /api/series` (what is known).
+struct HistoryController<Context: RequestContext> {
+    let store: SampleStore
+    let limits: QueryLimits
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/history") { request, _ in try await history(request) }
+        router.get("/api/series") { request, _ in try await series(request) }
+    }
+
+    private func history(_ request: Request) async throws -> Response {
+        let now = Timestamp.now()
+        let query = try HistoryRequest(uri: request.uri, now: now, limits: limits)
+        // Read before querying: everything up to here is in what the query sees.
+        let completeUntil = min(query.to, store.committedThrough(now: now))
+        let series: [SeriesPoints]
+        if let step = query.step {
+            series = try await store.downsample(query.selector, from: query.from, to: query.to, step: step, aggregation: query.aggregation)
+        } else {
+            series = try await store.range(query.selector, from: query.from, to: query.to, limit: QueryLimits.maxPointsPerSeries + 1)
+            if let crowded = series.first(where: { $0.points.count > QueryLimits.maxPointsPerSeries }) {
+                let step = (query.to - query.from) / Int64(QueryLimits.maxPointsPerSeries - 1) + 1
+                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series (\(crowded.key) has more raw points): add step=\(DurationText.format(milliseconds: step)) or narrow from/to")
+            }
+        }
+        guard series.count <= limits.maxSeries else {
+            throw APIError(.badRequest, "\(series.count) series match, at most \(limits.maxSeries) may be returned: add label matchers")
+        }
+        if request.headers[.accept]?.contains("text/csv") == true {
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: HistoryEncoding.csv(series))))
+        }
+        let body = HistoryEncoding.json(query: query, completeUntil: completeUntil, series: series)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private func series(_ request: Request) async throws -> Response {
+        let prefix = request.uri.queryParameters["prefix"].map(String.init) ?? ""
+        guard prefix.utf8.count <= SampleLimits.default.maxMetricNameLength,
+              prefix.isEmpty || SampleValidator.isValidName(prefix, allowColon: true)
+        else { throw APIError(.badRequest, "prefix must be the start of a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*") }
+        let found = try await store.catalog(prefix: prefix, limit: limits.maxSeries * 10)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: HistoryEncoding.catalog(found))))
+    }
+}
+
+/// The history endpoints' bodies, written by hand: a response can hold 11,000
+/// points per series, and `JSONEncoder` would spend more than the query.
+enum HistoryEncoding {
+    static func json(query: HistoryRequest, completeUntil: Int64, series: [SeriesPoints]) -> String {
+        var out = #"{"metric":"#
+        JSONText.appendString(query.selector.metric, to: &out)
+        out += #","from":\#(query.from),"to":\#(query.to),"step":\#(query.step.map(String.init) ?? "null"),"agg":"#
+        out += query.step == nil ? "null" : "\"\(query.aggregation.rawValue)\""
+        out += #","complete_until":\#(completeUntil),"series":["#
+        for (index, entry) in series.enumerated() {
+            if index > 0 { out += "," }
+            out += #"{"labels":"# + LabelJSON.encode(entry.key.labels) + #","points":["#
+            for (position, point) in entry.points.enumerated() {
+                if position > 0 { out += "," }
+                out += "[\(point.timestamp),\(point.value)]"
+            }
+            out += "]}"
+        }
+        return out + "]}"
+    }
+
+    static func csv(_ series: [SeriesPoints]) -> String {
+        var out = "ts,labels,value\n"
+        for entry in series {
+            let labels = "\"" + SeriesKey(metric: "", labels: entry.key.labels).canonicalText.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            for point in entry.points {
+                out += "\(point.timestamp),\(labels),\(point.value)\n"
+            }
+        }
+        return out
+    }
+
+    static func catalog(_ found: [SeriesInfo]) -> String {
+        var out = #"{"metrics":["#
+        var index = 0
+        while index < found.count {
+            let metric = found[index].key.metric
+            if index > 0 { out += "," }
+            out += #"{"metric":"#
+            JSONText.appendString(metric, to: &out)
+            out += #","series":["#
+            var first = true
+            while index < found.count, found[index].key.metric == metric {
+                if !first { out += "," }
+                first = false
+                out += #"{"labels":"# + LabelJSON.encode(found[index].key.labels) + #","last_ts":\#(found[index].lastTimestamp)}"#
+                index += 1
+            }
+            out += "]}"
+        }
+        return out + "]}"
+    }
+}

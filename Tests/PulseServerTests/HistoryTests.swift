@@ -1,0 +1,175 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PulseCore
+import PulseServer
+import Testing
+
+/// `/history` and `/api/series` through a real server.
+@Suite struct HistoryTests {
+    /// Two days ago at midnight UTC: a multiple of every step used here, and in reach of relative times.
+    static let base: Int64 = (Timestamp.now() / 86_400_000 - 2) * 86_400_000
+
+    static func rfc3339(_ milliseconds: Int64) -> String {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+    // One sample per second for 10 s: values chosen so every aggregate differs.
+    static let values: [Double] = [5, 1, 9, 2, 8, 3, 7, 4, 6, 0]
+
+    func withGateway(_ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void) async throws {
+        let directory = NSTemporaryDirectory() + "pulsegate-history-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gateway = try await buildApplication(liveTestConfiguration(directory: directory), logger: LiveStreamTests.quiet)
+        let samples = Self.values.enumerated().flatMap { index, value in
+            [
+                Sample(metric: "cpu", labels: ["host": "a"], timestamp: Self.base + Int64(index) * 1000, value: value),
+                Sample(metric: "cpu", labels: ["host": "b"], timestamp: Self.base + Int64(index) * 1000, value: value * 10),
+            ]
+        }
+        try await gateway.pipeline.accept(samples, from: .ingest, durability: .committed)
+        try await gateway.application.test(.live) { client in try await body(gateway, client) }
+    }
+
+    func get(_ client: any TestClientProtocol, _ uri: String, accept: String? = nil) async throws -> (Int, String) {
+        var headers: HTTPFields = [:]
+        if let accept { headers[.accept] = accept }
+        return try await client.execute(uri: uri, method: .get, headers: headers) { response in
+            (Int(response.status.code), String(buffer: response.body))
+        }
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    func points(_ object: [String: Any], host: String) -> [[Double]] {
+        let series = (object["series"] as? [[String: Any]]) ?? []
+        let match = series.first { ($0["labels"] as? [String: String])?["host"] == host }
+        return (match?["points"] as? [[Double]]) ?? []
+    }
+
+    @Test func rawPointsAreInclusiveAndAscending() async throws {
+        try await withGateway { _, client in
+            let (status, body) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base + 2000)&to=\(Self.base + 4000)")
+            #expect(status == 200)
+            let object = try json(body)
+            #expect(object["metric"] as? String == "cpu")
+            #expect(object["step"] is NSNull)
+            #expect((object["series"] as? [Any])?.count == 1)
+            #expect(points(object, host: "a") == [[Double(Self.base + 2000), 9], [Double(Self.base + 3000), 2], [Double(Self.base + 4000), 8]])
+            #expect(object["complete_until"] as? Int == Int(Self.base + 4000))
+        }
+    }
+
+    @Test(arguments: [
+        ("avg", [5.0, 13.0 / 3, 17.0 / 3, 0]), ("min", [1, 2, 4, 0]), ("max", [9, 8, 7, 0]),
+        ("sum", [15, 13, 17, 0]), ("last", [9, 3, 6, 0]), ("count", [3, 3, 3, 1]),
+    ] as [(String, [Double])])
+    func downsamplesByHand(_ agg: String, _ expected: [Double]) async throws {
+        try await withGateway { _, client in
+            let (status, body) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base)&to=\(Self.base + 9999)&step=3s&agg=\(agg)")
+            #expect(status == 200, "\(body)")
+            let object = try json(body)
+            #expect(object["step"] as? Int == 3000)
+            #expect(object["agg"] as? String == agg)
+            let got = points(object, host: "a")
+            #expect(got.map { Int64($0[0]) } == [0, 3000, 6000, 9000].map { Self.base + $0 })
+            for (point, want) in zip(got, expected) { #expect(abs(point[1] - want) < 1e-9) }
+        }
+    }
+
+    @Test(arguments: ["from=\(base)&to=\(base + 9999)", "from=\(rfc3339(base))&to=\(rfc3339(base + 9999))", "from=-3d&to=now", "from=now-3d"])
+    func timeForms(_ range: String) async throws {
+        try await withGateway { _, client in
+            let (status, body) = try await get(client, "/history?metric=cpu&host=a&step=1h&agg=count&\(range)")
+            #expect(status == 200, "\(body)")
+            #expect(points(try json(body), host: "a").map { $0[1] }.reduce(0, +) == 10)
+        }
+    }
+
+    @Test func labelMatchersSelectSeries() async throws {
+        try await withGateway { _, client in
+            let all = try json(try await get(client, "/history?metric=cpu&from=\(Self.base)&to=\(Self.base + 9999)").1)
+            #expect((all["series"] as? [Any])?.count == 2)
+            let notA = try json(try await get(client, "/history?metric=cpu&host!=a&from=\(Self.base)&to=\(Self.base + 9999)").1)
+            #expect(((notA["series"] as? [[String: Any]])?.first?["labels"] as? [String: String]) == ["host": "b"])
+            let none = try json(try await get(client, "/history?metric=cpu&host=zzz&from=\(Self.base)&to=\(Self.base + 9999)").1)
+            #expect((none["series"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test(arguments: [
+        ("/history", "metric is required"),
+        ("/history?metric=bad-name", "metric name"),
+        ("/history?metric=cpu&from=yesterday", "is not a time"),
+        ("/history?metric=cpu&to=-5", "is not a time"),
+        ("/history?metric=cpu&from=now&to=-1h", "is after to"),
+        ("/history?metric=cpu&from=0&to=now", "at most"),
+        ("/history?metric=cpu&from=-1h&step=1ms", "decrease the resolution"),
+        ("/history?metric=cpu&step=-5s", "not a positive duration"),
+        ("/history?metric=cpu&step=0", "not a positive duration"),
+        ("/history?metric=cpu&step=soon", "not a positive duration"),
+        ("/history?metric=cpu&step=1m&agg=median", "is not one of"),
+        ("/history?metric=cpu&agg=avg", "agg needs a step"),
+        ("/history?metric=cpu&from=-1h&from=-2h", "more than once"),
+        ("/history?metric=cpu&__name__=x", "reserved"),
+        ("/history?metric=cpu&bad-label=x", "label matcher"),
+        ("/api/series?prefix=bad-", "prefix"),
+    ])
+    func badParametersAreAClear400(_ uri: String, _ message: String) async throws {
+        try await withGateway { _, client in
+            let (status, body) = try await get(client, uri)
+            #expect(status == 400, "\(uri): \(body)")
+            let error = try json(body)["error"] as? String ?? ""
+            #expect(error.contains(message), "\(uri): \(error)")
+        }
+    }
+
+    @Test func tooManyRawPointsAsksForAStep() async throws {
+        try await withGateway { gateway, client in
+            let many = (0..<11_001).map { Sample(metric: "dense", timestamp: Self.base + Int64($0), value: 1) }
+            try await gateway.pipeline.accept(many, from: .ingest, durability: .committed)
+            let (status, body) = try await get(client, "/history?metric=dense&from=\(Self.base)&to=\(Self.base + 20_000)")
+            #expect(status == 400)
+            #expect(body.contains("add step="))
+            let (ok, _) = try await get(client, "/history?metric=dense&from=\(Self.base)&to=\(Self.base + 20_000)&step=10")
+            #expect(ok == 200)
+        }
+    }
+
+    @Test func csvOnRequest() async throws {
+        try await withGateway { _, client in
+            let (status, body) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base)&to=\(Self.base + 1000)", accept: "text/csv")
+            #expect(status == 200)
+            #expect(body == "ts,labels,value\n\(Self.base),\"{host=\"\"a\"\"}\",5.0\n\(Self.base + 1000),\"{host=\"\"a\"\"}\",1.0\n")
+        }
+    }
+
+    @Test func hostileLabelValuesComeBackVerbatim() async throws {
+        try await withGateway { gateway, client in
+            let hostile = "'; DROP TABLE samples; -- \"ünïcødé\" 🚀 \\ & = ?"
+            try await gateway.pipeline.accept([Sample(metric: "odd", labels: ["v": hostile], timestamp: Self.base, value: 1)], from: .ingest, durability: .committed)
+            let encoded = hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let (status, body) = try await get(client, "/history?metric=odd&v=\(encoded)&from=\(Self.base)&to=\(Self.base)")
+            #expect(status == 200, "\(body)")
+            let series = try json(body)["series"] as? [[String: Any]]
+            #expect((series?.first?["labels"] as? [String: String])?["v"] == hostile)
+        }
+    }
+
+    @Test func seriesCatalogByPrefix() async throws {
+        try await withGateway { gateway, client in
+            try await gateway.pipeline.accept([Sample(metric: "cpx", timestamp: Self.base, value: 1), Sample(metric: "mem", timestamp: Self.base, value: 1)], from: .ingest, durability: .committed)
+            let object = try json(try await get(client, "/api/series?prefix=cp").1)
+            let metrics = try #require(object["metrics"] as? [[String: Any]])
+            #expect(metrics.map { $0["metric"] as? String } == ["cpu", "cpx"])
+            let cpu = try #require(metrics.first?["series"] as? [[String: Any]])
+            #expect(cpu.map { $0["labels"] as? [String: String] } == [["host": "a"], ["host": "b"]])
+            #expect(cpu.first?["last_ts"] as? Int == Int(Self.base + 9000))
+            let all = try json(try await get(client, "/api/series").1)["metrics"] as? [Any]
+            #expect(all?.count == 3)
+        }
+    }
+}
