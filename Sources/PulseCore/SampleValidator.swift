@@ -106,7 +106,7 @@ public struct SampleValidator: Sendable {
     }
 
     /// A name as it may be quoted back in an error: bounded, control characters escaped.
-    static func printable(_ text: String, limit: Int) -> String {
+    public static func printable(_ text: String, limit: Int) -> String {
         var out = ""
         for (count, scalar) in text.unicodeScalars.enumerated() {
             if count == limit { return out + "…" }

@@ -9,6 +9,7 @@ public struct AppConfiguration: Sendable {
     public var store: StoreConfiguration
     public var live: LiveConfiguration
     public var query: QueryLimits
+    public var ingest: IngestLimits
     /// How often live connections are pinged; a peer that misses a pong is closed.
     public var pingInterval: Duration
     /// Largest message a live client may send.
@@ -29,6 +30,7 @@ public struct AppConfiguration: Sendable {
         store: StoreConfiguration = StoreConfiguration(),
         live: LiveConfiguration = LiveConfiguration(),
         query: QueryLimits = QueryLimits(),
+        ingest: IngestLimits = IngestLimits(),
         pingInterval: Duration = .seconds(15),
         maxLiveMessageBytes: Int = 16 * 1024,
         collectInterval: Duration? = .seconds(1),
@@ -42,6 +44,7 @@ public struct AppConfiguration: Sendable {
         self.store = store
         self.live = live
         self.query = query
+        self.ingest = ingest
         self.pingInterval = pingInterval
         self.maxLiveMessageBytes = maxLiveMessageBytes
         self.collectInterval = collectInterval

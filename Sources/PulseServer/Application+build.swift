@@ -28,7 +28,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     }
 
     let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes)
-    let router = buildRouter(configuration, store: store, live: live, logger: logger)
+    let router = buildRouter(configuration, store: store, pipeline: pipeline, live: live, logger: logger)
     let webSocketRouter = Router(context: LiveRequestContext.self)
     live.addRoutes(to: webSocketRouter)
 
@@ -51,7 +51,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
 }
 
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.
-func buildRouter(_ configuration: AppConfiguration, store: SampleStore, live: LiveController, logger: Logger) -> Router<BasicRequestContext> {
+func buildRouter(_ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, logger: Logger) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.debug))
     if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
@@ -61,6 +61,7 @@ func buildRouter(_ configuration: AppConfiguration, store: SampleStore, live: Li
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
+    IngestController<BasicRequestContext>(pipeline: pipeline, limits: configuration.ingest).addRoutes(to: router)
     live.addRoutes(to: router)
     return router
 }

@@ -35,6 +35,12 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "…or when the oldest pending sample is this old, e.g. 1s (env PULSEGATE_BATCH_AGE).", transform: Pulsegate.duration)
     var batchAge: Duration = Environment.duration("PULSEGATE_BATCH_AGE") ?? .seconds(1)
 
+    @Option(help: "Largest POST /ingest body in bytes; larger ones get 413 (env PULSEGATE_MAX_BODY_BYTES).")
+    var maxBodyBytes: Int = Environment.int("PULSEGATE_MAX_BODY_BYTES") ?? 8 * 1024 * 1024
+
+    @Option(help: "Most samples in one POST /ingest (env PULSEGATE_MAX_SAMPLES_PER_REQUEST).")
+    var maxSamplesPerRequest: Int = Environment.int("PULSEGATE_MAX_SAMPLES_PER_REQUEST") ?? 100_000
+
     @Option(help: "Most series one /history response may hold (env PULSEGATE_MAX_QUERY_SERIES).")
     var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? 1_000
 
@@ -73,6 +79,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard batchAge > .zero else { throw ValidationError("--batch-age must be positive") }
         guard retention > .zero else { throw ValidationError("--retention must be positive") }
+        guard maxBodyBytes > 0, maxSamplesPerRequest > 0 else { throw ValidationError("--max-body-bytes and --max-samples-per-request must be positive") }
         guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
@@ -95,6 +102,7 @@ struct Pulsegate: AsyncParsableCommand {
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
             query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.components.seconds * 1000),
+            ingest: IngestLimits(maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest),
             pingInterval: pingInterval,
             collectInterval: collectInterval > .zero ? collectInterval : nil,
             syntheticSeries: syntheticSeries,

@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import PulseCore
+import PulseStore
+
+/// `POST /ingest`: pushed samples, stored and broadcast like the collector's.
+///
+/// A request is all or nothing: any invalid sample refuses it with a 400 that
+/// lists every problem, and nothing of it is stored or broadcast. The answer
+/// comes only after the samples are committed (concurrent requests share one
+/// commit), so a 2xx means durable.
+struct IngestController<Context: RequestContext> {
+    let pipeline: Pipeline
+    let limits: IngestLimits
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("/ingest") { request, context in try await ingest(request, context: context) }
+    }
+
+    private func ingest(_ request: Request, context: Context) async throws -> Response {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") else {
+            throw APIError(.unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limits.maxBodyBytes)
+        } catch {
+            throw APIError(.contentTooLarge, "the body is larger than \(limits.maxBodyBytes) bytes: split the request")
+        }
+        let samples: [Sample]
+        switch JSONIngest.samples(from: body.readableBytesView, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest, validator: pipeline.validator) {
+        case let .success(decoded): samples = decoded
+        case let .failure(rejection): throw IngestError(rejection)
+        }
+        do {
+            try await pipeline.accept(samples, from: .ingest, durability: .committed)
+        } catch let error as StoreError {
+            throw APIError(.serviceUnavailable, "not stored: \(error)")
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: #"{"accepted":\#(samples.count)}"#))
+        )
+    }
+}
+
+/// Bounds on one push. Every field has a default and a flag.
+public struct IngestLimits: Sendable {
+    public var maxBodyBytes: Int
+    public var maxSamplesPerRequest: Int
+
+    public init(maxBodyBytes: Int = 8 * 1024 * 1024, maxSamplesPerRequest: Int = 100_000) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxSamplesPerRequest = maxSamplesPerRequest
+    }
+}
+
+/// A refused push as a 400: `{"error": "...", "problems": [{"index", "field", "reason"}]}`.
+struct IngestError: HTTPResponseError {
+    let rejection: IngestRejection
+    init(_ rejection: IngestRejection) { self.rejection = rejection }
+
+    var status: HTTPResponse.Status { .badRequest }
+
+    private struct Body: Encodable {
+        struct Problem: Encodable {
+            let index: Int?
+            let field: String
+            let reason: String
+        }
+        let error: String
+        let problems: [Problem]
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        // At most 1,000 problems: enough to fix a request, bounded for a hostile one.
+        let body = Body(
+            error: rejection.message,
+            problems: rejection.problems.prefix(1_000).map { Body.Problem(index: $0.index, field: $0.field, reason: $0.reason) }
+        )
+        let data = try JSONEncoder().encode(body)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PulseCore
+import PulseServer
+import PulseStore
+import Testing
+
+/// `POST /ingest` through a real server.
+@Suite struct IngestTests {
+    func withGateway(ingest: IngestLimits = IngestLimits(), _ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void) async throws {
+        let directory = NSTemporaryDirectory() + "pulsegate-ingest-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = liveTestConfiguration(directory: directory)
+        configuration.ingest = ingest
+        let gateway = try await buildApplication(configuration, logger: LiveStreamTests.quiet)
+        try await gateway.application.test(.live) { client in try await body(gateway, client) }
+    }
+
+    func post(_ client: any TestClientProtocol, _ body: String, contentType: String = "application/json") async throws -> (Int, [String: Any]) {
+        try await post(client, Array(body.utf8), contentType: contentType)
+    }
+
+    func post(_ client: any TestClientProtocol, _ bytes: [UInt8], contentType: String = "application/json") async throws -> (Int, [String: Any]) {
+        try await client.execute(uri: "/ingest", method: .post, headers: [.contentType: contentType], body: ByteBuffer(bytes: bytes)) { response in
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+            return (Int(response.status.code), object)
+        }
+    }
+
+    func stored(_ gateway: Gateway, _ metric: String) async throws -> [Point] {
+        try await gateway.store.range(SeriesSelector(metric: metric), from: 0, to: Timestamp.latest).flatMap(\.points)
+    }
+
+    @Test func acceptedSamplesAreCommittedThenQueryable() async throws {
+        try await withGateway { gateway, client in
+            let before = Timestamp.now()
+            let (status, object) = try await post(client, #"""
+                {"samples":[
+                  {"metric":"pushed","labels":{"job":"a","v":"'; DROP TABLE samples; -- ünï 🚀"},"ts":1764470000000,"value":1.5},
+                  {"metric":"pushed","labels":{"job":"b"},"value":-2}
+                ]}
+                """#)
+            #expect(status == 200)
+            #expect(object["accepted"] as? Int == 2)
+            // Durable on return: the store's own reader sees both at once.
+            let series = try await gateway.store.range(SeriesSelector(metric: "pushed"), from: 0, to: Timestamp.latest)
+            #expect(series.count == 2)
+            #expect(series.first { $0.key[label: "job"] == "a" }?.key[label: "v"] == "'; DROP TABLE samples; -- ünï 🚀")
+            #expect(series.first { $0.key[label: "job"] == "a" }?.points == [Point(1_764_470_000_000, 1.5)])
+            let nowPoint = try #require(series.first { $0.key[label: "job"] == "b" }?.points.first)
+            #expect(nowPoint.timestamp >= before && nowPoint.timestamp <= Timestamp.now(), "ts defaults to now")
+            let (historyStatus, body) = try await client.execute(uri: "/history?metric=pushed&job=a&from=1764470000000&to=1764470000000", method: .get) {
+                (Int($0.status.code), String(buffer: $0.body))
+            }
+            #expect(historyStatus == 200)
+            #expect(body.contains("[1764470000000,1.5]"))
+        }
+    }
+
+    @Test func acceptedSamplesAreBroadcastLive() async throws {
+        try await withGateway { _, client in
+            let live = try await LiveClient.connect(port: try #require(client.port), query: "metric=pushed_live")
+            let (status, _) = try await post(client, #"{"samples":[{"metric":"pushed_live","ts":1764470000000,"value":7}]}"#)
+            #expect(status == 200)
+            let frames = try await live.frames(2)
+            let sample = try #require((frames[1]["samples"] as? [[String: Any]])?.first)
+            #expect(sample["metric"] as? String == "pushed_live")
+            #expect(sample["value"] as? Double == 7)
+            await live.close()
+        }
+    }
+
+    @Test func oneBadSampleRefusesTheRequestAndNamesEachProblem() async throws {
+        try await withGateway { gateway, client in
+            let (status, object) = try await post(client, #"""
+                {"samples":[
+                  {"metric":"ok_metric","value":1},
+                  {"metric":"bad-name","value":1},
+                  {"metric":"ok_metric","labels":{"__reserved":"x","a":""},"ts":1.5,"value":"1"}
+                ]}
+                """#)
+            #expect(status == 400)
+            let problems = try #require(object["problems"] as? [[String: Any]])
+            let summary = Set(problems.map { "\($0["index"] as? Int ?? -1) \($0["field"] as? String ?? "")" })
+            #expect(summary == ["1 metric", "2 labels.__reserved", "2 labels.a", "2 ts", "2 value"], "\(problems)")
+            #expect(try await stored(gateway, "ok_metric").isEmpty, "nothing of a refused request is stored")
+        }
+    }
+
+    @Test(arguments: [
+        ("", "not valid JSON"),
+        (#"{"samples":[{"metric":"m","value":1}"#, "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        (#"{"samples":{}}"#, "exactly one"),
+        (#"{"samples":[],"extra":1}"#, "unknown member"),
+        (#"{"samples":[1]}"#, "must be an object"),
+        (#"{"samples":[{"metric":"m"}]}"#, "value"),
+        (#"{"samples":[{"value":1}]}"#, "metric"),
+        (#"{"samples":[{"metric":"m","value":1e400}]}"#, "finite"),
+        (#"{"samples":[{"metric":"m","value":1,"value":2}]}"#, "more than once"),
+        (#"{"samples":[{"metric":"m","labels":{"a":"1","a":"2"},"value":1}]}"#, "more than once"),
+        (#"{"samples":[{"metric":"m","labels":{"a":1},"value":1}]}"#, "must be a string"),
+        (#"{"samples":[{"metric":"m","ts":-1,"value":1}]}"#, "milliseconds"),
+        (#"{"samples":[{"metric":"m","ts":99999999999999999999,"value":1}]}"#, "integer"),
+        (#"{"samples":[{"metric":"m","value":1,"colour":"red"}]}"#, "unknown field"),
+    ])
+    func malformedBodiesAreA400(_ body: String, _ message: String) async throws {
+        try await withGateway { gateway, client in
+            let (status, object) = try await post(client, body)
+            #expect(status == 400, "\(body)")
+            let text = (object["error"] as? String ?? "") + ((object["problems"] as? [[String: Any]]) ?? []).map { "\($0["field"] ?? "") \($0["reason"] ?? "")" }.joined()
+            #expect(text.contains(message), "\(body): \(object)")
+            #expect(try await gateway.store.catalog().isEmpty)
+        }
+    }
+
+    @Test func invalidUTF8AndDeepNestingAreA400() async throws {
+        try await withGateway { _, client in
+            let (badUTF8, _) = try await post(client, Array(#"{"samples":[{"metric":"m","labels":{"a":""#.utf8) + [0xFF, 0xFE] + Array(#""},"value":1}]}"#.utf8))
+            #expect(badUTF8 == 400)
+            let (deep, _) = try await post(client, String(repeating: "[", count: 10_000))
+            #expect(deep == 400)
+        }
+    }
+
+    @Test func wrongContentTypeIs415() async throws {
+        try await withGateway { _, client in
+            let (status, object) = try await post(client, #"{"samples":[]}"#, contentType: "application/x-www-form-urlencoded")
+            #expect(status == 415)
+            #expect((object["error"] as? String)?.contains("application/json") == true)
+        }
+    }
+
+    @Test func boundsAreEnforced() async throws {
+        try await withGateway(ingest: IngestLimits(maxBodyBytes: 1_000, maxSamplesPerRequest: 3)) { gateway, client in
+            let big = #"{"samples":[{"metric":"m","labels":{"a":""# + String(repeating: "x", count: 2_000) + #""},"value":1}]}"#
+            let (tooLarge, object) = try await post(client, big)
+            #expect(tooLarge == 413)
+            #expect((object["error"] as? String)?.contains("1000 bytes") == true)
+            let four = #"{"samples":["# + Array(repeating: #"{"metric":"m","value":1}"#, count: 4).joined(separator: ",") + "]}"
+            let (tooMany, manyObject) = try await post(client, four)
+            #expect(tooMany == 400)
+            #expect((manyObject["error"] as? String)?.contains("at most 3") == true)
+            #expect(try await gateway.store.catalog().isEmpty)
+        }
+    }
+}
