@@ -116,6 +116,23 @@ import Testing
         #expect(seqs(all) == Array(Set(seqs(all))).sorted())
     }
 
+    @Test func anAcknowledgedPushSurvivesSIGKILL() async throws {
+        let gateway = try RunningGateway(arguments: ["--db", "data/kill.sqlite", "--collect-interval", "0", "--batch-age", "1h"])
+        try await gateway.start()
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(gateway.port)/ingest")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"samples":[{"metric":"durable","ts":1764470000000,"value":42}]}"#.utf8)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        // No graceful stop: the process dies at once, with an hour-long batch age.
+        #expect(await gateway.stop(SIGKILL) == SIGKILL)
+        let store = try SampleStore.open(StoreConfiguration(path: gateway.directory + "/data/kill.sqlite"))
+        let points = try await store.range(SeriesSelector(metric: "durable"), from: 0, to: Timestamp.latest).flatMap(\.points)
+        #expect(points == [Point(1_764_470_000_000, 42)])
+        await store.close()
+    }
+
     @Test func environmentVariablesConfigureAndFlagsWin() async throws {
         let gateway = try RunningGateway(
             arguments: ["--collect-interval", "0"],
