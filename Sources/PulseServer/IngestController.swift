@@ -3,7 +3,7 @@ import Hummingbird
 import PulseCore
 import PulseStore
 
-/// `POST /ingest`: pushed samples, stored and broadcast like the collector's.
+/// `POST /ingest`: pushed samples (JSON, or Prometheus text), stored and broadcast like the collector's.
 ///
 /// A request is all or nothing: any invalid sample refuses it with a 400 that
 /// lists every problem, and nothing of it is stored or broadcast. The answer
@@ -19,8 +19,9 @@ struct IngestController<Context: RequestContext> {
 
     private func ingest(_ request: Request, context: Context) async throws -> Response {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
-        guard contentType.hasPrefix("application/json") else {
-            throw APIError(.unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}")
+        let isJSON = contentType.hasPrefix("application/json")
+        guard isJSON || contentType.hasPrefix("text/plain") else {
+            throw APIError(.unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}, or text/plain; version=0.0.4 with Prometheus text")
         }
         let body: ByteBuffer
         do {
@@ -29,7 +30,10 @@ struct IngestController<Context: RequestContext> {
             throw APIError(.contentTooLarge, "the body is larger than \(limits.maxBodyBytes) bytes: split the request")
         }
         let samples: [Sample]
-        switch JSONIngest.samples(from: body.readableBytesView, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest, validator: pipeline.validator) {
+        let decoded = isJSON
+            ? JSONIngest.samples(from: body.readableBytesView, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest, validator: pipeline.validator)
+            : PrometheusText.samples(from: body.readableBytesView, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest, validator: pipeline.validator)
+        switch decoded {
         case let .success(decoded): samples = decoded
         case let .failure(rejection): throw IngestError(rejection)
         }

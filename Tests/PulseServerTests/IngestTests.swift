@@ -126,6 +126,22 @@ import Testing
         }
     }
 
+    @Test func prometheusTextIsAccepted() async throws {
+        try await withGateway { gateway, client in
+            let (status, object) = try await post(client, """
+                # TYPE pushed_text gauge
+                pushed_text{job="a"} 3.5 1764470000000
+                pushed_text{job="b"} 4
+                """, contentType: "text/plain; version=0.0.4")
+            #expect(status == 200, "\(object)")
+            #expect(object["accepted"] as? Int == 2)
+            #expect(try await gateway.store.range(SeriesSelector(metric: "pushed_text", matchers: [.equal("job", "a")]), from: 0, to: Timestamp.latest).first?.points == [Point(1_764_470_000_000, 3.5)])
+            let (bad, badObject) = try await post(client, "pushed_text 1\npushed_text{job=\"c\"} NaN\n", contentType: "text/plain")
+            #expect(bad == 400)
+            #expect(((badObject["problems"] as? [[String: Any]])?.first?["index"] as? Int) == 2, "the line number")
+        }
+    }
+
     @Test func wrongContentTypeIs415() async throws {
         try await withGateway { _, client in
             let (status, object) = try await post(client, #"{"samples":[]}"#, contentType: "application/x-www-form-urlencoded")
