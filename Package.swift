@@ -24,6 +24,11 @@ let package = Package(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // The system's zlib (Debian: zlib1g-dev), for gzip request bodies.
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // The model: samples, series keys, validation. No I/O, no dependencies.
         .target(name: "PulseCore"),
         // SQLite: schema, the batched writer, readers, range and downsampling queries, retention.
@@ -63,6 +68,7 @@ let package = Package(
         .target(
             name: "PulseServer",
             dependencies: [
+                "CZlib",
                 "PulseCore",
                 "PulseStore",
                 "PulseLive",

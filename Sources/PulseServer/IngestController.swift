@@ -23,11 +23,25 @@ struct IngestController<Context: RequestContext> {
         guard isJSON || contentType.hasPrefix("text/plain") else {
             throw APIError(.unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}, or text/plain; version=0.0.4 with Prometheus text")
         }
-        let body: ByteBuffer
+        var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limits.maxBodyBytes)
         } catch {
             throw APIError(.contentTooLarge, "the body is larger than \(limits.maxBodyBytes) bytes: split the request")
+        }
+        switch request.headers[.contentEncoding]?.lowercased() {
+        case nil, "identity":
+            break
+        case "gzip":
+            do {
+                body = ByteBuffer(bytes: try GzipBody.inflate(body, limit: limits.maxBodyBytes))
+            } catch .tooLarge(let limit) {
+                throw APIError(.contentTooLarge, "the body inflates to more than \(limit) bytes: split the request")
+            } catch .corrupt(let reason) {
+                throw APIError(.badRequest, "the gzip body cannot be read: \(reason)")
+            }
+        case let other?:
+            throw APIError(.unsupportedMediaType, "Content-Encoding \(other.prefix(32)) is not supported: send gzip or no encoding")
         }
         let samples: [Sample]
         let decoded = isJSON

@@ -142,6 +142,53 @@ import Testing
         }
     }
 
+    /// gzip-compresses with the system's `gzip` (part of every Debian base system).
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-c"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(bytes))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Array(data)
+    }
+
+    func post(_ client: any TestClientProtocol, gzipped bytes: [UInt8], encoding: String = "gzip") async throws -> (Int, [String: Any]) {
+        try await client.execute(uri: "/ingest", method: .post, headers: [.contentType: "application/json", .contentEncoding: encoding], body: ByteBuffer(bytes: bytes)) { response in
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
+            return (Int(response.status.code), object)
+        }
+    }
+
+    @Test func gzipBodiesAreInflatedWithinTheBound() async throws {
+        try await withGateway(ingest: IngestLimits(maxBodyBytes: 4_096)) { gateway, client in
+            let body = try Self.gzip(Array(#"{"samples":[{"metric":"zipped","ts":1764470000000,"value":1}]}"#.utf8))
+            let (status, object) = try await post(client, gzipped: body)
+            #expect(status == 200, "\(object)")
+            #expect(try await stored(gateway, "zipped") == [Point(1_764_470_000_000, 1)])
+
+            // 1 MB of spaces compresses to about 1 KB: under the bound on the wire, far over it inflated.
+            let bomb = try Self.gzip(Array(#"{"samples":["#.utf8) + [UInt8](repeating: 0x20, count: 1_000_000) + Array("]}".utf8))
+            #expect(bomb.count < 4_096)
+            let (tooLarge, _) = try await post(client, gzipped: bomb)
+            #expect(tooLarge == 413)
+
+            let (corrupt, corruptObject) = try await post(client, gzipped: Array(body.prefix(body.count / 2)))
+            #expect(corrupt == 400)
+            #expect((corruptObject["error"] as? String)?.contains("gzip") == true)
+            let (notGzip, _) = try await post(client, gzipped: Array("plain text".utf8))
+            #expect(notGzip == 400)
+            let (unknown, _) = try await post(client, gzipped: body, encoding: "br")
+            #expect(unknown == 415)
+        }
+    }
+
     @Test func wrongContentTypeIs415() async throws {
         try await withGateway { _, client in
             let (status, object) = try await post(client, #"{"samples":[]}"#, contentType: "application/x-www-form-urlencoded")
