@@ -61,7 +61,7 @@ func buildRouter(_ configuration: AppConfiguration, store: SampleStore, pipeline
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
-    IngestController<BasicRequestContext>(pipeline: pipeline, limits: configuration.ingest).addRoutes(to: router)
+    IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest).addRoutes(to: router)
     live.addRoutes(to: router)
     return router
 }

@@ -11,6 +11,7 @@ import PulseStore
 /// commit), so a 2xx means durable.
 struct IngestController<Context: RequestContext> {
     let pipeline: Pipeline
+    let store: SampleStore
     let limits: IngestLimits
 
     func addRoutes(to router: Router<Context>) {
@@ -51,6 +52,15 @@ struct IngestController<Context: RequestContext> {
         case let .success(decoded): samples = decoded
         case let .failure(rejection): throw IngestError(rejection)
         }
+        // Cardinality: checked before anything is queued. Concurrent requests may
+        // together overshoot the total by what they add at once.
+        let newSeries = store.newSeriesCount(in: Set(samples.map(\.key)))
+        if newSeries > limits.maxNewSeriesPerRequest {
+            throw APIError(.badRequest, "\(newSeries) new series in one request, at most \(limits.maxNewSeriesPerRequest) are allowed: send fewer label combinations")
+        }
+        if newSeries > 0, store.seriesCount + newSeries > limits.maxSeries {
+            throw APIError(.badRequest, "the series limit (\(limits.maxSeries)) is reached: \(store.seriesCount) stored, \(newSeries) new in this request; no new series are accepted")
+        }
         do {
             try await pipeline.accept(samples, from: .ingest, durability: .committed)
         } catch let error as StoreError {
@@ -68,10 +78,16 @@ struct IngestController<Context: RequestContext> {
 public struct IngestLimits: Sendable {
     public var maxBodyBytes: Int
     public var maxSamplesPerRequest: Int
+    /// Series one request may create.
+    public var maxNewSeriesPerRequest: Int
+    /// Series the store may hold in all (cardinality); pushes that would add more are refused.
+    public var maxSeries: Int
 
-    public init(maxBodyBytes: Int = 8 * 1024 * 1024, maxSamplesPerRequest: Int = 100_000) {
+    public init(maxBodyBytes: Int = 8 * 1024 * 1024, maxSamplesPerRequest: Int = 100_000, maxNewSeriesPerRequest: Int = 10_000, maxSeries: Int = 1_000_000) {
         self.maxBodyBytes = maxBodyBytes
         self.maxSamplesPerRequest = maxSamplesPerRequest
+        self.maxNewSeriesPerRequest = maxNewSeriesPerRequest
+        self.maxSeries = maxSeries
     }
 }
 

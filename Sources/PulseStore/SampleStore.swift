@@ -67,6 +67,16 @@ public final class SampleStore: SampleWriter, Sendable {
         writer.statistics
     }
 
+    /// Series stored so far (committed).
+    public var seriesCount: Int {
+        writer.registry.count
+    }
+
+    /// How many of `keys` would be new series.
+    public func newSeriesCount(in keys: Set<SeriesKey>) -> Int {
+        writer.registry.unknownCount(in: keys)
+    }
+
     /// Commits what is pending, stops the writer and closes every connection.
     /// Nothing accepted before the call is lost.
     public func close() async {

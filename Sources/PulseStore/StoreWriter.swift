@@ -54,6 +54,9 @@ final class StoreWriter: @unchecked Sendable {
         RETURNING id
         """
 
+    /// Shared with the store's readers of cardinality.
+    let registry = SeriesRegistry()
+
     init(connection: SQLiteConnection, configuration: StoreConfiguration, logger: Logger) throws {
         self.connection = connection
         self.batchSize = max(1, configuration.batchSize)
@@ -274,6 +277,7 @@ final class StoreWriter: @unchecked Sendable {
             return .failure(failure)
         }
         seriesIDs.merge(created) { old, _ in old }
+        if !created.isEmpty { registry.add(created.keys) }
         let elapsed = ContinuousClock.now - started
         condition.withLock {
             stats.batchesCommitted += 1
@@ -301,6 +305,7 @@ final class StoreWriter: @unchecked Sendable {
             let labels = LabelJSON.decode(statement.string(at: 2)) ?? []
             seriesIDs[SeriesKey(metric: statement.string(at: 1), labels: labels)] = statement.int64(at: 0)
         }
+        registry.add(seriesIDs.keys)
     }
 
     /// One chunk of the running retention request, in its own transaction.

@@ -41,6 +41,12 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Most samples in one POST /ingest (env PULSEGATE_MAX_SAMPLES_PER_REQUEST).")
     var maxSamplesPerRequest: Int = Environment.int("PULSEGATE_MAX_SAMPLES_PER_REQUEST") ?? 100_000
 
+    @Option(help: "Most new series one POST /ingest may create (env PULSEGATE_MAX_NEW_SERIES_PER_REQUEST).")
+    var maxNewSeriesPerRequest: Int = Environment.int("PULSEGATE_MAX_NEW_SERIES_PER_REQUEST") ?? 10_000
+
+    @Option(help: "Most series stored in all; pushes that add more are refused (env PULSEGATE_MAX_SERIES).")
+    var maxSeries: Int = Environment.int("PULSEGATE_MAX_SERIES") ?? 1_000_000
+
     @Option(help: "Most series one /history response may hold (env PULSEGATE_MAX_QUERY_SERIES).")
     var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? 1_000
 
@@ -79,7 +85,9 @@ struct Pulsegate: AsyncParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard batchAge > .zero else { throw ValidationError("--batch-age must be positive") }
         guard retention > .zero else { throw ValidationError("--retention must be positive") }
-        guard maxBodyBytes > 0, maxSamplesPerRequest > 0 else { throw ValidationError("--max-body-bytes and --max-samples-per-request must be positive") }
+        guard maxBodyBytes > 0, maxSamplesPerRequest > 0, maxNewSeriesPerRequest > 0, maxSeries > 0 else {
+            throw ValidationError("--max-body-bytes, --max-samples-per-request, --max-new-series-per-request and --max-series must be positive")
+        }
         guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
@@ -102,7 +110,10 @@ struct Pulsegate: AsyncParsableCommand {
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
             query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.components.seconds * 1000),
-            ingest: IngestLimits(maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest),
+            ingest: IngestLimits(
+                maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest,
+                maxNewSeriesPerRequest: maxNewSeriesPerRequest, maxSeries: maxSeries
+            ),
             pingInterval: pingInterval,
             collectInterval: collectInterval > .zero ? collectInterval : nil,
             syntheticSeries: syntheticSeries,

@@ -189,6 +189,24 @@ import Testing
         }
     }
 
+    @Test func cardinalityIsBounded() async throws {
+        try await withGateway(ingest: IngestLimits(maxNewSeriesPerRequest: 3, maxSeries: 5)) { gateway, client in
+            func body(_ range: Range<Int>) -> String {
+                #"{"samples":["# + range.map { #"{"metric":"card","labels":{"i":"\#($0)"},"value":1}"# }.joined(separator: ",") + "]}"
+            }
+            let (tooMany, object) = try await post(client, body(0..<4))
+            #expect(tooMany == 400)
+            #expect((object["error"] as? String)?.contains("4 new series") == true)
+            #expect(try await post(client, body(0..<3)).0 == 200)
+            #expect(try await post(client, body(0..<3)).0 == 200, "known series are always accepted")
+            let (full, fullObject) = try await post(client, body(3..<6))
+            #expect(full == 400)
+            #expect((fullObject["error"] as? String)?.contains("series limit (5)") == true)
+            #expect(try await post(client, body(3..<5)).0 == 200, "up to the limit")
+            #expect(gateway.store.seriesCount == 5)
+        }
+    }
+
     @Test func wrongContentTypeIs415() async throws {
         try await withGateway { _, client in
             let (status, object) = try await post(client, #"{"samples":[]}"#, contentType: "application/x-www-form-urlencoded")
