@@ -1,7 +1,7 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
 import PulseCore
 import PulseStore
 import Testing
@@ -70,9 +70,15 @@ import Testing
             return Int(text[range.upperBound...].prefix { $0.isNumber })
         }
 
-        func get(_ path: String) async throws -> (Int, Data) {
-            let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        /// One request to the running gateway, through AsyncHTTPClient (NIO, bounded by a deadline).
+        func request(_ method: HTTPMethod = .GET, _ path: String, contentType: String? = nil, body: String? = nil) async throws -> (Int, String) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = method
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            if let body { request.body = .bytes(ByteBuffer(string: body)) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), String(buffer: bytes))
         }
 
         /// Sends `signal` and waits for the exit status.
@@ -119,12 +125,8 @@ import Testing
     @Test func anAcknowledgedPushSurvivesSIGKILL() async throws {
         let gateway = try RunningGateway(arguments: ["--db", "data/kill.sqlite", "--collect-interval", "0", "--batch-age", "1h"])
         try await gateway.start()
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(gateway.port)/ingest")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(#"{"samples":[{"metric":"durable","ts":1764470000000,"value":42}]}"#.utf8)
-        let (_, response) = try await URLSession.shared.data(for: request)
-        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        let (status, _) = try await gateway.request(.POST, "/ingest", contentType: "application/json", body: #"{"samples":[{"metric":"durable","ts":1764470000000,"value":42}]}"#)
+        #expect(status == 200)
         // No graceful stop: the process dies at once, with an hour-long batch age.
         #expect(await gateway.stop(SIGKILL) == SIGKILL)
         let store = try SampleStore.open(StoreConfiguration(path: gateway.directory + "/data/kill.sqlite"))
@@ -139,9 +141,9 @@ import Testing
             environment: ["PULSEGATE_DB": "from-env/x.sqlite", "PULSEGATE_PORT": "1", "PULSEGATE_LOG_LEVEL": "debug"]
         )
         try await gateway.start()  // --port 0 wins over PULSEGATE_PORT=1
-        let (status, body) = try await gateway.get("/healthz")
+        let (status, body) = try await gateway.request(.GET, "/healthz")
         #expect(status == 200)
-        #expect(String(decoding: body, as: UTF8.self).contains("from-env\\/x.sqlite"))
+        #expect(body.contains("from-env\\/x.sqlite"))
         #expect(FileManager.default.fileExists(atPath: gateway.directory + "/from-env/x.sqlite"))
         #expect(await gateway.stop(SIGTERM) == 0)
     }
