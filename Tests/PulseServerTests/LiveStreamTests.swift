@@ -200,12 +200,12 @@ import Testing
     }
 
     @Test func aPlainGETIsToldToUpgrade() async throws {
-        try await withGateway { gateway, _ in
-            try await gateway.application.test(.router) { client in
-                try await client.execute(uri: "/ws/metrics", method: .get) { response in
-                    #expect(response.status.code == 426)
-                    #expect(String(buffer: response.body).contains("WebSocket"))
-                }
+        let scratch = try Scratch()
+        let gateway = try await buildApplication(liveTestConfiguration(directory: scratch.directory), logger: Self.quiet)
+        try await gateway.application.test(.live) { client in
+            try await client.execute(uri: "/ws/metrics", method: .get) { response in
+                #expect(response.status.code == 426)
+                #expect(String(buffer: response.body).contains("WebSocket"))
             }
         }
     }
