@@ -17,19 +17,18 @@ import Testing
     // One sample per second for 10 s: values chosen so every aggregate differs.
     static let values: [Double] = [5, 1, 9, 2, 8, 3, 7, 4, 6, 0]
 
-    func withGateway(_ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void) async throws {
-        let directory = NSTemporaryDirectory() + "pulsegate-history-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let gateway = try await buildApplication(liveTestConfiguration(directory: directory), logger: LiveStreamTests.quiet)
-        let samples = Self.values.enumerated().flatMap { index, value in
-            [
-                Sample(metric: "cpu", labels: ["host": "a"], timestamp: Self.base + Int64(index) * 1000, value: value),
-                Sample(metric: "cpu", labels: ["host": "b"], timestamp: Self.base + Int64(index) * 1000, value: value * 10),
-            ]
+    /// A gateway holding two `cpu` series (hosts a and b) of ten samples each.
+    func withGateway(_ configure: (inout AppConfiguration) -> Void = { _ in }, _ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void) async throws {
+        try await withTestGateway(configure) { gateway, client in
+            let samples = Self.values.enumerated().flatMap { index, value in
+                [
+                    Sample(metric: "cpu", labels: ["host": "a"], timestamp: Self.base + Int64(index) * 1000, value: value),
+                    Sample(metric: "cpu", labels: ["host": "b"], timestamp: Self.base + Int64(index) * 1000, value: value * 10),
+                ]
+            }
+            try await gateway.pipeline.accept(samples, from: .ingest, durability: .committed)
+            try await body(gateway, client)
         }
-        try await gateway.pipeline.accept(samples, from: .ingest, durability: .committed)
-        try await gateway.application.test(.live) { client in try await body(gateway, client) }
     }
 
     func get(_ client: any TestClientProtocol, _ uri: String, accept: String? = nil) async throws -> (Int, String) {
@@ -136,6 +135,16 @@ import Testing
             #expect(body.contains("add step="))
             let (ok, _) = try await get(client, "/history?metric=dense&from=\(Self.base)&to=\(Self.base + 20_000)&step=10")
             #expect(ok == 200)
+        }
+    }
+
+    @Test func tooManySeriesAsksForMatchers() async throws {
+        try await withGateway({ $0.query.maxSeries = 1 }) { _, client in
+            let (status, body) = try await get(client, "/history?metric=cpu&from=\(Self.base)&to=\(Self.base + 9999)")
+            #expect(status == 400)
+            #expect(body.contains("add label matchers"))
+            let (narrowed, _) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base)&to=\(Self.base + 9999)")
+            #expect(narrowed == 200)
         }
     }
 

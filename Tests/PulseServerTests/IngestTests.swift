@@ -10,13 +10,7 @@ import Testing
 /// `POST /ingest` through a real server.
 @Suite struct IngestTests {
     func withGateway(ingest: IngestLimits = IngestLimits(), _ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void) async throws {
-        let directory = NSTemporaryDirectory() + "pulsegate-ingest-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = liveTestConfiguration(directory: directory)
-        configuration.ingest = ingest
-        let gateway = try await buildApplication(configuration, logger: LiveStreamTests.quiet)
-        try await gateway.application.test(.live) { client in try await body(gateway, client) }
+        try await withTestGateway({ $0.ingest = ingest }, body)
     }
 
     func post(_ client: any TestClientProtocol, _ body: String, contentType: String = "application/json") async throws -> (Int, [String: Any]) {

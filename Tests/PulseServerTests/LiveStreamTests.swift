@@ -8,25 +8,14 @@ import Testing
 
 /// `/ws/metrics` through a real server and real WebSocket clients.
 @Suite struct LiveStreamTests {
-    final class Scratch: Sendable {
-        let directory = NSTemporaryDirectory() + "pulsegate-live-\(UUID().uuidString)"
-        init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        deinit { try? FileManager.default.removeItem(atPath: directory) }
-    }
-
-    static let quiet: Logger = {
-        var logger = Logger(label: "pulsegate.test")
-        logger.logLevel = .warning
-        return logger
-    }()
-
     func withGateway(
         live: LiveConfiguration = LiveConfiguration(), pingInterval: Duration = .seconds(15),
         _ body: @Sendable @escaping (Gateway, Int) async throws -> Void
     ) async throws {
-        let scratch = try Scratch()
-        let gateway = try await buildApplication(liveTestConfiguration(directory: scratch.directory, live: live, pingInterval: pingInterval), logger: Self.quiet)
-        try await gateway.application.test(.live) { client in
+        try await withTestGateway({
+            $0.live = live
+            $0.pingInterval = pingInterval
+        }) { gateway, client in
             try await body(gateway, try #require(client.port))
         }
     }
@@ -200,13 +189,24 @@ import Testing
     }
 
     @Test func aPlainGETIsToldToUpgrade() async throws {
-        let scratch = try Scratch()
-        let gateway = try await buildApplication(liveTestConfiguration(directory: scratch.directory), logger: Self.quiet)
-        try await gateway.application.test(.live) { client in
+        try await withTestGateway { _, client in
             try await client.execute(uri: "/ws/metrics", method: .get) { response in
                 #expect(response.status.code == 426)
                 #expect(String(buffer: response.body).contains("WebSocket"))
             }
+        }
+    }
+
+    @Test func resumeBySinceTimestampThroughTheServer() async throws {
+        try await withGateway { gateway, port in
+            for index in 1...4 { try await gateway.pipeline.accept(testBatch(index), from: .ingest, durability: .buffered) }
+            // As the dashboard does after a backfill that is complete up to batch 2's ts.
+            let client = try await LiveClient.connect(port: port, query: "since_ts=\(testEpoch + 2000)")
+            let frames = try await client.frames(3)
+            #expect(seqs(frames) == [3, 4])
+            let timestamps = frames.dropFirst().flatMap { ($0["samples"] as! [[String: Any]]).map { $0["ts"] as! Int } }
+            #expect(timestamps.allSatisfy { $0 > Int(testEpoch + 2000) })
+            await client.close()
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HummingbirdTesting
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -185,6 +186,28 @@ final class RawWebSocket: @unchecked Sendable {
         if fd >= 0 { close(fd) }
     }
 }
+
+/// Runs `body` against a gateway with no background sources, on a scratch
+/// database in a directory of its own, served on a free loopback port.
+func withTestGateway(
+    _ configure: (inout AppConfiguration) -> Void = { _ in },
+    _ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void
+) async throws {
+    let directory = NSTemporaryDirectory() + "pulsegate-gateway-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = liveTestConfiguration(directory: directory)
+    configure(&configuration)
+    let gateway = try await buildApplication(configuration, logger: quietTestLogger)
+    try await gateway.application.test(.live) { client in try await body(gateway, client) }
+}
+
+/// Warnings and errors only, so that test output shows what matters.
+let quietTestLogger: Logger = {
+    var logger = Logger(label: "pulsegate.test")
+    logger.logLevel = .warning
+    return logger
+}()
 
 /// A gateway with no background sources, on a scratch database, for live tests.
 func liveTestConfiguration(directory: String, live: LiveConfiguration = LiveConfiguration(), pingInterval: Duration = .seconds(15)) -> AppConfiguration {

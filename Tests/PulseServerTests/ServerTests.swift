@@ -98,12 +98,10 @@ import Testing
         let app = try await buildApplication(configuration)
         try await app.application.test(.live) { _ in
             // The service runs retention as it starts, then every minute.
-            let observer = try SampleStore.open(configuration.store)
             let pruned = try await eventually(timeout: .seconds(10)) {
-                try await observer.range(SeriesSelector(metric: "seeded"), from: 0, to: .max).first?.points.count == 1
+                try await app.store.range(SeriesSelector(metric: "seeded"), from: 0, to: .max).first?.points.count == 1
             }
             #expect(pruned)
-            await observer.close()
         }
     }
 }
