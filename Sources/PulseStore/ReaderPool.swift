@@ -1,16 +1,24 @@
+import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Read-only connections and the threads that use them.
+/// Read-only connections for queries, used on NIO's blocking thread pool.
 ///
-/// Queries block in SQLite, so they run on a thread pool of their own, one
-/// connection per thread: never on an event loop, never in the cooperative pool.
+/// Queries block in SQLite, so they run on `NIOThreadPool.singleton`: never on
+/// an event loop, never in the cooperative pool. There are at least as many
+/// connections as that pool has threads, so a running query always finds one.
+/// (A pool of threads per store was tried first: stopping it right after
+/// starting it could leave its shutdown waiting forever.)
 final class ReaderPool: Sendable {
-    private let threads: NIOThreadPool
-    private let idle: Mutex<[SQLiteConnection]>
+    private struct State {
+        var idle: [SQLiteConnection]
+        var closed = false
+    }
+
+    private let state: Mutex<State>
 
     init(path: String, count: Int) throws {
-        let count = max(1, count)
+        let count = max(count, System.coreCount, 1)
         var connections: [SQLiteConnection] = []
         for _ in 0..<count {
             let connection = try SQLiteConnection(path: path, readOnly: true)
@@ -18,23 +26,25 @@ final class ReaderPool: Sendable {
             try connection.execute("PRAGMA temp_store = MEMORY")
             connections.append(connection)
         }
-        self.idle = Mutex(connections)
-        self.threads = NIOThreadPool(numberOfThreads: count)
-        threads.start()
+        self.state = Mutex(State(idle: connections))
     }
 
-    /// Runs `body` with a connection of its own, on a reader thread.
+    /// Runs `body` with a connection of its own, on a blocking-pool thread.
     func read<Result: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) throws -> Result) async throws -> Result {
-        try await threads.runIfActive { [self] in
-            // The pool has as many connections as threads, so one is always free here.
-            guard let connection = self.idle.withLock({ $0.popLast() }) else { throw StoreError.closed }
-            defer { self.idle.withLock { $0.append(connection) } }
+        try await NIOThreadPool.singleton.runIfActive { [self] in
+            guard let connection = self.state.withLock({ $0.closed ? nil : $0.idle.popLast() }) else { throw StoreError.closed }
+            defer {
+                // After close, a connection in use is dropped (closed) when its query ends.
+                self.state.withLock { if !$0.closed { $0.idle.append(connection) } }
+            }
             return try body(connection)
         }
     }
 
-    func close() async {
-        try? await threads.shutdownGracefully()
-        idle.withLock { $0.removeAll() }
+    func close() {
+        state.withLock { state in
+            state.closed = true
+            state.idle.removeAll()
+        }
     }
 }

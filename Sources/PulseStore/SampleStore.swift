@@ -81,7 +81,7 @@ public final class SampleStore: SampleWriter, Sendable {
     /// Nothing accepted before the call is lost.
     public func close() async {
         await writer.stop()
-        await readers.close()
+        readers.close()
         logger.info("store closed", metadata: ["path": "\(configuration.path)"])
     }
 
