@@ -52,13 +52,21 @@ public final class SampleStore: SampleWriter, Sendable {
         try await writer.flush()
     }
 
-    /// Deletes raw samples older than the retention, relative to `now` (ms).
+    /// Deletes raw samples older than the retention and rollups older than theirs,
+    /// relative to `now` (ms), and returns how many raw samples went. Raw samples
+    /// go by whole minutes (the cutoff rounds down to one), so that each minute
+    /// is either fully raw or only rolled up.
     @discardableResult
     public func enforceRetention(now: Int64 = Timestamp.now()) async throws -> Int {
-        let cutoff = now - configuration.retention.milliseconds
-        let deleted = try await writer.deleteSamples(olderThan: cutoff, chunk: configuration.retentionChunk)
-        if deleted > 0 {
-            logger.debug("retention deleted samples", metadata: ["rows": "\(deleted)", "cutoff": "\(cutoff)"])
+        let rawCutoff = MinuteRollup.minute(of: max(0, now - configuration.retention.milliseconds))
+        let rollupRetention = max(configuration.rollupRetention, configuration.retention)
+        let rollupCutoff = max(0, now - rollupRetention.milliseconds)
+        let deleted = try await writer.delete(from: .samples, olderThan: rawCutoff, chunk: configuration.retentionChunk)
+        let rollupsDeleted = try await writer.delete(from: .rollups, olderThan: rollupCutoff, chunk: configuration.retentionChunk)
+        if deleted > 0 || rollupsDeleted > 0 {
+            logger.debug("retention deleted rows", metadata: [
+                "samples": "\(deleted)", "cutoff": "\(rawCutoff)", "rollups": "\(rollupsDeleted)", "rollup_cutoff": "\(rollupCutoff)",
+            ])
         }
         return deleted
     }
@@ -119,14 +127,24 @@ public final class SampleStore: SampleWriter, Sendable {
     }
 
     /// One point per non-empty bucket of `step` ms (aligned to multiples of `step`), per series.
+    ///
+    /// A step of whole minutes is served from the per-minute rollups, with raw
+    /// rows for the partial minutes at the range's edges.
     public func downsample(
         _ selector: SeriesSelector, from: Int64, to: Int64, step: Int64, aggregation: Aggregation
+    ) async throws -> [SeriesPoints] {
+        try await downsample(selector, from: from, to: to, step: step, aggregation: aggregation, useRollups: true)
+    }
+
+    /// `useRollups: false` computes every bucket from raw rows: what tests compare the rollups with.
+    func downsample(
+        _ selector: SeriesSelector, from: Int64, to: Int64, step: Int64, aggregation: Aggregation, useRollups: Bool
     ) async throws -> [SeriesPoints] {
         precondition(step > 0, "step must be positive")
         return try await readers.read { connection in
             try SeriesQueries.series(selector, on: connection).map { id, key in
                 SeriesPoints(key: key, points: try SeriesQueries.downsampled(
-                    seriesID: id, from: from, to: to, step: step, aggregation: aggregation, on: connection
+                    seriesID: id, from: from, to: to, step: step, aggregation: aggregation, useRollups: useRollups, on: connection
                 ))
             }
         }

@@ -3,9 +3,15 @@
 /// `PRAGMA user_version` records how many have been applied. A migration is
 /// never edited once released: a change is a new migration appended here.
 enum Schema {
-    static let migrations: [String] = [
+    /// SQL to run, then optionally Swift to fill new tables from old ones, in the same transaction.
+    struct Migration: Sendable {
+        let sql: String
+        var backfill: (@Sendable (SQLiteConnection) throws -> Void)? = nil
+    }
+
+    static let migrations: [Migration] = [
         // 1: series and raw samples.
-        """
+        Migration(sql: """
         CREATE TABLE series(
             id     INTEGER PRIMARY KEY,
             metric TEXT NOT NULL,
@@ -18,8 +24,36 @@ enum Schema {
             value     REAL NOT NULL,
             PRIMARY KEY(series_id, ts)
         ) WITHOUT ROWID;
-        """,
+        """),
+        // 2: per-minute rollups (MinuteRollup), kept under their own, longer retention.
+        Migration(sql: """
+        CREATE TABLE rollups_1m(
+            series_id INTEGER NOT NULL,
+            bucket    INTEGER NOT NULL,  -- start of the minute, ms since the Unix epoch
+            count     INTEGER NOT NULL,
+            sum       REAL NOT NULL,
+            min       REAL NOT NULL,
+            max       REAL NOT NULL,
+            last      REAL NOT NULL,     -- the value at last_ts
+            last_ts   INTEGER NOT NULL,
+            PRIMARY KEY(series_id, bucket)
+        ) WITHOUT ROWID;
+        """, backfill: backfillRollups),
     ]
+
+    /// Rolls up the raw rows already stored. In Swift rather than SQL, so that the
+    /// sums are folded exactly as the writer folds them (see `MinuteRollup`).
+    private static func backfillRollups(_ connection: SQLiteConnection) throws {
+        let series = try connection.prepare("SELECT id FROM series")
+        while try series.step() {
+            let id = series.int64(at: 0)
+            var rollups: [(Int64, MinuteRollup)] = []
+            try RollupTable.foldRaw(seriesID: id, from: 0, to: Int64.max, on: connection) { rollups.append(($0, $1)) }
+            for (minute, rollup) in rollups {
+                try RollupTable.store(rollup, seriesID: id, minute: minute, on: connection)
+            }
+        }
+    }
 
     static var currentVersion: Int { migrations.count }
 
@@ -33,7 +67,8 @@ enum Schema {
         for version in found..<currentVersion {
             try connection.execute("BEGIN IMMEDIATE")
             do {
-                try connection.execute(migrations[version])
+                try connection.execute(migrations[version].sql)
+                try migrations[version].backfill?(connection)
                 try connection.execute("PRAGMA user_version = \(version + 1)")
                 try connection.execute("COMMIT")
             } catch {

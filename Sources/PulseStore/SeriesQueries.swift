@@ -75,10 +75,19 @@ enum SeriesQueries {
     /// One point per non-empty bucket of `step` ms, for the samples with
     /// `from <= ts <= to`. A bucket starts at a multiple of `step` (so repeated
     /// queries do not shift) and its point carries that start as its time.
+    ///
+    /// A step of whole minutes is computed from per-minute rollups (see
+    /// `downsampledByMinutes`); any other step by SQL over the raw rows.
     static func downsampled(
         seriesID: Int64, from: Int64, to: Int64, step: Int64, aggregation: Aggregation,
-        on connection: SQLiteConnection
+        useRollups: Bool = true, on connection: SQLiteConnection
     ) throws -> [Point] {
+        if step % MinuteRollup.resolution == 0 {
+            return try downsampledByMinutes(
+                seriesID: seriesID, from: from, to: to, step: step, aggregation: aggregation,
+                useRollups: useRollups, on: connection
+            )
+        }
         let statement = try connection.cached(downsampleSQL(aggregation))
         defer { statement.reset() }
         statement.bind(seriesID, at: 1)
@@ -90,6 +99,36 @@ enum SeriesQueries {
             points.append(Point(statement.int64(at: 0), statement.double(at: 1)))
         }
         return points
+    }
+
+    /// Buckets made of per-minute rollups: the stored ones for the minutes that
+    /// lie wholly inside the range and, for the partial minutes at its edges,
+    /// rollups folded from the raw rows there. Without `useRollups`, every minute
+    /// is folded from raw rows: the same arithmetic in the same order, so the
+    /// same bits, only slower.
+    static func downsampledByMinutes(
+        seriesID: Int64, from: Int64, to: Int64, step: Int64, aggregation: Aggregation,
+        useRollups: Bool, on connection: SQLiteConnection
+    ) throws -> [Point] {
+        var buckets = BucketFolder(step: step)
+        let resolution = MinuteRollup.resolution
+        // Whole minutes are those starting in [firstWhole, endWhole).
+        let firstWhole = from <= 0 ? 0 : MinuteRollup.minute(of: from - 1) + resolution
+        let endWhole = to < 0 ? 0 : MinuteRollup.minute(of: to == .max ? to : to + 1)
+        if useRollups, firstWhole < endWhole {
+            if from < firstWhole {
+                try RollupTable.foldRaw(seriesID: seriesID, from: from, to: firstWhole - 1, on: connection) { buckets.add($0, $1) }
+            }
+            try RollupTable.range(seriesID: seriesID, firstMinute: firstWhole, lastMinute: endWhole - resolution, on: connection) {
+                buckets.add($0, $1)
+            }
+            if endWhole <= to {
+                try RollupTable.foldRaw(seriesID: seriesID, from: endWhole, to: to, on: connection) { buckets.add($0, $1) }
+            }
+        } else {
+            try RollupTable.foldRaw(seriesID: seriesID, from: from, to: to, on: connection) { buckets.add($0, $1) }
+        }
+        return buckets.points(aggregation)
     }
 
     /// The SQL for one aggregation. Timestamps are never negative (the model

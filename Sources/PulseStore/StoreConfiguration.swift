@@ -6,8 +6,10 @@ public struct StoreConfiguration: Sendable {
     public var batchSize: Int
     /// …or when the oldest pending sample has waited this long, whichever comes first.
     public var batchAge: Duration
-    /// Raw samples older than this are deleted.
+    /// Raw samples older than this are deleted (whole minutes at a time).
     public var retention: Duration
+    /// Per-minute rollups older than this are deleted; at least `retention`.
+    public var rollupRetention: Duration
     /// How often retention runs.
     public var retentionInterval: Duration
     /// Rows deleted per retention transaction, so that writers are never held up long.
@@ -22,6 +24,7 @@ public struct StoreConfiguration: Sendable {
         batchSize: Int = 10_000,
         batchAge: Duration = .seconds(1),
         retention: Duration = .seconds(7 * 24 * 3600),
+        rollupRetention: Duration = .seconds(90 * 24 * 3600),
         retentionInterval: Duration = .seconds(60),
         retentionChunk: Int = 5_000,
         maxPendingSamples: Int = 1_000_000,
@@ -31,6 +34,7 @@ public struct StoreConfiguration: Sendable {
         self.batchSize = batchSize
         self.batchAge = batchAge
         self.retention = retention
+        self.rollupRetention = rollupRetention
         self.retentionInterval = retentionInterval
         self.retentionChunk = retentionChunk
         self.maxPendingSamples = maxPendingSamples

@@ -16,6 +16,9 @@ import PulseCore
 /// the samples of one call are never split across two transactions, so a
 /// request is stored whole or not at all.
 ///
+/// The same transaction keeps the per-minute rollups of the series it touches
+/// (`RollupBatch`), so rollups and raw rows never disagree.
+///
 /// SQLite calls block, so they run on this dedicated thread, never on a
 /// SwiftNIO event loop or in the cooperative pool.
 final class StoreWriter: @unchecked Sendable {
@@ -43,6 +46,8 @@ final class StoreWriter: @unchecked Sendable {
     // Owned by the writer thread.
     private var seriesIDs: [SeriesKey: Int64] = [:]
     private var retention: RetentionRun?
+    /// Raw rows before this ts (a whole minute) have been deleted by retention.
+    private var rawFloor: Int64 = 0
 
     private static let insertSampleSQL = """
         INSERT INTO samples(series_id, ts, value) VALUES (?1, ?2, ?3)
@@ -94,16 +99,19 @@ final class StoreWriter: @unchecked Sendable {
         try await write([], durability: .committed)
     }
 
-    /// Deletes raw samples older than `cutoff` (ms), in chunks of `chunk` rows,
-    /// each its own short transaction so that batches keep flowing in between.
-    func deleteSamples(olderThan cutoff: Int64, chunk: Int) async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
+    /// Deletes the rows of `table` older than `cutoff` (ms), in chunks of `chunk`
+    /// rows, each its own short transaction so that batches keep flowing in between.
+    /// For raw samples, `cutoff` must be the start of a minute: rollups outlive
+    /// raw rows, and a minute whose raw rows are partly gone could not be recomputed.
+    func delete(from table: RetentionTable, olderThan cutoff: Int64, chunk: Int) async throws -> Int {
+        precondition(table == .rollups || cutoff % MinuteRollup.resolution == 0, "raw retention deletes whole minutes")
+        return try await withCheckedThrowingContinuation { continuation in
             condition.withLock {
                 if stopping {
                     continuation.resume(throwing: StoreError.closed)
                     return
                 }
-                retentionRequests.append(RetentionRequest(cutoff: cutoff, chunk: max(1, chunk), continuation: continuation))
+                retentionRequests.append(RetentionRequest(table: table, cutoff: cutoff, chunk: max(1, chunk), continuation: continuation))
                 condition.signal()
             }
         }
@@ -246,6 +254,7 @@ final class StoreWriter: @unchecked Sendable {
         guard sampleCount > 0 else { return .success(()) }
         let started = ContinuousClock.now
         var created: [SeriesKey: Int64] = [:]
+        var rollups = RollupBatch(rawFloor: rawFloor)
         do {
             let insertSample = try connection.cached(Self.insertSampleSQL)
             try connection.cached("BEGIN IMMEDIATE").run()
@@ -263,8 +272,10 @@ final class StoreWriter: @unchecked Sendable {
                         insertSample.bind(sample.timestamp, at: 2)
                         insertSample.bind(sample.value, at: 3)
                         try insertSample.run()
+                        try rollups.add(seriesID: id, timestamp: sample.timestamp, value: sample.value, on: connection)
                     }
                 }
+                try rollups.write(on: connection)
                 try connection.cached("COMMIT").run()
             } catch {
                 try? connection.cached("ROLLBACK").run()
@@ -283,6 +294,8 @@ final class StoreWriter: @unchecked Sendable {
             stats.batchesCommitted += 1
             stats.rowsWritten += sampleCount
             stats.seriesCreated += created.count
+            stats.rollupsWritten += rollups.count
+            stats.rollupsRecomputed += rollups.recomputed
             stats.lastCommitDuration = elapsed
         }
         return .success(())
@@ -317,16 +330,14 @@ final class StoreWriter: @unchecked Sendable {
                 let statement = try connection.prepare("SELECT id FROM series ORDER BY id")
                 while try statement.step() { ids.append(statement.int64(at: 0)) }
                 run.seriesIDs = ids
+                if run.request.table == .samples { rawFloor = max(rawFloor, run.request.cutoff) }
             }
             guard let ids = run.seriesIDs, run.index < ids.count else {
                 retention = nil
                 run.request.continuation.resume(returning: run.deleted)
                 return
             }
-            let statement = try connection.cached("""
-                DELETE FROM samples WHERE series_id = ?1 AND ts IN
-                    (SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
-                """)
+            let statement = try connection.cached(run.request.table.deleteSQL)
             statement.bind(ids[run.index], at: 1)
             statement.bind(run.request.cutoff, at: 2)
             statement.bind(Int64(run.request.chunk), at: 3)
@@ -335,7 +346,12 @@ final class StoreWriter: @unchecked Sendable {
             run.deleted += deleted
             if deleted < run.request.chunk { run.index += 1 }
             retention = run
-            condition.withLock { stats.retentionRowsDeleted += deleted }
+            condition.withLock {
+                switch run.request.table {
+                case .samples: stats.retentionRowsDeleted += deleted
+                case .rollups: stats.retentionRollupsDeleted += deleted
+                }
+            }
         } catch {
             retention = nil
             condition.withLock { stats.writeErrors += 1 }
@@ -363,8 +379,28 @@ private struct QueuedWrite {
     let waiter: CheckedContinuation<Void, any Error>?
 }
 
-/// A request to delete samples older than a cutoff, waiting for its result.
+/// What a retention request deletes from.
+enum RetentionTable {
+    case samples, rollups
+
+    /// Deletes up to ?3 rows of series ?1 older than ?2.
+    var deleteSQL: String {
+        switch self {
+        case .samples: """
+            DELETE FROM samples WHERE series_id = ?1 AND ts IN
+                (SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
+            """
+        case .rollups: """
+            DELETE FROM rollups_1m WHERE series_id = ?1 AND bucket IN
+                (SELECT bucket FROM rollups_1m WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT ?3)
+            """
+        }
+    }
+}
+
+/// A request to delete rows older than a cutoff, waiting for its result.
 private struct RetentionRequest {
+    let table: RetentionTable
     let cutoff: Int64
     let chunk: Int
     let continuation: CheckedContinuation<Int, any Error>

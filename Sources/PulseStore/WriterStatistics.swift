@@ -7,6 +7,11 @@ public struct WriterStatistics: Sendable, Equatable {
     /// Samples refused because the queue was full.
     public var samplesRefused = 0
     public var retentionRowsDeleted = 0
+    /// Per-minute rollup rows written (inserted or updated).
+    public var rollupsWritten = 0
+    /// Rollups recomputed from raw rows because a sample came out of order or overwrote one.
+    public var rollupsRecomputed = 0
+    public var retentionRollupsDeleted = 0
     /// Duration of the last commit (the transaction from BEGIN to COMMIT).
     public var lastCommitDuration: Duration = .zero
     /// Samples waiting for the next batch.

@@ -26,6 +26,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Keep raw samples this long, e.g. 7d, 12h (env PULSEGATE_RETENTION).", transform: Pulsegate.duration)
     var retention: Duration = Environment.duration("PULSEGATE_RETENTION") ?? .seconds(7 * 86_400)
 
+    @Option(help: "Keep per-minute rollups this long, at least --retention (env PULSEGATE_ROLLUP_RETENTION).", transform: Pulsegate.duration)
+    var rollupRetention: Duration = Environment.duration("PULSEGATE_ROLLUP_RETENTION") ?? .seconds(90 * 86_400)
+
     @Option(help: "Host collector interval, e.g. 1s, 500ms; 0 turns the collector off (env PULSEGATE_COLLECT_INTERVAL).", transform: Pulsegate.duration)
     var collectInterval: Duration = Environment.duration("PULSEGATE_COLLECT_INTERVAL") ?? .seconds(1)
 
@@ -85,6 +88,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard batchAge > .zero else { throw ValidationError("--batch-age must be positive") }
         guard retention > .zero else { throw ValidationError("--retention must be positive") }
+        guard rollupRetention >= retention else { throw ValidationError("--rollup-retention must be at least --retention") }
         guard maxBodyBytes > 0, maxSamplesPerRequest > 0, maxNewSeriesPerRequest > 0, maxSeries > 0 else {
             throw ValidationError("--max-body-bytes, --max-samples-per-request, --max-new-series-per-request and --max-series must be positive")
         }
@@ -104,7 +108,7 @@ struct Pulsegate: AsyncParsableCommand {
         let configuration = AppConfiguration(
             host: host,
             port: port,
-            store: StoreConfiguration(path: database, batchSize: batchSize, batchAge: batchAge, retention: retention),
+            store: StoreConfiguration(path: database, batchSize: batchSize, batchAge: batchAge, retention: retention, rollupRetention: rollupRetention),
             live: LiveConfiguration(
                 ringSamples: ringSamples, outboxBytes: outboxBytes,
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections

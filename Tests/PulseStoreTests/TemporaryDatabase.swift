@@ -17,11 +17,11 @@ struct TemporaryDatabase: ~Copyable {
 
     func configuration(
         batchSize: Int = 10_000, batchAge: Duration = .seconds(3600), retention: Duration = .seconds(7 * 86_400),
-        retentionChunk: Int = 5_000, maxPendingSamples: Int = 1_000_000
+        rollupRetention: Duration = .seconds(90 * 86_400), retentionChunk: Int = 5_000, maxPendingSamples: Int = 1_000_000
     ) -> StoreConfiguration {
         StoreConfiguration(
             path: path, batchSize: batchSize, batchAge: batchAge, retention: retention,
-            retentionChunk: retentionChunk, maxPendingSamples: maxPendingSamples
+            rollupRetention: rollupRetention, retentionChunk: retentionChunk, maxPendingSamples: maxPendingSamples
         )
     }
 }

@@ -1,0 +1,98 @@
+/// The SQL of the `rollups_1m` table: one `MinuteRollup` per series and minute.
+///
+/// The writer keeps it in the same transaction as the raw rows it summarises,
+/// so a reader sees both or neither.
+enum RollupTable {
+    /// The rollup of one series and minute, if stored.
+    static func load(seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws -> MinuteRollup? {
+        let statement = try connection.cached("""
+            SELECT count, sum, min, max, last, last_ts FROM rollups_1m WHERE series_id = ?1 AND bucket = ?2
+            """)
+        defer { statement.reset() }
+        statement.bind(seriesID, at: 1)
+        statement.bind(minute, at: 2)
+        return try statement.step() ? rollup(statement, from: 0) : nil
+    }
+
+    static func store(_ rollup: MinuteRollup, seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws {
+        let statement = try connection.cached("""
+            INSERT OR REPLACE INTO rollups_1m(series_id, bucket, count, sum, min, max, last, last_ts)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            """)
+        statement.bind(seriesID, at: 1)
+        statement.bind(minute, at: 2)
+        statement.bind(rollup.count, at: 3)
+        statement.bind(rollup.sum, at: 4)
+        statement.bind(rollup.min, at: 5)
+        statement.bind(rollup.max, at: 6)
+        statement.bind(rollup.last, at: 7)
+        statement.bind(rollup.lastTimestamp, at: 8)
+        try statement.run()
+    }
+
+    /// The rollups of one series for the minutes starting in `firstMinute...lastMinute`, ascending.
+    static func range(
+        seriesID: Int64, firstMinute: Int64, lastMinute: Int64, on connection: SQLiteConnection,
+        _ body: (_ minute: Int64, MinuteRollup) -> Void
+    ) throws {
+        let statement = try connection.cached("""
+            SELECT bucket, count, sum, min, max, last, last_ts FROM rollups_1m
+            WHERE series_id = ?1 AND bucket >= ?2 AND bucket <= ?3 ORDER BY bucket
+            """)
+        defer { statement.reset() }
+        statement.bind(seriesID, at: 1)
+        statement.bind(firstMinute, at: 2)
+        statement.bind(lastMinute, at: 3)
+        while try statement.step() {
+            body(statement.int64(at: 0), rollup(statement, from: 1))
+        }
+    }
+
+    /// Folds the raw rows of one series with `from <= ts <= to` into per-minute
+    /// rollups, calling `body` once per non-empty minute, ascending.
+    static func foldRaw(
+        seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection,
+        _ body: (_ minute: Int64, MinuteRollup) -> Void
+    ) throws {
+        let statement = try connection.cached(
+            "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts"
+        )
+        defer { statement.reset() }
+        statement.bind(seriesID, at: 1)
+        statement.bind(from, at: 2)
+        statement.bind(to, at: 3)
+        var current: (minute: Int64, rollup: MinuteRollup)?
+        while try statement.step() {
+            let timestamp = statement.int64(at: 0)
+            let value = statement.double(at: 1)
+            let minute = MinuteRollup.minute(of: timestamp)
+            if current?.minute == minute {
+                current!.rollup.add(timestamp: timestamp, value: value)
+            } else {
+                if let done = current { body(done.minute, done.rollup) }
+                current = (minute, MinuteRollup(timestamp: timestamp, value: value))
+            }
+        }
+        if let done = current { body(done.minute, done.rollup) }
+    }
+
+    /// The rollup of one series and minute computed from its raw rows (nil when it has none).
+    static func recompute(seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws -> MinuteRollup? {
+        var result: MinuteRollup?
+        try foldRaw(seriesID: seriesID, from: minute, to: minute + MinuteRollup.resolution - 1, on: connection) { _, rollup in
+            result = rollup
+        }
+        return result
+    }
+
+    private static func rollup(_ statement: SQLiteStatement, from column: Int32) -> MinuteRollup {
+        MinuteRollup(
+            count: statement.int64(at: column),
+            sum: statement.double(at: column + 1),
+            min: statement.double(at: column + 2),
+            max: statement.double(at: column + 3),
+            last: statement.double(at: column + 4),
+            lastTimestamp: statement.int64(at: column + 5)
+        )
+    }
+}

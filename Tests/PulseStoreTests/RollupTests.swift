@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import PulseCore
+@testable import PulseStore
+import Testing
+
+/// The per-minute rollups: kept by the writer, used by queries whose step is a
+/// whole number of minutes, and never changing a result.
+@Suite struct RollupTests {
+    static let minute: Int64 = 60_000
+    let selector = SeriesSelector(metric: "roll")
+
+    func key(_ index: Int) -> SeriesKey { SeriesKey(metric: "roll", labels: ["s": "\(index)"]) }
+
+    func query(
+        _ store: SampleStore, from: Int64, to: Int64, step: Int64, _ aggregation: Aggregation, useRollups: Bool = true
+    ) async throws -> [SeriesPoints] {
+        try await store.downsample(selector, from: from, to: to, step: step, aggregation: aggregation, useRollups: useRollups)
+    }
+
+    /// Rows of `rollups_1m`, read from the file itself.
+    func rollupRows(_ path: String) throws -> Int64 {
+        let connection = try SQLiteConnection(path: path, readOnly: true)
+        return try connection.scalarInt("SELECT count(*) FROM rollups_1m") ?? 0
+    }
+
+    // Samples every 20 s from 00:00:10: minute 0 holds 10 s, 30 s, 50 s; minute 1 holds 70 s, 90 s, 110 s; …
+    // Values 1, 2, 3, … so that each aggregate is easy to work out.
+    @Test func minuteBucketsByHandWithPartialEdges() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        let samples = (0..<9).map { Sample(key: key(0), timestamp: 10_000 + Int64($0) * 20_000, value: Double($0 + 1)) }
+        try await store.write(samples, durability: .committed)
+        #expect(try rollupRows(db.path) == 3)
+
+        // Whole range, step 1 min: minutes [1,2,3], [4,5,6], [7,8,9].
+        let whole = try await query(store, from: 0, to: 179_999, step: Self.minute, .sum)
+        #expect(whole.first?.points == [Point(0, 6), Point(60_000, 15), Point(120_000, 24)])
+        // From 40 s to 100 s: minute 0 only from 50 s (3), minute 1 only up to 90 s (4, 5): both edges raw.
+        let edges = try await query(store, from: 40_000, to: 100_000, step: Self.minute, .sum)
+        #expect(edges.first?.points == [Point(0, 3), Point(60_000, 9)])
+        // From 30 s to the end, step 2 min: bucket 0 = minute 0 from 30 s (2, 3) + minute 1 (4, 5, 6); bucket 2 min = 7, 8, 9.
+        for (aggregation, expected) in [
+            (Aggregation.sum, [20.0, 24]), (.count, [5, 3]), (.min, [2, 7]), (.max, [6, 9]), (.last, [6, 9]), (.avg, [4, 8]),
+        ] as [(Aggregation, [Double])] {
+            let result = try await query(store, from: 30_000, to: 10_000_000, step: 2 * Self.minute, aggregation)
+            #expect(result.first?.points == [Point(0, expected[0]), Point(120_000, expected[1])], "\(aggregation)")
+        }
+        await store.close()
+    }
+
+    /// The core promise: however the samples arrived (in several transactions,
+    /// out of order, overwriting each other, batches cutting minutes in two), a
+    /// query served from rollups returns exactly the bits of the raw computation.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func rollupsGiveTheSameBitsAsRawRows(seed: UInt64) async throws {
+        let db = try TemporaryDatabase()
+        // Small transactions, so that minutes straddle commits.
+        let store = try SampleStore.open(db.configuration(batchSize: 37), logger: .quiet)
+        var random = SplitMix64(seed: seed)
+        let start: Int64 = 1_700_000_000_000 - 1_700_000_000_000 % Self.minute
+        let span: Int64 = 3 * 3_600_000
+        var writes: [[Sample]] = []
+        for series in 0..<3 {
+            // Irregular timestamps, mostly ascending…
+            var ts = start + Int64(random.next() % 5_000)
+            var samples: [Sample] = []
+            while ts < start + span {
+                samples.append(Sample(key: key(series), timestamp: ts, value: random.value()))
+                ts += 1 + Int64(random.next() % 9_000)
+            }
+            // …cut into writes of varied sizes.
+            var index = 0
+            while index < samples.count {
+                let size = 1 + Int(random.next() % 60)
+                writes.append(Array(samples[index..<min(index + size, samples.count)]))
+                index += size
+            }
+        }
+        // Late arrivals and overwrites of stored timestamps, some within one write.
+        for _ in 0..<200 {
+            let ts = start + Int64(random.next() % UInt64(span))
+            let late = Sample(key: key(Int(random.next() % 3)), timestamp: ts, value: random.value())
+            writes.insert([late, Sample(key: late.key, timestamp: ts, value: random.value())], at: Int(random.next() % UInt64(writes.count)))
+        }
+        for write in writes {
+            try await store.write(write, durability: .buffered)
+        }
+        try await store.flush()
+        #expect(store.statistics.rollupsRecomputed > 0, "the late samples were folded by recomputing their minutes")
+
+        for step in [1, 2, 5, 7, 60] as [Int64] {
+            for _ in 0..<8 {
+                let from = start - 100_000 + Int64(random.next() % UInt64(span))
+                let to = from + Int64(random.next() % UInt64(span))
+                for aggregation in Aggregation.allCases {
+                    let rolled = try await query(store, from: from, to: to, step: step * Self.minute, aggregation)
+                    let raw = try await query(store, from: from, to: to, step: step * Self.minute, aggregation, useRollups: false)
+                    #expect(rolled.count == 3)
+                    #expect(firstDifference(rolled, raw) == nil, "step \(step) min, \(aggregation), \(from)…\(to)")
+                }
+            }
+        }
+        // And the raw computation agrees with arithmetic done here on the raw points.
+        let points = try await store.range(selector, from: start, to: start + span)
+        let counted = try await query(store, from: start, to: start + span, step: 5 * Self.minute, .count)
+        let summed = try await query(store, from: start, to: start + span, step: 5 * Self.minute, .sum)
+        let latest = try await query(store, from: start, to: start + span, step: 5 * Self.minute, .last)
+        for (index, series) in points.enumerated() {
+            let buckets = Dictionary(grouping: series.points) { $0.timestamp - $0.timestamp % (5 * Self.minute) }
+            #expect(counted[index].points == buckets.keys.sorted().map { Point($0, Double(buckets[$0]!.count)) })
+            #expect(latest[index].points == buckets.keys.sorted().map { Point($0, buckets[$0]!.last!.value) })
+            for point in summed[index].points {
+                let expected = buckets[point.timestamp]!.reduce(0) { $0 + $1.value }
+                #expect(abs(point.value - expected) <= 1e-9 * max(1, abs(expected)))
+            }
+        }
+        await store.close()
+    }
+
+    /// The first point where two results differ in any bit ("" for a difference in shape).
+    func firstDifference(_ left: [SeriesPoints], _ right: [SeriesPoints]) -> String? {
+        guard left.count == right.count else { return "\(left.count) series vs \(right.count)" }
+        for (a, b) in zip(left, right) {
+            guard a.key == b.key, a.points.count == b.points.count else { return "\(a.key): \(a.points.count) points vs \(b.points.count)" }
+            for (p, q) in zip(a.points, b.points) where p.timestamp != q.timestamp || p.value.bitPattern != q.value.bitPattern {
+                return "\(a.key) at \(p.timestamp): \(p.value) vs \(q.timestamp): \(q.value)"
+            }
+        }
+        return nil
+    }
+
+    @Test func rawRetentionKeepsWholeMinutesAndTheRollupsOutliveThem() async throws {
+        let db = try TemporaryDatabase()
+        let day: Int64 = 86_400_000
+        let now: Int64 = 1_700_000_000_000 + 30_000  // half a minute past a minute
+        let store = try SampleStore.open(
+            db.configuration(retention: .seconds(86_400), rollupRetention: .seconds(3 * 86_400), retentionChunk: 7), logger: .quiet
+        )
+        // One sample every 10 s over the last 4 days.
+        let samples = stride(from: now - 4 * day, through: now, by: 10_000).map { Sample(key: key(0), timestamp: $0, value: 1) }
+        try await store.write(samples, durability: .committed)
+        let rollupsBefore = try rollupRows(db.path)
+        try await store.enforceRetention(now: now)
+
+        // Raw: everything from the start of the minute holding now − 1 day.
+        let rawCutoff = (now - day) - (now - day) % Self.minute
+        let raw = try await store.range(selector, from: 0, to: now)
+        #expect(raw.first?.points.first?.timestamp == rawCutoff)
+        // Rollups: the last 3 days, with 6 samples in each whole minute, raw or not.
+        let rollupCutoff = now - 3 * day
+        let perMinute = try await query(store, from: 0, to: now, step: Self.minute, .count)
+        let minutes = perMinute.first?.points ?? []
+        #expect(minutes.first?.timestamp == rollupCutoff - rollupCutoff % Self.minute + Self.minute)
+        #expect(minutes.dropLast().allSatisfy { $0.value == 6 }, "rolled-up minutes keep their counts")
+        #expect(store.statistics.retentionRollupsDeleted == Int(rollupsBefore - (try rollupRows(db.path))))
+        #expect(store.statistics.retentionRollupsDeleted > 0)
+
+        // A late sample in a minute whose raw rows are gone cannot change its rollup.
+        let oldMinute = rawCutoff - 10 * Self.minute
+        try await store.write([Sample(key: key(0), timestamp: oldMinute + 5_000, value: 100)], durability: .committed)
+        let after = try await query(store, from: oldMinute, to: oldMinute + Self.minute - 1, step: Self.minute, .count)
+        #expect(after.first?.points == [Point(oldMinute, 6)])
+        await store.close()
+    }
+
+    /// A database written before rollups existed gets them when opened.
+    @Test func migrationRollsUpExistingRawRows() async throws {
+        let db = try TemporaryDatabase()
+        do {
+            let connection = try SQLiteConnection(path: db.path, readOnly: false)
+            try connection.execute(Schema.migrations[0].sql)
+            try connection.execute("PRAGMA user_version = 1")
+            try connection.execute(#"INSERT INTO series(id, metric, labels) VALUES (1, 'roll', '{"s":"0"}')"#)
+            for second in 0..<300 {
+                try connection.execute("INSERT INTO samples VALUES (1, \(second * 1000 + 500), \(Double(second) * 0.1))")
+            }
+        }
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        #expect(try rollupRows(db.path) == 5)
+        for aggregation in Aggregation.allCases {
+            let rolled = try await query(store, from: 0, to: 400_000, step: 2 * Self.minute, aggregation)
+            let raw = try await query(store, from: 0, to: 400_000, step: 2 * Self.minute, aggregation, useRollups: false)
+            #expect(firstDifference(rolled, raw) == nil)
+            #expect(rolled.first?.points.count == 3)
+        }
+        await store.close()
+    }
+}
+
+/// A small seeded generator, so that a failing case can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A value with a fractional part, of varied magnitude and sign.
+    mutating func value() -> Double {
+        Double(Int64(bitPattern: next()) % 1_000_000) / 997 * pow(10, Double(next() % 7) - 3)
+    }
+}
