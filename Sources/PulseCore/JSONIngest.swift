@@ -46,13 +46,13 @@ public enum JSONIngest {
             return (nil, nil, [SampleProblem(field: "sample", reason: "must be an object with metric, labels, ts and value")])
         }
         var problems: [SampleProblem] = []
-        var seen: Set<String> = []
+        var seen = SeenFields()
         var metric: String?
         var labels: [Label] = []
         var timestamp: Int64?
         var value: Double?
         for (key, member) in members {
-            guard seen.insert(key).inserted else {
+            guard seen.insert(key) else {
                 problems.append(SampleProblem(field: SampleValidator.printable(key, limit: 40), reason: "appears more than once"))
                 continue
             }
@@ -64,15 +64,11 @@ public enum JSONIngest {
                     problems.append(SampleProblem(field: "labels", reason: "must be an object of string values"))
                     continue
                 }
-                var names: Set<String> = []
+                // A repeated name is kept: the validator reports it (labels are sorted, so twins meet).
+                labels.reserveCapacity(pairs.count)
                 for (name, labelValue) in pairs {
-                    let field = "labels.\(SampleValidator.printable(name, limit: 64))"
-                    guard names.insert(name).inserted else {
-                        problems.append(SampleProblem(field: field, reason: "label name appears more than once"))
-                        continue
-                    }
                     guard case let .string(text) = labelValue else {
-                        problems.append(SampleProblem(field: field, reason: "label value must be a string"))
+                        problems.append(SampleProblem(field: "labels.\(SampleValidator.printable(name, limit: 64))", reason: "label value must be a string"))
                         continue
                     }
                     labels.append(Label(name, text))
@@ -93,10 +89,33 @@ public enum JSONIngest {
                 problems.append(SampleProblem(field: SampleValidator.printable(key, limit: 40), reason: "unknown field; a sample has metric, labels, ts and value"))
             }
         }
-        if metric == nil, !seen.contains("metric") { problems.append(SampleProblem(field: "metric", reason: "is required")) }
-        if value == nil, !seen.contains("value") { problems.append(SampleProblem(field: "value", reason: "is required")) }
+        if metric == nil, !seen.contains(.metric) { problems.append(SampleProblem(field: "metric", reason: "is required")) }
+        if value == nil, !seen.contains(.value) { problems.append(SampleProblem(field: "value", reason: "is required")) }
         let key = metric.map { SeriesKey(metric: $0, labels: labels) }
         guard problems.isEmpty, let key, let value else { return (key, nil, problems) }
         return (key, Sample(key: key, timestamp: timestamp ?? now, value: value), [])
+    }
+
+    /// The fields of one sample entry seen so far: a set of four flags rather
+    /// than a `Set<String>`, which would cost an allocation per sample.
+    private struct SeenFields: OptionSet {
+        let rawValue: UInt8
+        static let metric = SeenFields(rawValue: 1)
+        static let labels = SeenFields(rawValue: 2)
+        static let ts = SeenFields(rawValue: 4)
+        static let value = SeenFields(rawValue: 8)
+
+        /// False when `key` is a known field seen before (unknown keys are reported anyway).
+        mutating func insert(_ key: String) -> Bool {
+            let field: SeenFields
+            switch key {
+            case "metric": field = .metric
+            case "labels": field = .labels
+            case "ts": field = .ts
+            case "value": field = .value
+            default: return true
+            }
+            return insert(field).inserted
+        }
     }
 }

@@ -155,7 +155,25 @@ public enum JSONValue: Sendable, Equatable {
 
         mutating func string() throws -> String {
             index += 1
-            var out: [UInt8] = []
+            // Most strings have no escape: take their bytes as they are (checked as
+            // UTF-8 unless all ASCII). At the first backslash, copy and go on slowly.
+            let start = index
+            var isASCII = true
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    let text = bytes[start..<index]
+                    index += 1
+                    if isASCII { return String(decoding: text, as: UTF8.self) }
+                    guard let valid = String(validating: text, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+                    return valid
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                if byte < 0x20 { throw error("control character in a string") }
+                if byte >= 0x80 { isASCII = false }
+                index += 1
+            }
+            var out = Array(bytes[start..<index])
             while index < bytes.count {
                 let byte = bytes[index]
                 switch byte {

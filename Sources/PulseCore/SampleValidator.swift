@@ -44,7 +44,8 @@ public struct SampleValidator: Sendable {
         }
         var previous: String?
         for label in key.labels {
-            let field = "labels.\(Self.printable(label.name, limit: 64))"
+            // Built only for a problem: valid samples are the hot path.
+            var field: String { "labels.\(Self.printable(label.name, limit: 64))" }
             if let reason = Self.labelNameProblem(label.name, maxLength: limits.maxLabelNameLength) {
                 problems.append(SampleProblem(field: field, reason: reason))
             }

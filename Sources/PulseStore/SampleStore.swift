@@ -34,6 +34,8 @@ public final class SampleStore: SampleWriter, Sendable {
         try connection.execute("PRAGMA journal_mode = WAL")
         try connection.execute("PRAGMA synchronous = NORMAL")
         try connection.execute("PRAGMA cache_size = -32000")
+        // After a checkpoint resets it, a log grown under load is cut back to this size.
+        try connection.execute("PRAGMA journal_size_limit = 67108864")
         try Schema.migrate(connection)
         let writer = try StoreWriter(connection: connection, configuration: configuration, logger: logger)
         let readers = try ReaderPool(path: configuration.path, count: configuration.readers)

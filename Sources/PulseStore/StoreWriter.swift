@@ -61,6 +61,7 @@ final class StoreWriter: @unchecked Sendable {
 
     /// Shared with the store's readers of cardinality.
     let registry = SeriesRegistry()
+    private let checkpointer: Checkpointer
 
     init(connection: SQLiteConnection, configuration: StoreConfiguration, logger: Logger) throws {
         self.connection = connection
@@ -68,7 +69,9 @@ final class StoreWriter: @unchecked Sendable {
         self.batchAge = Double(configuration.batchAge.milliseconds) / 1000
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
         self.logger = logger
+        self.checkpointer = try Checkpointer(path: connection.path, logger: logger)
         try loadSeries()
+        checkpointer.attach(to: connection)
         let thread = Thread { [self] in run() }
         thread.name = "pulsegate-store-writer"
         thread.start()
@@ -146,6 +149,7 @@ final class StoreWriter: @unchecked Sendable {
         condition.withLock {
             var copy = stats
             copy.pendingSamples = queuedSamples
+            copy.checkpoints = checkpointer.checkpoints
             return copy
         }
     }
@@ -361,6 +365,14 @@ final class StoreWriter: @unchecked Sendable {
     }
 
     private func finishStopping() {
+        checkpointer.detach(from: connection)
+        checkpointer.stop()
+        // Leave a short log behind: the next start has nothing to replay.
+        do {
+            try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        } catch {
+            logger.warning("final checkpoint failed", metadata: ["error": "\(error)"])
+        }
         let (requests, waiters) = condition.withLock {
             stopped = true
             defer { retentionRequests = []; stopWaiters = [] }

@@ -12,6 +12,8 @@ public struct WriterStatistics: Sendable, Equatable {
     /// Rollups recomputed from raw rows because a sample came out of order or overwrote one.
     public var rollupsRecomputed = 0
     public var retentionRollupsDeleted = 0
+    /// WAL checkpoints completed by the checkpointer thread.
+    public var checkpoints = 0
     /// Duration of the last commit (the transaction from BEGIN to COMMIT).
     public var lastCommitDuration: Duration = .zero
     /// Samples waiting for the next batch.

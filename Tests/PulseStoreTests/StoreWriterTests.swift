@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import CSQLite
 import PulseCore
@@ -128,6 +129,27 @@ import Testing
         #expect(series.count == 1, "the same key maps to the same series after a restart")
         #expect(series.first?.points.count == 20)
         await second.close()
+    }
+
+    /// Checkpoints run on their own thread once the log passes its threshold,
+    /// while readers keep reading; a close leaves an empty log behind.
+    @Test func checkpointsRunBesideTheWriterAndCloseTruncatesTheLog() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(batchSize: 5_000), logger: .quiet)
+        let keys = (0..<200).map { SeriesKey(metric: "test_value", labels: ["s": "\($0)"]) }
+        for round in 0..<40 {
+            let batch = keys.flatMap { key in (0..<50).map { Sample(key: key, timestamp: Int64(round * 50 + $0) * 1000, value: 1) } }
+            try await store.write(batch, durability: .committed)
+        }
+        #expect(await eventually { store.statistics.checkpoints > 0 })
+        #expect(try await storedCount(store) == 400_000)
+        await store.close()
+        // Empty, or gone when every connection had closed.
+        let log = (try? FileManager.default.attributesOfItem(atPath: db.path + "-wal"))?[.size] as? Int ?? 0
+        #expect(log == 0)
+        let reopened = try SampleStore.open(db.configuration(), logger: .quiet)
+        #expect(try await storedCount(reopened) == 400_000)
+        await reopened.close()
     }
 
     @Test func refusesADatabaseFromANewerSchema() async throws {
