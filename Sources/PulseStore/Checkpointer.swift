@@ -16,7 +16,11 @@ import Logging
 final class Checkpointer: @unchecked Sendable {
     /// WAL pages after a commit that start a checkpoint (SQLite's default too).
     static let thresholdPages: Int32 = 1_000
-    static let hardLimitPages: Int32 = 50_000
+    static let hardLimitPages: Int32 = 32_768  // 128 MB of 4 KB pages
+    /// Under steady writes the log passes the threshold at every commit: checkpoint
+    /// at most this often. A page rewritten by many commits in between is then copied
+    /// to the database file (and synced) once instead of once per commit.
+    static let minimumInterval: TimeInterval = 1
 
     private let connection: SQLiteConnection
     private let logger: Logger
@@ -83,6 +87,7 @@ final class Checkpointer: @unchecked Sendable {
                 return stopping
             }
             if stop { break }
+            let started = Date()
             var logPages: Int32 = 0
             var copiedPages: Int32 = 0
             let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logPages, &copiedPages)
@@ -90,6 +95,11 @@ final class Checkpointer: @unchecked Sendable {
                 condition.withLock { completed += 1 }
             } else if rc != SQLITE_BUSY {
                 logger.warning("checkpoint failed", metadata: ["error": "\(connection.error(rc, sql: nil))"])
+            }
+            // Requests that come meanwhile are served after the pause, by one checkpoint.
+            let resume = started.addingTimeInterval(Self.minimumInterval)
+            condition.withLock {
+                while !stopping, Date() < resume { _ = condition.wait(until: resume) }
             }
         }
         condition.withLock {

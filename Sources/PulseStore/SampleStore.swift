@@ -92,7 +92,11 @@ public final class SampleStore: SampleWriter, Sendable {
     public func close() async {
         await writer.stop()
         readers.close()
-        logger.info("store closed", metadata: ["path": "\(configuration.path)"])
+        let statistics = writer.statistics
+        logger.info("store closed", metadata: [
+            "path": "\(configuration.path)", "commits": "\(statistics.batchesCommitted)", "rows": "\(statistics.rowsWritten)",
+            "checkpoints": "\(statistics.checkpoints)",
+        ])
     }
 
     // MARK: Reading

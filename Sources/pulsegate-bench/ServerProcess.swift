@@ -41,6 +41,11 @@ final class ServerProcess: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
+        // What the store did in the run (commits, rows, checkpoints), from its last words.
+        let text = lock.withLock { log }
+        for line in text.split(separator: "\n") where line.contains("store closed") {
+            print("server: " + line)
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
