@@ -18,10 +18,21 @@ public struct IngestProblem: Sendable, Hashable, CustomStringConvertible {
 
 /// A pushed request refused as a whole: nothing of it is stored or broadcast.
 public struct IngestRejection: Error, Sendable, CustomStringConvertible {
+    /// Why, in a word: what the ingest endpoint counts rejections by.
+    public enum Reason: String, Sendable, CaseIterable {
+        /// Not the format: bad JSON, wrong shape, invalid UTF-8.
+        case malformed = "malformed"
+        case tooManySamples = "too_many_samples"
+        /// Well-formed, but some samples break the rules (names, values, labels…).
+        case invalidSamples = "invalid_samples"
+    }
+
+    public var reason: Reason
     public var message: String
     public var problems: [IngestProblem]
 
-    public init(_ message: String, problems: [IngestProblem] = []) {
+    public init(_ reason: Reason, _ message: String, problems: [IngestProblem] = []) {
+        self.reason = reason
         self.message = message
         self.problems = problems
     }

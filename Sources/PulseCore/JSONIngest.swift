@@ -8,19 +8,19 @@ public enum JSONIngest {
         let document: JSONValue
         switch JSONValue.parse(body) {
         case let .success(value): document = value
-        case let .failure(error): return .failure(IngestRejection("the body is not valid JSON: \(error)"))
+        case let .failure(error): return .failure(IngestRejection(.malformed, "the body is not valid JSON: \(error)"))
         }
         guard case let .object(members) = document else {
-            return .failure(IngestRejection(#"the body must be a JSON object {"samples":[…]}"#))
+            return .failure(IngestRejection(.malformed, #"the body must be a JSON object {"samples":[…]}"#))
         }
         if let unknown = members.first(where: { $0.key != "samples" }) {
-            return .failure(IngestRejection("unknown member \"\(SampleValidator.printable(unknown.key, limit: 40))\": the body is {\"samples\":[…]}"))
+            return .failure(IngestRejection(.malformed, "unknown member \"\(SampleValidator.printable(unknown.key, limit: 40))\": the body is {\"samples\":[…]}"))
         }
         guard members.count == 1, case let .array(entries) = members[0].value else {
-            return .failure(IngestRejection(#"the body must have exactly one "samples" array"#))
+            return .failure(IngestRejection(.malformed, #"the body must have exactly one "samples" array"#))
         }
         guard entries.count <= maxSamples else {
-            return .failure(IngestRejection("\(entries.count) samples in one request, at most \(maxSamples) are allowed: split the request"))
+            return .failure(IngestRejection(.tooManySamples, "\(entries.count) samples in one request, at most \(maxSamples) are allowed: split the request"))
         }
         var samples: [Sample] = []
         samples.reserveCapacity(entries.count)
@@ -34,7 +34,7 @@ public enum JSONIngest {
             if let decoded { samples.append(decoded) }
         }
         guard problems.isEmpty else {
-            return .failure(IngestRejection("\(Set(problems.compactMap(\.index)).count) of \(entries.count) samples are invalid; nothing was stored", problems: problems))
+            return .failure(IngestRejection(.invalidSamples, "\(Set(problems.compactMap(\.index)).count) of \(entries.count) samples are invalid; nothing was stored", problems: problems))
         }
         return .success(samples)
     }

@@ -12,7 +12,7 @@
 public enum PrometheusText {
     public static func samples(from body: some Collection<UInt8>, now: Int64, maxSamples: Int, validator: SampleValidator) -> Result<[Sample], IngestRejection> {
         guard let text = String(validating: body, as: UTF8.self) else {
-            return .failure(IngestRejection("the body is not valid UTF-8"))
+            return .failure(IngestRejection(.malformed, "the body is not valid UTF-8"))
         }
         var samples: [Sample] = []
         var problems: [IngestProblem] = []
@@ -26,7 +26,7 @@ public enum PrometheusText {
                 continue
             }
             guard samples.count < maxSamples else {
-                return .failure(IngestRejection("more than \(maxSamples) samples in one request: split the request"))
+                return .failure(IngestRejection(.tooManySamples, "more than \(maxSamples) samples in one request: split the request"))
             }
             switch sample(line, now: now) {
             case let .success(sample):
@@ -37,7 +37,7 @@ public enum PrometheusText {
             }
         }
         guard problems.isEmpty else {
-            return .failure(IngestRejection("\(Set(problems.compactMap(\.index)).count) lines are invalid; nothing was stored", problems: problems))
+            return .failure(IngestRejection(.invalidSamples, "\(Set(problems.compactMap(\.index)).count) lines are invalid; nothing was stored", problems: problems))
         }
         return .success(samples)
     }

@@ -18,6 +18,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let store = try SampleStore.open(configuration.store, logger: logger)
     let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
     let pipeline = Pipeline(writer: store, publishers: [hub])
+    let metrics = GatewayMetrics()
 
     var services: [any Service] = [StoreService(store: store, logger: logger)]
     if let interval = configuration.collectInterval {
@@ -28,7 +29,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     }
 
     let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes)
-    let router = buildRouter(configuration, store: store, pipeline: pipeline, live: live, logger: logger)
+    let router = buildRouter(configuration, store: store, pipeline: pipeline, live: live, metrics: metrics, logger: logger)
     let webSocketRouter = Router(context: LiveRequestContext.self)
     live.addRoutes(to: webSocketRouter)
 
@@ -47,11 +48,13 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         services: services,
         logger: logger
     )
-    return Gateway(application: application, hub: hub, pipeline: pipeline, store: store, logger: logger)
+    return Gateway(application: application, hub: hub, pipeline: pipeline, store: store, metrics: metrics, logger: logger)
 }
 
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.
-func buildRouter(_ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, logger: Logger) -> Router<BasicRequestContext> {
+func buildRouter(
+    _ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics, logger: Logger
+) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: LogRequestsMiddleware(.debug))
     if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
@@ -61,7 +64,8 @@ func buildRouter(_ configuration: AppConfiguration, store: SampleStore, pipeline
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
-    IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest).addRoutes(to: router)
+    IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest, metrics: metrics.ingest).addRoutes(to: router)
+    MetricsController<BasicRequestContext>(registry: metrics.registry).addRoutes(to: router)
     live.addRoutes(to: router)
     return router
 }

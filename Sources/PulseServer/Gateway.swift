@@ -18,6 +18,8 @@ public struct Gateway: Service {
     /// Where every sample enters: validated, stored, then published to the hub.
     public let pipeline: Pipeline
     public let store: SampleStore
+    /// The gateway's own instrumentation, served at `/metrics`.
+    public let metrics: GatewayMetrics
     let logger: Logger
 
     public func run() async throws {

@@ -13,22 +13,31 @@ struct IngestController<Context: RequestContext> {
     let pipeline: Pipeline
     let store: SampleStore
     let limits: IngestLimits
+    let metrics: IngestMetrics
 
     func addRoutes(to router: Router<Context>) {
         router.post("/ingest") { request, context in try await ingest(request, context: context) }
+    }
+
+    /// Counts a rejection and gives back the error that answers it.
+    private func reject<E: Error>(_ reason: IngestMetrics.Rejection, _ error: E) -> E {
+        metrics.rejected(reason)
+        return error
     }
 
     private func ingest(_ request: Request, context: Context) async throws -> Response {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         let isJSON = contentType.hasPrefix("application/json")
         guard isJSON || contentType.hasPrefix("text/plain") else {
-            throw APIError(.unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}, or text/plain; version=0.0.4 with Prometheus text")
+            throw reject(.unsupportedMediaType, APIError(
+                .unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}, or text/plain; version=0.0.4 with Prometheus text"
+            ))
         }
         var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limits.maxBodyBytes)
         } catch {
-            throw APIError(.contentTooLarge, "the body is larger than \(limits.maxBodyBytes) bytes: split the request")
+            throw reject(.bodyTooLarge, APIError(.contentTooLarge, "the body is larger than \(limits.maxBodyBytes) bytes: split the request"))
         }
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
@@ -37,12 +46,12 @@ struct IngestController<Context: RequestContext> {
             do {
                 body = ByteBuffer(bytes: try GzipBody.inflate(body, limit: limits.maxBodyBytes))
             } catch .tooLarge(let limit) {
-                throw APIError(.contentTooLarge, "the body inflates to more than \(limit) bytes: split the request")
+                throw reject(.bodyTooLarge, APIError(.contentTooLarge, "the body inflates to more than \(limit) bytes: split the request"))
             } catch .corrupt(let reason) {
-                throw APIError(.badRequest, "the gzip body cannot be read: \(reason)")
+                throw reject(.badEncoding, APIError(.badRequest, "the gzip body cannot be read: \(reason)"))
             }
         case let other?:
-            throw APIError(.unsupportedMediaType, "Content-Encoding \(other.prefix(32)) is not supported: send gzip or no encoding")
+            throw reject(.badEncoding, APIError(.unsupportedMediaType, "Content-Encoding \(other.prefix(32)) is not supported: send gzip or no encoding"))
         }
         let samples: [Sample]
         let decoded = isJSON
@@ -50,22 +59,23 @@ struct IngestController<Context: RequestContext> {
             : PrometheusText.samples(from: body.readableBytesView, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest, validator: pipeline.validator)
         switch decoded {
         case let .success(decoded): samples = decoded
-        case let .failure(rejection): throw IngestError(rejection)
+        case let .failure(rejection): throw reject(IngestMetrics.Rejection(rejection.reason), IngestError(rejection))
         }
         // Cardinality: checked before anything is queued. Concurrent requests may
         // together overshoot the total by what they add at once.
         let newSeries = store.newSeriesCount(in: Set(samples.map(\.key)))
         if newSeries > limits.maxNewSeriesPerRequest {
-            throw APIError(.badRequest, "\(newSeries) new series in one request, at most \(limits.maxNewSeriesPerRequest) are allowed: send fewer label combinations")
+            throw reject(.tooManyNewSeries, APIError(.badRequest, "\(newSeries) new series in one request, at most \(limits.maxNewSeriesPerRequest) are allowed: send fewer label combinations"))
         }
         if newSeries > 0, store.seriesCount + newSeries > limits.maxSeries {
-            throw APIError(.badRequest, "the series limit (\(limits.maxSeries)) is reached: \(store.seriesCount) stored, \(newSeries) new in this request; no new series are accepted")
+            throw reject(.seriesLimit, APIError(.badRequest, "the series limit (\(limits.maxSeries)) is reached: \(store.seriesCount) stored, \(newSeries) new in this request; no new series are accepted"))
         }
         do {
             try await pipeline.accept(samples, from: .ingest, durability: .committed)
         } catch let error as StoreError {
-            throw APIError(.serviceUnavailable, "not stored: \(error)")
+            throw reject(.storeUnavailable, APIError(.serviceUnavailable, "not stored: \(error)"))
         }
+        metrics.accepted(samples: samples.count)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json"],

@@ -222,4 +222,45 @@ import Testing
             #expect(try await gateway.store.catalog().isEmpty)
         }
     }
+
+    /// Every refusal is counted by its reason, and accepted requests and samples
+    /// too, in the gateway's own `/metrics`.
+    @Test func rejectionsAreCountedByReason() async throws {
+        let limits = IngestLimits(maxBodyBytes: 1_000, maxSamplesPerRequest: 5, maxNewSeriesPerRequest: 3, maxSeries: 4)
+        try await withGateway(ingest: limits) { _, client in
+            func samples(_ series: [String]) -> String {
+                #"{"samples":["# + series.map { #"{"metric":"counted","labels":{"s":"\#($0)"},"value":1}"# }.joined(separator: ",") + "]}"
+            }
+            #expect(try await post(client, samples(["a", "b", "c"])).0 == 200)
+            #expect(try await post(client, samples(["d", "e", "f", "g"])).0 == 400, "4 new series, 3 allowed")
+            #expect(try await post(client, samples(["d", "e"])).0 == 400, "3 stored + 2 new > 4")
+            #expect(try await post(client, samples(["a"])).0 == 200)
+            #expect(try await post(client, samples(Array(repeating: "a", count: 6))).0 == 400)
+            #expect(try await post(client, #"{"samples":[{"metric":"1bad","value":1}]}"#).0 == 400)
+            #expect(try await post(client, "{").0 == 400)
+            #expect(try await post(client, "<samples/>", contentType: "application/xml").0 == 415)
+            #expect(try await post(client, String(repeating: " ", count: 2_000) + "{}").0 == 413)
+            #expect(try await post(client, gzipped: [0x1f, 0x8b, 1, 2, 3]).0 == 400)
+            #expect(try await post(client, gzipped: Array("{}".utf8), encoding: "br").0 == 415)
+
+            let text = try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+                return String(buffer: response.body)
+            }
+            var values: [String: String] = [:]
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+            }
+            #expect(values["pulsegate_ingest_requests_accepted_total"] == "2")
+            #expect(values["pulsegate_ingest_samples_accepted_total"] == "4")
+            let expected: [String: String] = [
+                "too_many_new_series": "1", "series_limit": "1", "too_many_samples": "1", "invalid_samples": "1", "malformed": "1",
+                "unsupported_media_type": "1", "body_too_large": "1", "bad_encoding": "2", "store_unavailable": "0",
+            ]
+            for (reason, count) in expected {
+                #expect(values[#"pulsegate_ingest_requests_rejected_total{reason="\#(reason)"}"#] == count, "\(reason)")
+            }
+        }
+    }
 }

@@ -1,0 +1,19 @@
+import Metrics
+import Prometheus
+
+/// The gateway's own instrumentation, exposed at `GET /metrics`.
+///
+/// Each gateway has its own registry and swift-metrics factory rather than the
+/// process-wide `MetricsSystem`: tests run many gateways in one process, and
+/// each must count only its own requests.
+public struct GatewayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let ingest: IngestMetrics
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        factory = PrometheusMetricsFactory(registry: registry)
+        ingest = IngestMetrics(factory: factory)
+    }
+}
