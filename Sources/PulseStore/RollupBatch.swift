@@ -31,17 +31,18 @@ struct RollupBatch {
     }
 
     private(set) var recomputed = 0
+    private var written: [(Key, MinuteRollup)] = []
 
     var count: Int { entries.count }
 
     /// Accounts for a sample just written to the raw table.
-    mutating func add(seriesID: Int64, timestamp: Int64, value: Double, on connection: SQLiteConnection) throws {
+    mutating func add(seriesID: Int64, timestamp: Int64, value: Double, latest: inout LatestRollups, on connection: SQLiteConnection) throws {
         let key = Key(seriesID: seriesID, minute: MinuteRollup.minute(of: timestamp))
         let entry: Entry?
         if let known = entries[key] {
             entry = known
         } else {
-            entry = try RollupTable.load(seriesID: seriesID, minute: key.minute, on: connection).map(Entry.folded)
+            entry = try latest.stored(seriesID: seriesID, minute: key.minute, on: connection).map(Entry.folded)
         }
         switch entry {
         case nil:
@@ -69,7 +70,15 @@ struct RollupBatch {
             }
             if let rollup {
                 try RollupTable.store(rollup, seriesID: key.seriesID, minute: key.minute, on: connection)
+                written.append((key, rollup))
             }
+        }
+    }
+
+    /// Once the transaction has committed: the writer's cache learns what it wrote.
+    func committed(into latest: inout LatestRollups) {
+        for (key, rollup) in written {
+            latest.committed(rollup, seriesID: key.seriesID, minute: key.minute)
         }
     }
 }

@@ -14,10 +14,24 @@ enum RollupTable {
         return try statement.step() ? rollup(statement, from: 0) : nil
     }
 
+    /// The newest rollup of one series, if it has any.
+    static func newest(seriesID: Int64, on connection: SQLiteConnection) throws -> (Int64, MinuteRollup)? {
+        let statement = try connection.cached("""
+            SELECT bucket, count, sum, min, max, last, last_ts FROM rollups_1m
+            WHERE series_id = ?1 ORDER BY bucket DESC LIMIT 1
+            """)
+        defer { statement.reset() }
+        statement.bind(seriesID, at: 1)
+        return try statement.step() ? (statement.int64(at: 0), rollup(statement, from: 1)) : nil
+    }
+
     static func store(_ rollup: MinuteRollup, seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws {
         let statement = try connection.cached("""
-            INSERT OR REPLACE INTO rollups_1m(series_id, bucket, count, sum, min, max, last, last_ts)
+            INSERT INTO rollups_1m(series_id, bucket, count, sum, min, max, last, last_ts)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            ON CONFLICT(series_id, bucket) DO UPDATE SET
+                count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
+                last = excluded.last, last_ts = excluded.last_ts
             """)
         statement.bind(seriesID, at: 1)
         statement.bind(minute, at: 2)

@@ -48,6 +48,7 @@ final class StoreWriter: @unchecked Sendable {
     private var retention: RetentionRun?
     /// Raw rows before this ts (a whole minute) have been deleted by retention.
     private var rawFloor: Int64 = 0
+    private var latestRollups = LatestRollups()
 
     private static let insertSampleSQL = """
         INSERT INTO samples(series_id, ts, value) VALUES (?1, ?2, ?3)
@@ -276,7 +277,7 @@ final class StoreWriter: @unchecked Sendable {
                         insertSample.bind(sample.timestamp, at: 2)
                         insertSample.bind(sample.value, at: 3)
                         try insertSample.run()
-                        try rollups.add(seriesID: id, timestamp: sample.timestamp, value: sample.value, on: connection)
+                        try rollups.add(seriesID: id, timestamp: sample.timestamp, value: sample.value, latest: &latestRollups, on: connection)
                     }
                 }
                 try rollups.write(on: connection)
@@ -291,6 +292,7 @@ final class StoreWriter: @unchecked Sendable {
             logger.error("store write failed, batch rolled back", metadata: ["samples": "\(sampleCount)", "error": "\(failure)"])
             return .failure(failure)
         }
+        rollups.committed(into: &latestRollups)
         seriesIDs.merge(created) { old, _ in old }
         if !created.isEmpty { registry.add(created.keys) }
         let elapsed = ContinuousClock.now - started
@@ -334,7 +336,10 @@ final class StoreWriter: @unchecked Sendable {
                 let statement = try connection.prepare("SELECT id FROM series ORDER BY id")
                 while try statement.step() { ids.append(statement.int64(at: 0)) }
                 run.seriesIDs = ids
-                if run.request.table == .samples { rawFloor = max(rawFloor, run.request.cutoff) }
+                switch run.request.table {
+                case .samples: rawFloor = max(rawFloor, run.request.cutoff)
+                case .rollups: latestRollups.forget(olderThan: run.request.cutoff)
+                }
             }
             guard let ids = run.seriesIDs, run.index < ids.count else {
                 retention = nil
