@@ -79,6 +79,22 @@ import Testing
         }
     }
 
+    /// Whole-minute steps are served from the rollups; a range that cuts the
+    /// minute still counts only the samples inside it (raw rows at the edges).
+    @Test(arguments: [
+        ("sum", 33.0), ("count", 6), ("min", 2), ("max", 9), ("last", 4), ("avg", 5.5),
+    ] as [(String, Double)])
+    func minuteStepsWithPartialEdges(_ agg: String, _ expected: Double) async throws {
+        try await withGateway { _, client in
+            // Samples 2 s … 7 s: 9, 2, 8, 3, 7, 4.
+            let (status, body) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base + 2000)&to=\(Self.base + 7500)&step=1m&agg=\(agg)")
+            #expect(status == 200, "\(body)")
+            #expect(points(try json(body), host: "a") == [[Double(Self.base), expected]])
+            let (_, whole) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base)&to=\(Self.base + 59_999)&step=1m&agg=count")
+            #expect(points(try json(whole), host: "a") == [[Double(Self.base), 10]])
+        }
+    }
+
     @Test(arguments: ["from=\(base)&to=\(base + 9999)", "from=\(rfc3339(base))&to=\(rfc3339(base + 9999))", "from=-3d&to=now", "from=now-3d"])
     func timeForms(_ range: String) async throws {
         try await withGateway { _, client in
