@@ -12,6 +12,7 @@ final class SQLiteConnection: @unchecked Sendable {
     private var statements: [String: SQLiteStatement] = [:]
 
     init(path: String, readOnly: Bool) throws {
+        _ = Self.libraryConfigured
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
@@ -25,6 +26,11 @@ final class SQLiteConnection: @unchecked Sendable {
         self.path = path
         sqlite3_busy_timeout(db, 5_000)
     }
+
+    /// Process-wide settings, applied once before the first connection opens.
+    private static let libraryConfigured: Bool = {
+        pulsegate_sqlite3_disable_memory_statistics() == SQLITE_OK
+    }()
 
     deinit {
         statements.removeAll()
