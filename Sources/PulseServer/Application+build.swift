@@ -60,6 +60,7 @@ func buildRouter(_ configuration: AppConfiguration, store: SampleStore, pipeline
         logger.warning("dashboard files not found; / will answer 404", metadata: ["directory": "\(configuration.publicDirectory)"])
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
+    OpenAPIController<BasicRequestContext>().addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
     IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest).addRoutes(to: router)
     live.addRoutes(to: router)
