@@ -63,7 +63,9 @@ enum HistoryEncoding {
             out += #"{"labels":"# + LabelJSON.encode(entry.key.labels) + #","points":["#
             for (position, point) in entry.points.enumerated() {
                 if position > 0 { out += "," }
-                out += "[\(point.timestamp),\(point.value)]"
+                // Stored values are finite, but a sum or an average of them can pass
+                // the largest double; JSON has no infinity, so such a point is null.
+                out += point.value.isFinite ? "[\(point.timestamp),\(point.value)]" : "[\(point.timestamp),null]"
             }
             out += "]}"
         }

@@ -82,7 +82,7 @@ enum OpenAPIDocument {
               "text/csv": {
                 "schema": {
                   "type": "string",
-                  "description": "A header line `ts,labels,value`, then one row per point: Unix ms, the series' labels in Prometheus's form (`{cpu=\"all\"}`, quoted for CSV), the value."
+                  "description": "A header line `ts,labels,value`, then one row per point: Unix ms, the series' labels in Prometheus's form (`{cpu=\"all\"}`, quoted for CSV), the value (`inf`, `-inf` or `nan` for an aggregate that is not finite)."
                 },
                 "example": "ts,labels,value\n1764470000000,\"{cpu=\"\"all\"\"}\",0.125\n"
               }
@@ -321,7 +321,10 @@ enum OpenAPIDocument {
                   "description": "[ts, value] pairs, ascending by ts.",
                   "items": {
                     "type": "array",
-                    "prefixItems": [{ "type": "integer" }, { "type": "number" }],
+                    "prefixItems": [
+                      { "type": "integer", "description": "Unix ms: the sample's, or its bucket's start." },
+                      { "type": ["number", "null"], "description": "null when an aggregate is not a finite number (a sum or average beyond the largest double)." }
+                    ],
                     "minItems": 2,
                     "maxItems": 2
                   }

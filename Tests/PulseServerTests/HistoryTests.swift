@@ -156,6 +156,29 @@ import Testing
         }
     }
 
+    /// Stored values are finite, but their sum can pass the largest double; JSON has
+    /// no infinity, so such a point's value is null (it was written `inf`, not JSON).
+    @Test(arguments: ["10s", "1m"])  // computed in SQL from raw rows; from per-minute rollups
+    func aggregatesBeyondTheLargestDoubleAreNull(_ step: String) async throws {
+        try await withGateway { gateway, client in
+            let huge = [("plus", 1.7e308), ("minus", -1.7e308)].flatMap { sign, value in
+                [0, 1000].map { Sample(metric: "huge", labels: ["sign": sign], timestamp: Self.base + Int64($0), value: value) }
+            }
+            try await gateway.pipeline.accept(huge, from: .ingest, durability: .committed)
+            func values(_ agg: String) async throws -> [[Any]] {
+                let (status, body) = try await get(client, "/history?metric=huge&from=\(Self.base)&to=\(Self.base + 59_999)&step=\(step)&agg=\(agg)")
+                #expect(status == 200, "\(body)")
+                let series = try #require(try json(body)["series"] as? [[String: Any]])
+                return series.map { ($0["points"] as? [[Any]] ?? []).map { $0[1] } }
+            }
+            for agg in ["sum", "avg"] {
+                let got = try await values(agg)
+                #expect(got.count == 2 && got.allSatisfy { $0.count == 1 && $0[0] is NSNull }, "\(agg): \(got)")
+            }
+            #expect(try await values("max").map { $0.compactMap { $0 as? Double } } == [[-1.7e308], [1.7e308]])
+        }
+    }
+
     @Test func hostileLabelValuesComeBackVerbatim() async throws {
         try await withGateway { gateway, client in
             let hostile = "'; DROP TABLE samples; -- \"ünïcødé\" 🚀 \\ & = ?"
