@@ -65,7 +65,7 @@ enum OpenAPIDocument {
             "name": "matchers",
             "in": "query",
             "required": false,
-            "description": "Label matchers, each its own query parameter: `label=value` selects the series whose label equals the value, `label!=value` (the parameter named `label!`) those whose label differs. As in PromQL, an absent label equals \"\". At most 32.",
+            "description": "Label matchers, each its own query parameter: `label=value` selects the series whose label equals the value, `label!=value` (the parameter named `label!`) those whose label differs. As in PromQL, an absent label equals \"\". At most 32. Names and values are decoded as forms encode them: `%XX` for a byte and `+` for a space.",
             "style": "form",
             "explode": true,
             "schema": { "$ref": "#/components/schemas/LabelMatchers" },
@@ -269,7 +269,7 @@ enum OpenAPIDocument {
         "additionalProperties": { "type": "string" }
       },
       "TimeText": {
-        "description": "A point in time: Unix milliseconds, RFC 3339, `now`, or relative to now (`-15m`, `now-1h`, `-1h30m`; a unit is required). Between 1970 and the end of 9999.",
+        "description": "A point in time: Unix milliseconds, RFC 3339, `now`, or relative to now (`-15m`, `now-1h`, `-1h30m`; a unit is required). Between 1970 and the end of 9999. In a URL a `+` is a space: write an offset as `%2B01:00`.",
         "anyOf": [
           { "title": "Unix ms", "type": "string", "pattern": "^[0-9]{1,15}$", "examples": ["1764470000000"] },
           { "title": "RFC 3339", "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$", "examples": ["2026-11-30T03:00:00Z", "2026-11-30T03:00:00.250+01:00"] },

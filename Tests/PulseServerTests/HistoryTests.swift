@@ -99,6 +99,23 @@ import Testing
         }
     }
 
+    /// The query as forms and `URLSearchParams` write it: `%XX` in names too (the
+    /// matcher `host!=a` arrives as `host%21=a`), and `+` for a space.
+    @Test func queryIsDecodedAsFormsEncodeIt() async throws {
+        try await withGateway { gateway, client in
+            try await gateway.pipeline.accept([Sample(metric: "spaced", labels: ["v": "a b+c"], timestamp: Self.base, value: 1)], from: .ingest, durability: .committed)
+            func labels(_ uri: String) async throws -> [[String: String]] {
+                let (status, body) = try await get(client, uri)
+                #expect(status == 200, "\(uri): \(body)")
+                return (try json(body)["series"] as? [[String: Any]] ?? []).compactMap { $0["labels"] as? [String: String] }
+            }
+            let range = "from=\(Self.base)&to=\(Self.base + 9999)"
+            #expect(try await labels("/history?metric=cpu&host%21=a&\(range)") == [["host": "b"]])
+            #expect(try await labels("/history?%6Detric=cpu&%68ost=a&\(range)") == [["host": "a"]])
+            #expect(try await labels("/history?metric=spaced&v=a+b%2Bc&\(range)") == [["v": "a b+c"]])
+        }
+    }
+
     @Test(arguments: [
         ("/history", "metric is required"),
         ("/history?metric=bad-name", "metric name"),
