@@ -64,5 +64,8 @@ func buildRouter(_ configuration: AppConfiguration, store: SampleStore, pipeline
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
     IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest).addRoutes(to: router)
     live.addRoutes(to: router)
+    // Last: a router middleware runs only for the routes added before it and for
+    // requests no route matches, which are the ones this one answers.
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
