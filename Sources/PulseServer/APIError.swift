@@ -3,14 +3,17 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Every error the API answers: a status and `{"error": "..."}` that says what to change.
+/// Every error the API answers: a status and `{"error": "..."}` that says what to change,
+/// with the header fields the status calls for (`Allow` for a 405).
 struct APIError: HTTPResponseError, CustomStringConvertible {
     let status: HTTPResponse.Status
     let message: String
+    let headers: HTTPFields
 
-    init(_ status: HTTPResponse.Status, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.message = message
+        self.headers = headers
     }
 
     var description: String { "\(status.code) \(message)" }
@@ -19,9 +22,11 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let data = try JSONEncoder().encode(Body(error: message))
+        var headers = headers
+        headers[.contentType] = "application/json; charset=utf-8"
         return Response(
             status: status,
-            headers: [.contentType: "application/json; charset=utf-8"],
+            headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
     }

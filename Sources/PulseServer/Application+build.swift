@@ -63,9 +63,13 @@ func buildRouter(
         logger.warning("dashboard files not found; / will answer 404", metadata: ["directory": "\(configuration.publicDirectory)"])
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
+    OpenAPIController<BasicRequestContext>().addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
     IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest, metrics: metrics.ingest).addRoutes(to: router)
     MetricsController<BasicRequestContext>(registry: metrics.registry).addRoutes(to: router)
     live.addRoutes(to: router)
+    // Last: a router middleware runs only for the routes added before it and for
+    // requests no route matches, which are the ones this one answers.
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }

@@ -40,7 +40,7 @@ struct HistoryController<Context: RequestContext> {
     }
 
     private func series(_ request: Request) async throws -> Response {
-        let prefix = request.uri.queryParameters["prefix"].map(String.init) ?? ""
+        let prefix = QueryString.parameters(request.uri.query).first { $0.name == "prefix" }?.value ?? ""
         guard prefix.utf8.count <= SampleLimits.default.maxMetricNameLength,
               prefix.isEmpty || SampleValidator.isValidName(prefix, allowColon: true)
         else { throw APIError(.badRequest, "prefix must be the start of a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*") }
@@ -63,7 +63,9 @@ enum HistoryEncoding {
             out += #"{"labels":"# + LabelJSON.encode(entry.key.labels) + #","points":["#
             for (position, point) in entry.points.enumerated() {
                 if position > 0 { out += "," }
-                out += "[\(point.timestamp),\(point.value)]"
+                // Stored values are finite, but a sum or an average of them can pass
+                // the largest double; JSON has no infinity, so such a point is null.
+                out += point.value.isFinite ? "[\(point.timestamp),\(point.value)]" : "[\(point.timestamp),null]"
             }
             out += "]}"
         }

@@ -3,7 +3,8 @@ import HummingbirdCore
 import PulseCore
 
 /// The parameters of `GET /history`, checked: `metric` (required), label
-/// matchers (`label=value`, `label!=value`), `from`/`to`, `step`, `agg`.
+/// matchers (`label=value`, `label!=value`), `from`/`to`, `step`, `agg`; names
+/// and values decoded as forms encode them (`QueryString`).
 struct HistoryRequest: Sendable {
     let selector: SeriesSelector
     let from: Int64
@@ -17,9 +18,7 @@ struct HistoryRequest: Sendable {
     init(uri: URI, now: Int64, limits: QueryLimits) throws(APIError) {
         var values: [String: String] = [:]
         var matchers: [LabelMatcher] = []
-        for (rawKey, rawValue) in uri.queryParameters {
-            let key = String(rawKey)
-            let value = String(rawValue)
+        for (key, value) in QueryString.parameters(uri.query) {
             if Self.reserved.contains(key) {
                 guard values.updateValue(value, forKey: key) == nil else {
                     throw APIError(.badRequest, "\(key) is given more than once")

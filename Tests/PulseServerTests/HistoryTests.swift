@@ -115,6 +115,23 @@ import Testing
         }
     }
 
+    /// The query as forms and `URLSearchParams` write it: `%XX` in names too (the
+    /// matcher `host!=a` arrives as `host%21=a`), and `+` for a space.
+    @Test func queryIsDecodedAsFormsEncodeIt() async throws {
+        try await withGateway { gateway, client in
+            try await gateway.pipeline.accept([Sample(metric: "spaced", labels: ["v": "a b+c"], timestamp: Self.base, value: 1)], from: .ingest, durability: .committed)
+            func labels(_ uri: String) async throws -> [[String: String]] {
+                let (status, body) = try await get(client, uri)
+                #expect(status == 200, "\(uri): \(body)")
+                return (try json(body)["series"] as? [[String: Any]] ?? []).compactMap { $0["labels"] as? [String: String] }
+            }
+            let range = "from=\(Self.base)&to=\(Self.base + 9999)"
+            #expect(try await labels("/history?metric=cpu&host%21=a&\(range)") == [["host": "b"]])
+            #expect(try await labels("/history?%6Detric=cpu&%68ost=a&\(range)") == [["host": "a"]])
+            #expect(try await labels("/history?metric=spaced&v=a+b%2Bc&\(range)") == [["v": "a b+c"]])
+        }
+    }
+
     @Test(arguments: [
         ("/history", "metric is required"),
         ("/history?metric=bad-name", "metric name"),
@@ -169,6 +186,29 @@ import Testing
             let (status, body) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base)&to=\(Self.base + 1000)", accept: "text/csv")
             #expect(status == 200)
             #expect(body == "ts,labels,value\n\(Self.base),\"{host=\"\"a\"\"}\",5.0\n\(Self.base + 1000),\"{host=\"\"a\"\"}\",1.0\n")
+        }
+    }
+
+    /// Stored values are finite, but their sum can pass the largest double; JSON has
+    /// no infinity, so such a point's value is null (it was written `inf`, not JSON).
+    @Test(arguments: ["10s", "1m"])  // computed in SQL from raw rows; from per-minute rollups
+    func aggregatesBeyondTheLargestDoubleAreNull(_ step: String) async throws {
+        try await withGateway { gateway, client in
+            let huge = [("plus", 1.7e308), ("minus", -1.7e308)].flatMap { sign, value in
+                [0, 1000].map { Sample(metric: "huge", labels: ["sign": sign], timestamp: Self.base + Int64($0), value: value) }
+            }
+            try await gateway.pipeline.accept(huge, from: .ingest, durability: .committed)
+            func values(_ agg: String) async throws -> [[Any]] {
+                let (status, body) = try await get(client, "/history?metric=huge&from=\(Self.base)&to=\(Self.base + 59_999)&step=\(step)&agg=\(agg)")
+                #expect(status == 200, "\(body)")
+                let series = try #require(try json(body)["series"] as? [[String: Any]])
+                return series.map { ($0["points"] as? [[Any]] ?? []).map { $0[1] } }
+            }
+            for agg in ["sum", "avg"] {
+                let got = try await values(agg)
+                #expect(got.count == 2 && got.allSatisfy { $0.count == 1 && $0[0] is NSNull }, "\(agg): \(got)")
+            }
+            #expect(try await values("max").map { $0.compactMap { $0 as? Double } } == [[-1.7e308], [1.7e308]])
         }
     }
 

@@ -68,6 +68,24 @@ import Testing
         }
     }
 
+    /// A served path asked with another method: 405 with `Allow`, not the router's 404.
+    @Test(arguments: [
+        (HTTPRequest.Method.trace, "/healthz", "GET"), (.delete, "/history", "GET"), (.post, "/api/series", "GET"),
+        (.get, "/ingest", "POST"), (.put, "/ingest/", "POST"), (.patch, "/openapi.json", "GET"), (.post, "/ws/metrics", "GET"),
+    ])
+    func otherMethodsOnAServedPathAre405WithAllow(_ method: HTTPRequest.Method, _ path: String, _ allow: String) async throws {
+        try await withTestGateway { _, client in
+            try await client.execute(uri: path, method: method) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == allow)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect((body?["error"] as? String)?.contains("use \(allow)") == true)
+            }
+            try await client.execute(uri: "/no-such-path", method: method) { #expect($0.status == .notFound) }
+        }
+    }
+
     @Test func theCollectorWritesThroughThePipelineAndStopCommitsIt() async throws {
         let scratch = try Scratch()
         let configuration = scratch.configuration(collectInterval: .milliseconds(100))

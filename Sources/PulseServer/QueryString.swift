@@ -1,0 +1,49 @@
+/// A URL's query as HTML forms and `URLSearchParams` write it
+/// (application/x-www-form-urlencoded): `&`-separated `name=value` pairs, with
+/// `+` for a space and `%XX` for a byte, in names as in values.
+///
+/// Hummingbird's `URI.queryParameters` decodes neither names nor `+`: the
+/// matcher `host!=b` as `URLSearchParams` writes it, `host%21=b`, would reach a
+/// handler as the label name `host%21`, and `cpu=all+cores` as `all+cores`.
+enum QueryString {
+    /// The pairs in their order; a pair without `=` has the value "".
+    static func parameters(_ query: String?) -> [(name: String, value: String)] {
+        guard let query else { return [] }
+        return query.split(separator: "&").map { pair in
+            guard let equals = pair.firstIndex(of: "=") else { return (decode(pair), "") }
+            return (decode(pair[..<equals]), decode(pair[pair.index(after: equals)...]))
+        }
+    }
+
+    /// `+` becomes a space and `%XX` its byte. As browsers do, a `%` without two
+    /// hex digits after it stays as it is, and bytes that are not UTF-8 become U+FFFD.
+    static func decode(_ text: Substring) -> String {
+        let input = Array(text.utf8)
+        guard input.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(text) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(input.count)
+        var index = 0
+        while index < input.count {
+            let byte = input[index]
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), index + 2 < input.count, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
+                bytes.append(high << 4 | low)
+                index += 2
+            } else {
+                bytes.append(byte)
+            }
+            index += 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
