@@ -74,8 +74,8 @@ public enum JSONIngest {
                     labels.append(Label(name, text))
                 }
             case "ts":
-                guard case let .number(text) = member, let integer = Int64(text) else {
-                    problems.append(SampleProblem(field: "ts", reason: "must be an integer number of milliseconds since the Unix epoch"))
+                guard case let .number(text) = member, let integer = wholeNumber(text) else {
+                    problems.append(SampleProblem(field: "ts", reason: "must be a whole number of milliseconds since the Unix epoch"))
                     continue
                 }
                 timestamp = integer
@@ -94,6 +94,15 @@ public enum JSONIngest {
         let key = metric.map { SeriesKey(metric: $0, labels: labels) }
         guard problems.isEmpty, let key, let value else { return (key, nil, problems) }
         return (key, Sample(key: key, timestamp: timestamp ?? now, value: value), [])
+    }
+
+    /// A JSON number that is a whole number: `1764470000000`, or as float-minded
+    /// clients write it (`1764470000000.0`, `1.76447e12`, Python's `time.time() * 1000`
+    /// rounded). Doubles are exact up to 2^53, far beyond any valid timestamp.
+    static func wholeNumber(_ text: String) -> Int64? {
+        if let integer = Int64(text) { return integer }
+        guard let number = Double(text), number.rounded() == number, abs(number) <= 9_007_199_254_740_992 else { return nil }
+        return Int64(number)
     }
 
     /// The fields of one sample entry seen so far: a set of four flags rather

@@ -26,9 +26,11 @@ struct IngestController<Context: RequestContext> {
     }
 
     private func ingest(_ request: Request, context: Context) async throws -> Response {
+        // The media type is what comes before any parameter (`; version=0.0.4`, `; charset=utf-8`).
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
-        let isJSON = contentType.hasPrefix("application/json")
-        guard isJSON || contentType.hasPrefix("text/plain") else {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let isJSON = mediaType == "application/json"
+        guard isJSON || mediaType == "text/plain" else {
             throw reject(.unsupportedMediaType, APIError(
                 .unsupportedMediaType, "send Content-Type: application/json with {\"samples\":[…]}, or text/plain; version=0.0.4 with Prometheus text"
             ))
@@ -42,7 +44,7 @@ struct IngestController<Context: RequestContext> {
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
             break
-        case "gzip":
+        case "gzip", "x-gzip":  // RFC 9110: x-gzip is gzip
             do {
                 body = ByteBuffer(bytes: try GzipBody.inflate(body, limit: limits.maxBodyBytes))
             } catch .tooLarge(let limit) {

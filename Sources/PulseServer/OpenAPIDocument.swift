@@ -385,7 +385,7 @@ enum OpenAPIDocument {
           },
           "ts": {
             "type": "integer",
-            "description": "Unix milliseconds, written as an integer; default: now.",
+            "description": "Unix milliseconds, a whole number (`1764470000000`, or as a float client writes it, `1764470000000.0` or `1.76447e12`); default: now.",
             "minimum": 0,
             "maximum": 253402300799999
           },

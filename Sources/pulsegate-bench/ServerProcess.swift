@@ -20,7 +20,13 @@ final class ServerProcess: @unchecked Sendable {
     func start() async throws {
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            // At end of file, remove the handler: left in place, its dispatch source
+            // fires without end and, once the pipe is closed, crashes libdispatch.
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            guard let self else { return }
             self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
         }
         try process.run()

@@ -42,6 +42,7 @@ import Testing
         }
 
         deinit {
+            output.fileHandleForReading.readabilityHandler = nil
             if process.isRunning { process.terminate() }
             try? FileManager.default.removeItem(atPath: directory)
         }
@@ -54,7 +55,13 @@ import Testing
         func start() async throws {
             output.fileHandleForReading.readabilityHandler = { [weak self] handle in
                 let data = handle.availableData
-                guard let self, !data.isEmpty else { return }
+                // At end of file, remove the handler: left in place, its dispatch source
+                // fires without end and, once the pipe is closed, crashes libdispatch.
+                guard !data.isEmpty else {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                guard let self else { return }
                 self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
             }
             try process.run()
@@ -125,13 +132,15 @@ import Testing
     @Test func anAcknowledgedPushSurvivesSIGKILL() async throws {
         let gateway = try RunningGateway(arguments: ["--db", "data/kill.sqlite", "--collect-interval", "0", "--batch-age", "1h"])
         try await gateway.start()
-        let (status, _) = try await gateway.request(.POST, "/ingest", contentType: "application/json", body: #"{"samples":[{"metric":"durable","ts":1764470000000,"value":42}]}"#)
+        // A recent ts: one older than the retention could be deleted by the retention run at start.
+        let ts = Timestamp.now() - 60_000
+        let (status, _) = try await gateway.request(.POST, "/ingest", contentType: "application/json", body: #"{"samples":[{"metric":"durable","ts":\#(ts),"value":42}]}"#)
         #expect(status == 200)
         // No graceful stop: the process dies at once, with an hour-long batch age.
         #expect(await gateway.stop(SIGKILL) == SIGKILL)
         let store = try SampleStore.open(StoreConfiguration(path: gateway.directory + "/data/kill.sqlite"))
         let points = try await store.range(SeriesSelector(metric: "durable"), from: 0, to: Timestamp.latest).flatMap(\.points)
-        #expect(points == [Point(1_764_470_000_000, 42)])
+        #expect(points == [Point(ts, 42)])
         await store.close()
     }
 

@@ -98,7 +98,7 @@ import Testing
         (#"{"samples":[{"metric":"m","labels":{"a":"1","a":"2"},"value":1}]}"#, "more than once"),
         (#"{"samples":[{"metric":"m","labels":{"a":1},"value":1}]}"#, "must be a string"),
         (#"{"samples":[{"metric":"m","ts":-1,"value":1}]}"#, "milliseconds"),
-        (#"{"samples":[{"metric":"m","ts":99999999999999999999,"value":1}]}"#, "integer"),
+        (#"{"samples":[{"metric":"m","ts":99999999999999999999,"value":1}]}"#, "whole number"),
         (#"{"samples":[{"metric":"m","value":1,"colour":"red"}]}"#, "unknown field"),
     ])
     func malformedBodiesAreA400(_ body: String, _ message: String) async throws {
@@ -108,6 +108,21 @@ import Testing
             let text = (object["error"] as? String ?? "") + ((object["problems"] as? [[String: Any]]) ?? []).map { "\($0["field"] ?? "") \($0["reason"] ?? "")" }.joined()
             #expect(text.contains(message), "\(body): \(object)")
             #expect(try await gateway.store.catalog().isEmpty)
+        }
+    }
+
+    /// Clients that think in floats write `ts` as `1764470000000.0` or `1.76447e12`:
+    /// a whole number is a whole number. Media types are compared whole.
+    @Test func floatWrittenTimestampsAndMediaTypes() async throws {
+        try await withGateway { gateway, client in
+            let body = #"{"samples":[{"metric":"floaty","labels":{"n":"1"},"ts":1764470000000.0,"value":1},{"metric":"floaty","labels":{"n":"2"},"ts":1.76447e12,"value":2}]}"#
+            #expect(try await post(client, body, contentType: "application/json; charset=utf-8").0 == 200)
+            #expect(try await stored(gateway, "floaty").map(\.timestamp) == [1_764_470_000_000, 1_764_470_000_000])
+            #expect(try await post(client, #"{"samples":[{"metric":"floaty","ts":1764470000000.5,"value":1}]}"#).0 == 400)
+            #expect(try await post(client, body, contentType: "application/jsonfoo").0 == 415)
+            #expect(try await post(client, "floaty 1", contentType: "text/plainer").0 == 415)
+            let (gzipped, _) = try await post(client, gzipped: try Self.gzip(Array(body.utf8)), encoding: "x-gzip")
+            #expect(gzipped == 200)
         }
     }
 

@@ -213,7 +213,9 @@ let quietTestLogger: Logger = {
 func liveTestConfiguration(directory: String, live: LiveConfiguration = LiveConfiguration(), pingInterval: Duration = .seconds(15)) -> AppConfiguration {
     AppConfiguration(
         host: "127.0.0.1", port: 0,
-        store: StoreConfiguration(path: directory + "/live.sqlite"),
+        // Tests push samples at fixed dates (2025-11-30 among them): retention, which
+        // runs as the gateway starts, must not race them away.
+        store: StoreConfiguration(path: directory + "/live.sqlite", retention: .seconds(100 * 365 * 86_400), rollupRetention: .seconds(100 * 365 * 86_400)),
         live: live,
         pingInterval: pingInterval,
         collectInterval: nil,
