@@ -264,6 +264,8 @@ final class StoreWriter: @unchecked Sendable {
             let insertSample = try connection.cached(Self.insertSampleSQL)
             try connection.cached("BEGIN IMMEDIATE").run()
             do {
+                var rows: [Row] = []
+                rows.reserveCapacity(sampleCount)
                 for write in writes {
                     for sample in write.samples {
                         let id: Int64
@@ -273,12 +275,19 @@ final class StoreWriter: @unchecked Sendable {
                             id = try insertSeries(sample.key)
                             created[sample.key] = id
                         }
-                        insertSample.bind(id, at: 1)
-                        insertSample.bind(sample.timestamp, at: 2)
-                        insertSample.bind(sample.value, at: 3)
-                        try insertSample.run()
-                        try rollups.add(seriesID: id, timestamp: sample.timestamp, value: sample.value, latest: &latestRollups, on: connection)
+                        rows.append(Row(seriesID: id, timestamp: sample.timestamp, value: sample.value, order: rows.count))
                     }
+                }
+                // In key order, consecutive inserts land on the same b-tree page, and each
+                // series' samples reach its rollups in ts order. Same series and ts keep
+                // their arrival order, so the later still wins.
+                rows.sort()
+                for row in rows {
+                    insertSample.bind(row.seriesID, at: 1)
+                    insertSample.bind(row.timestamp, at: 2)
+                    insertSample.bind(row.value, at: 3)
+                    try insertSample.run()
+                    try rollups.add(seriesID: row.seriesID, timestamp: row.timestamp, value: row.value, latest: &latestRollups, on: connection)
                 }
                 try rollups.write(on: connection)
                 try connection.cached("COMMIT").run()
@@ -387,6 +396,23 @@ final class StoreWriter: @unchecked Sendable {
         retention = nil
         for request in requests { request.continuation.resume(throwing: StoreError.closed) }
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// A sample about to be inserted, in the table's key order; `order` is its
+/// arrival, which settles ties.
+private struct Row: Comparable {
+    let seriesID: Int64
+    let timestamp: Int64
+    let value: Double
+    let order: Int
+
+    static func < (a: Row, b: Row) -> Bool {
+        (a.seriesID, a.timestamp, a.order) < (b.seriesID, b.timestamp, b.order)
+    }
+
+    static func == (a: Row, b: Row) -> Bool {
+        a.seriesID == b.seriesID && a.timestamp == b.timestamp && a.order == b.order
     }
 }
 
