@@ -37,10 +37,16 @@ public final class SampleStore: SampleWriter, Sendable {
         // After a checkpoint resets it, a log grown under load is cut back to this size.
         try connection.execute("PRAGMA journal_size_limit = 67108864")
         try Schema.migrate(connection)
-        let writer = try StoreWriter(connection: connection, configuration: configuration, logger: logger)
+        // Readers first: the writer starts threads, which a later failure here would leak.
         let readers = try ReaderPool(path: configuration.path, count: configuration.readers)
+        let writer = try StoreWriter(connection: connection, configuration: configuration, logger: logger)
         logger.info("store opened", metadata: ["path": "\(configuration.path)", "schema": "\(Schema.currentVersion)"])
         return SampleStore(configuration: configuration, writer: writer, readers: readers, logger: logger)
+    }
+
+    deinit {
+        // Closed already, normally; if not, its writer and checkpointer threads must not outlive it.
+        writer.requestStop()
     }
 
     // MARK: Writing

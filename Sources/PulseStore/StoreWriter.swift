@@ -70,8 +70,11 @@ final class StoreWriter: @unchecked Sendable {
         self.batchAge = Double(configuration.batchAge.milliseconds) / 1000
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
         self.logger = logger
+        self.seriesIDs = try Self.loadSeries(connection)
+        // Threads start last: a throwing init must not leave one running (it would
+        // keep the process alive).
         self.checkpointer = try Checkpointer(path: connection.path, logger: logger)
-        try loadSeries()
+        registry.add(seriesIDs.keys)
         checkpointer.attach(to: connection)
         let thread = Thread { [self] in run() }
         thread.name = "pulsegate-store-writer"
@@ -131,6 +134,18 @@ final class StoreWriter: @unchecked Sendable {
                 }
                 stopping = true
                 stopWaiters.append(continuation)
+                condition.signal()
+            }
+        }
+    }
+
+    /// Asks the thread to commit what is queued and stop, without waiting: for a
+    /// store dropped without `close()`, whose threads would otherwise wait forever
+    /// (and keep the process from exiting).
+    func requestStop() {
+        condition.withLock {
+            if !stopped {
+                stopping = true
                 condition.signal()
             }
         }
@@ -327,13 +342,14 @@ final class StoreWriter: @unchecked Sendable {
         return statement.int64(at: 0)
     }
 
-    private func loadSeries() throws {
+    private static func loadSeries(_ connection: SQLiteConnection) throws -> [SeriesKey: Int64] {
         let statement = try connection.prepare("SELECT id, metric, labels FROM series")
+        var ids: [SeriesKey: Int64] = [:]
         while try statement.step() {
             let labels = LabelJSON.decode(statement.string(at: 2)) ?? []
-            seriesIDs[SeriesKey(metric: statement.string(at: 1), labels: labels)] = statement.int64(at: 0)
+            ids[SeriesKey(metric: statement.string(at: 1), labels: labels)] = statement.int64(at: 0)
         }
-        registry.add(seriesIDs.keys)
+        return ids
     }
 
     /// One chunk of the running retention request, in its own transaction.

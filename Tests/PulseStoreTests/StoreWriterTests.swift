@@ -152,6 +152,19 @@ import Testing
         await reopened.close()
     }
 
+    /// A store dropped without `close()` still commits what it accepted and ends its
+    /// threads (left waiting, they kept a test process from exiting).
+    @Test func aStoreDroppedWithoutCloseCommitsAndStops() async throws {
+        let db = try TemporaryDatabase()
+        do {
+            let store = try SampleStore.open(db.configuration(batchAge: .seconds(3600)), logger: .quiet)
+            try await store.write(samples(0..<10), durability: .buffered)
+        }
+        let reopened = try SampleStore.open(db.configuration(), logger: .quiet)
+        #expect(try await eventually { try await storedCount(reopened) == 10 })
+        await reopened.close()
+    }
+
     @Test func refusesADatabaseFromANewerSchema() async throws {
         let db = try TemporaryDatabase()
         let store = try SampleStore.open(db.configuration(), logger: .quiet)
