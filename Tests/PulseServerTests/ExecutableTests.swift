@@ -162,6 +162,7 @@ import Testing
         (["--batch-size", "0"], "--batch-size must be positive"),
         (["--port", "70000"], "--port must be between"),
         (["--log-level", "loud"], "--log-level must be one of"),
+        (["--retention", "30d", "--rollup-retention", "7d"], "--rollup-retention must be at least --retention"),
     ])
     func badFlagsAreRefusedWithAClearMessage(_ arguments: [String], _ message: String) async throws {
         let gateway = try RunningGateway(arguments: arguments)
