@@ -23,6 +23,9 @@ public struct AppConfiguration: Sendable {
     public var syntheticRate: Double
     /// The dashboard's files, served at `/`.
     public var publicDirectory: String
+    /// How long a graceful stop waits for connections to finish (a request
+    /// being uploaded, say) before it cancels them; what was accepted is still committed.
+    public var shutdownTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -37,7 +40,8 @@ public struct AppConfiguration: Sendable {
         procRoot: String = "/proc",
         syntheticSeries: Int = 0,
         syntheticRate: Double = 10,
-        publicDirectory: String = "Public"
+        publicDirectory: String = "Public",
+        shutdownTimeout: Duration = .seconds(10)
     ) {
         self.host = host
         self.port = port
@@ -52,5 +56,6 @@ public struct AppConfiguration: Sendable {
         self.syntheticSeries = syntheticSeries
         self.syntheticRate = syntheticRate
         self.publicDirectory = publicDirectory
+        self.shutdownTimeout = shutdownTimeout
     }
 }

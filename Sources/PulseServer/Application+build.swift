@@ -48,7 +48,10 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         services: services,
         logger: logger
     )
-    return Gateway(application: application, hub: hub, pipeline: pipeline, store: store, metrics: metrics, logger: logger)
+    return Gateway(
+        application: application, hub: hub, pipeline: pipeline, store: store, metrics: metrics,
+        shutdownTimeout: configuration.shutdownTimeout, logger: logger
+    )
 }
 
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.

@@ -20,14 +20,20 @@ public struct Gateway: Service {
     public let store: SampleStore
     /// The gateway's own instrumentation, served at `/metrics`.
     public let metrics: GatewayMetrics
+    /// How long a graceful shutdown may take before what still runs is cancelled.
+    let shutdownTimeout: Duration
     let logger: Logger
 
     public func run() async throws {
-        let group = ServiceGroup(configuration: .init(
-            services: [application, LiveHubService(hub: hub, logger: logger)],
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: application), .init(service: LiveHubService(hub: hub, logger: logger))],
             logger: logger
-        ))
-        try await group.run()
+        )
+        // A connection in the middle of a request that never ends (a stalled
+        // upload) would otherwise hold the stop forever. Cancelling still closes
+        // the store, which commits what was accepted.
+        configuration.maximumGracefulShutdownDuration = shutdownTimeout
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully.

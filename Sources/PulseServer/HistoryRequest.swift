@@ -3,8 +3,8 @@ import HummingbirdCore
 import PulseCore
 
 /// The parameters of `GET /history`, checked: `metric` (required), label
-/// matchers (`label=value`, `label!=value`), `from`/`to`, `step`, `agg`; names
-/// and values decoded as forms encode them (`QueryString`).
+/// matchers (`label=value`, `label!=value`), `from`/`to`, `step` or `points`,
+/// `agg`; names and values decoded as forms encode them (`QueryString`).
 struct HistoryRequest: Sendable {
     let selector: SeriesSelector
     let from: Int64
@@ -13,7 +13,7 @@ struct HistoryRequest: Sendable {
     let step: Int64?
     let aggregation: Aggregation
 
-    private static let reserved: Set<String> = ["metric", "from", "to", "step", "agg"]
+    private static let reserved: Set<String> = ["metric", "from", "to", "step", "points", "agg"]
 
     init(uri: URI, now: Int64, limits: QueryLimits) throws(APIError) {
         var values: [String: String] = [:]
@@ -57,7 +57,13 @@ struct HistoryRequest: Sendable {
             throw APIError(.badRequest, "the range is \(DurationText.format(milliseconds: to - from)), at most \(DurationText.format(milliseconds: limits.maxRange)) may be asked: narrow from/to")
         }
 
-        if let text = values["step"] {
+        if let text = values["points"] {
+            guard values["step"] == nil else { throw APIError(.badRequest, "give step or points, not both") }
+            guard let points = Int(text), (1...QueryLimits.maxPointsPerSeries).contains(points) else {
+                throw APIError(.badRequest, "points \"\(text.prefix(64))\" is not a whole number from 1 to \(QueryLimits.maxPointsPerSeries)")
+            }
+            step = FittingStep.step(from: from, to: to, points: points)
+        } else if let text = values["step"] {
             guard let step = DurationText.milliseconds(text), step > 0 else {
                 throw APIError(.badRequest, "step \"\(text.prefix(64))\" is not a positive duration: use e.g. 15s, 1m, 1h or milliseconds")
             }
@@ -74,7 +80,7 @@ struct HistoryRequest: Sendable {
             guard let aggregation = Aggregation(rawValue: text) else {
                 throw APIError(.badRequest, "agg \"\(text.prefix(32))\" is not one of \(Aggregation.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard step != nil else { throw APIError(.badRequest, "agg needs a step: raw points are not aggregated") }
+            guard step != nil else { throw APIError(.badRequest, "agg needs a step or points: raw points are not aggregated") }
             self.aggregation = aggregation
         } else {
             aggregation = .avg

@@ -78,7 +78,8 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 }
 
-/// Hummingbird's HTTP/1 + WebSocket channel with `LiveAdmissionHandler` in front of its upgrade.
+/// Hummingbird's HTTP/1 + WebSocket channel with `LiveAdmissionHandler` in front of its upgrade,
+/// and `QuiesceBeforeFirstRequestHandler` so that an unused connection does not hold a shutdown.
 struct LiveAdmittingChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
 
@@ -92,6 +93,7 @@ struct LiveAdmittingChannel: ServerChildChannel {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             let operations = channel.pipeline.syncOperations
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
+            try operations.addHandler(QuiesceBeforeFirstRequestHandler(), position: .before(upgrader))
             try operations.addHandler(LiveAdmissionHandler(hub: hub), position: .before(upgrader))
             return value
         }

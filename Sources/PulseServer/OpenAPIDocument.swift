@@ -55,10 +55,18 @@ enum OpenAPIDocument {
             "example": "15s"
           },
           {
+            "name": "points",
+            "in": "query",
+            "required": false,
+            "description": "Instead of `step`: at most this many points per series. The step is the smallest round one that fits (1s, 2s, 5s, 10s, 15s, 30s, 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d, then whole days) and is returned as `step`; from a minute up it is served from the rollups.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 11000 },
+            "example": 1000
+          },
+          {
             "name": "agg",
             "in": "query",
             "required": false,
-            "description": "How a bucket's samples become one point; only with `step`. Default: avg.",
+            "description": "How a bucket's samples become one point; only with `step` or `points`. Default: avg.",
             "schema": { "type": "string", "enum": ["avg", "min", "max", "sum", "last", "count"] }
           },
           {
@@ -284,12 +292,12 @@ enum OpenAPIDocument {
       },
       "LabelMatchers": {
         "type": "object",
-        "description": "Query parameters other than metric, from, to, step and agg: a label name (`label=value`, equal) or a label name followed by `!` (`label!=value`, not equal).",
+        "description": "Query parameters other than metric, from, to, step, points and agg: a label name (`label=value`, equal) or a label name followed by `!` (`label!=value`, not equal).",
         "maxProperties": 32,
         "propertyNames": {
           "maxLength": 129,
           "pattern": "^(_|[a-zA-Z][a-zA-Z0-9_]*|_[a-zA-Z0-9][a-zA-Z0-9_]*)!?$",
-          "not": { "enum": ["metric", "from", "to", "step", "agg"] }
+          "not": { "enum": ["metric", "from", "to", "step", "points", "agg"] }
         },
         "additionalProperties": { "type": "string" }
       },

@@ -80,6 +80,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Directory of the dashboard's files, served at / (env PULSEGATE_PUBLIC_DIR).")
     var publicDir: String = Environment.string("PULSEGATE_PUBLIC_DIR") ?? "Public"
 
+    @Option(help: "How long a graceful stop waits for open requests before cancelling them, e.g. 10s (env PULSEGATE_SHUTDOWN_TIMEOUT).", transform: Pulsegate.duration)
+    var shutdownTimeout: Duration = Environment.duration("PULSEGATE_SHUTDOWN_TIMEOUT") ?? .seconds(10)
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env PULSEGATE_LOG_LEVEL).")
     var logLevel: String = Environment.string("PULSEGATE_LOG_LEVEL") ?? "info"
 
@@ -99,6 +102,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard pingInterval > .zero, slowClientTimeout > .zero else { throw ValidationError("--ping-interval and --slow-client-timeout must be positive") }
         guard syntheticSeries >= 0, syntheticSeries <= 100_000 else { throw ValidationError("--synthetic-series must be between 0 and 100000") }
         guard syntheticRate > 0, syntheticRate <= 1_000 else { throw ValidationError("--synthetic-rate must be above 0 and at most 1000") }
+        guard shutdownTimeout > .zero else { throw ValidationError("--shutdown-timeout must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -122,7 +126,8 @@ struct Pulsegate: AsyncParsableCommand {
             collectInterval: collectInterval > .zero ? collectInterval : nil,
             syntheticSeries: syntheticSeries,
             syntheticRate: syntheticRate,
-            publicDirectory: publicDir
+            publicDirectory: publicDir,
+            shutdownTimeout: shutdownTimeout
         )
         let gateway = try await buildApplication(configuration, logger: logger)
         try await gateway.runService()

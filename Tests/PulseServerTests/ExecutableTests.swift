@@ -88,10 +88,15 @@ import Testing
             return (Int(response.status.code), String(buffer: bytes))
         }
 
-        /// Sends `signal` and waits for the exit status.
-        func stop(_ signal: Int32) async -> Int32 {
+        /// Sends `signal` and waits for the exit status; nil if the process had
+        /// not exited after 20 s (it is then killed, so that the test ends).
+        func stop(_ signal: Int32) async -> Int32? {
             kill(process.processIdentifier, signal)
-            _ = await eventually(timeout: .seconds(20)) { !self.process.isRunning }
+            guard await eventually(timeout: .seconds(20), { !self.process.isRunning }) else {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return nil
+            }
             return process.terminationStatus
         }
     }
@@ -144,6 +149,46 @@ import Testing
         await store.close()
     }
 
+    /// Connections opened but never used (a browser's preconnect, a port probe)
+    /// or left halfway through a request head have nothing to finish: a stop closes them.
+    @Test func connectionsWithoutARequestDoNotHoldAStop() async throws {
+        let gateway = try RunningGateway(arguments: ["--collect-interval", "0", "--shutdown-timeout", "1h"])
+        try await gateway.start()
+        let unused = try RawTCPConnection(port: gateway.port)
+        let halfHead = try RawTCPConnection(port: gateway.port)
+        halfHead.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        try await Task.sleep(for: .milliseconds(200))  // both accepted and read
+        let started = ContinuousClock.now
+        #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+        withExtendedLifetime((unused, halfHead)) {}
+    }
+
+    /// An upload that stalls halfway would hold a graceful stop forever: after
+    /// `--shutdown-timeout` it is cut off, and what was acknowledged is still committed.
+    @Test func aStalledUploadIsCutOffAtTheShutdownTimeout() async throws {
+        let gateway = try RunningGateway(arguments: [
+            "--db", "data/stall.sqlite", "--collect-interval", "0", "--batch-age", "1h", "--shutdown-timeout", "1s",
+        ])
+        try await gateway.start()
+        let ts = Timestamp.now() - 60_000
+        let (status, _) = try await gateway.request(.POST, "/ingest", contentType: "application/json", body: #"{"samples":[{"metric":"before_stop","ts":\#(ts),"value":1}]}"#)
+        #expect(status == 200)
+        let upload = try RawTCPConnection(port: gateway.port)
+        upload.send("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            + #"{"samples":[{"metric":"stalled","ts":\#(ts),"value":1}"#)
+        try await Task.sleep(for: .milliseconds(200))  // the head is read: a request in progress
+        let started = ContinuousClock.now
+        #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
+        let took = ContinuousClock.now - started
+        #expect(took >= .milliseconds(900) && took < .seconds(10), "stopped after \(took)")
+        let store = try SampleStore.open(StoreConfiguration(path: gateway.directory + "/data/stall.sqlite"))
+        #expect(try await store.range(SeriesSelector(metric: "before_stop"), from: 0, to: Timestamp.latest).flatMap(\.points) == [Point(ts, 1)])
+        #expect(try await store.range(SeriesSelector(metric: "stalled"), from: 0, to: Timestamp.latest).isEmpty)
+        await store.close()
+        withExtendedLifetime(upload) {}
+    }
+
     @Test func environmentVariablesConfigureAndFlagsWin() async throws {
         let gateway = try RunningGateway(
             arguments: ["--collect-interval", "0"],
@@ -163,6 +208,7 @@ import Testing
         (["--port", "70000"], "--port must be between"),
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--retention", "30d", "--rollup-retention", "7d"], "--rollup-retention must be at least --retention"),
+        (["--shutdown-timeout", "0s"], "--shutdown-timeout must be positive"),
     ])
     func badFlagsAreRefusedWithAClearMessage(_ arguments: [String], _ message: String) async throws {
         let gateway = try RunningGateway(arguments: arguments)

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PulseCore
-import PulseServer
+@testable import PulseServer
 import Testing
 
 /// `/history` and `/api/series` through a real server.
@@ -95,6 +95,34 @@ import Testing
         }
     }
 
+    /// `points=N` picks the smallest round step with at most N aligned buckets.
+    @Test(arguments: [
+        (9_999, 4, 5000, 2), (9_999, 10, 1000, 10), (9_999, 1, 10_000, 1), (10_000, 10, 2000, 6),
+        (86_399_999, 1000, 120_000, 720), (86_399_999, 11_000, 10_000, 8640), (86_399_999, 1, 86_400_000, 1),
+    ] as [(Int64, Int, Int64, Int)])
+    func pointsPicksARoundStepThatFits(_ span: Int64, _ points: Int, _ step: Int64, _ buckets: Int) async throws {
+        #expect(FittingStep.step(from: Self.base, to: Self.base + span, points: points) == step)
+        try await withGateway { _, client in
+            let (status, body) = try await get(client, "/history?metric=cpu&host=a&from=\(Self.base)&to=\(Self.base + span)&points=\(points)&agg=count")
+            #expect(status == 200, "\(body)")
+            let object = try json(body)
+            #expect(object["step"] as? Int == Int(step))
+            let got = self.points(object, host: "a")
+            #expect(got.count <= buckets && got.map { $0[1] }.reduce(0, +) == 10)
+        }
+    }
+
+    /// Beyond a day the step is a whole number of days: the fewest that fit.
+    @Test(arguments: [(31 * 86_400_000, 10), (3 * 86_400_000, 1), (30 * 86_400_000 + 1, 7)] as [(Int64, Int)])
+    func pointsBeyondADayAreWholeDays(_ span: Int64, _ points: Int) {
+        let day: Int64 = 86_400_000
+        let from = Self.base + 1, to = from + span
+        func buckets(_ step: Int64) -> Int64 { to / step - from / step + 1 }
+        let step = FittingStep.step(from: from, to: to, points: points)
+        #expect(step % day == 0 && buckets(step) <= Int64(points))
+        #expect(step == day || buckets(step - day) > Int64(points))
+    }
+
     @Test(arguments: ["from=\(base)&to=\(base + 9999)", "from=\(rfc3339(base))&to=\(rfc3339(base + 9999))", "from=-3d&to=now", "from=now-3d"])
     func timeForms(_ range: String) async throws {
         try await withGateway { _, client in
@@ -145,6 +173,11 @@ import Testing
         ("/history?metric=cpu&step=soon", "not a positive duration"),
         ("/history?metric=cpu&step=1m&agg=median", "is not one of"),
         ("/history?metric=cpu&agg=avg", "agg needs a step"),
+        ("/history?metric=cpu&points=100&step=1m", "step or points, not both"),
+        ("/history?metric=cpu&points=0", "points \"0\" is not a whole number"),
+        ("/history?metric=cpu&points=11001", "from 1 to 11000"),
+        ("/history?metric=cpu&points=many", "is not a whole number"),
+        ("/history?metric=cpu&points=1e3", "is not a whole number"),
         ("/history?metric=cpu&from=-1h&from=-2h", "more than once"),
         ("/history?metric=cpu&__name__=x", "reserved"),
         ("/history?metric=cpu&bad-label=x", "label matcher"),

@@ -120,19 +120,19 @@ struct LiveTestError: Error, CustomStringConvertible {
     }
 }
 
-/// A hand-made WebSocket client over a blocking POSIX socket, for peers that
+/// A hand-made WebSocket client over a raw TCP connection, for peers that
 /// misbehave: never read, never answer pings, vanish without a close.
 ///
 /// Its blocking calls run on a thread of their own (`open`, `readRest`): the
 /// server answers upgrades from Swift's cooperative pool, which a blocked test
 /// thread would starve on two cores.
-final class RawWebSocket: @unchecked Sendable {
+final class RawWebSocket: Sendable {
     static func open(port: Int, query: String = "", receiveBuffer: Int32? = nil) async throws -> RawWebSocket {
         try await offThePool { try RawWebSocket(port: port, query: query, receiveBuffer: receiveBuffer) }
     }
 
     func readRest(limit: Int = 4096) async -> String {
-        (try? await Self.offThePool { self.readRestBlocking(limit: limit) }) ?? ""
+        (try? await Self.offThePool { String(decoding: self.connection.read(limit: limit), as: UTF8.self) }) ?? ""
     }
 
     private static func offThePool<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
@@ -141,59 +141,30 @@ final class RawWebSocket: @unchecked Sendable {
         }
     }
 
-    private(set) var fd: Int32
+    let connection: RawTCPConnection
     let status: Int
     let response: String
 
-    /// Connects and sends an upgrade; `receiveBuffer` shrinks the kernel buffer so that a stalled reader backs up fast.
+    /// Connects and sends an upgrade.
     private init(port: Int, query: String, receiveBuffer: Int32?) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LiveTestError("socket failed") }
-        if var size = receiveBuffer {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw LiveTestError("connect failed") }
-        let request = "GET /ws/metrics\(query.isEmpty ? "" : "?" + query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        connection = try RawTCPConnection(port: port, receiveBuffer: receiveBuffer)
+        connection.send(
+            "GET /ws/metrics\(query.isEmpty ? "" : "?" + query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         // Read the response head byte by byte, so that no WebSocket frame is consumed with it.
         var head = [UInt8]()
         var byte: UInt8 = 0
-        while !head.reversed().starts(with: Array("\n\r\n\r".utf8)), recv(fd, &byte, 1, 0) == 1 {
+        while !head.reversed().starts(with: Array("\n\r\n\r".utf8)), connection.readByte(&byte) {
             head.append(byte)
         }
-        let response = String(decoding: head, as: UTF8.self)
-        self.fd = fd
-        self.response = response
-        self.status = Int(response.split(separator: " ").dropFirst().first ?? "") ?? 0
-    }
-
-    /// Reads whatever else the server sent (a refusal's body), up to `limit` bytes.
-    private func readRestBlocking(limit: Int) -> String {
-        var buffer = [UInt8](repeating: 0, count: limit)
-        let count = recv(fd, &buffer, limit, 0)
-        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        response = String(decoding: head, as: UTF8.self)
+        status = Int(response.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
     /// Drops the connection without a close frame, like a peer that vanishes.
     func drop() {
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)  // RST, not FIN
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        close(fd)
-        fd = -1
-    }
-
-    deinit {
-        if fd >= 0 { close(fd) }
+        connection.drop()
     }
 }
 
