@@ -84,15 +84,14 @@ actor LiveClient {
 
     /// Closes from the client side: sends a close and waits for the connection to
     /// end, at most `timeout`; then gives up on it (cancels the client) rather than
-    /// let a test hang. (Seen once in about twenty runs: the close handshake stalled
-    /// with the connection open and both sides idle.)
+    /// let a test hang.
     func close(timeout: Duration = .seconds(5)) async {
         // Not awaited here: should sending the close itself stall, the deadline still holds.
         let outbound = self.outbound
         Task { try? await outbound?.close(.normalClosure, reason: nil) }
         _ = await waitForEnd(timeout: timeout)
         if !ended {
-            // A clue for the rare stall (see above), not a failure of the test at hand.
+            // A clue should a close ever stall, not a failure of the test at hand.
             print("LiveClient: the close handshake did not end in \(timeout); \(texts.count) frames received, last: \(texts.last?.prefix(200) ?? "none")")
         }
         task?.cancel()
@@ -183,10 +182,9 @@ func withTestGateway(
     try await gateway.application.test(.live) { client in
         let result = await Result { try await body(gateway, client) }
         // What the gateway's own service group does before its HTTP server stops
-        // (`LiveHubService`): end every live connection. The server's graceful
-        // shutdown waits for open connections, and a test that left one open (or
-        // whose close handshake stalled, seen once in about twenty runs) would
-        // otherwise hang here.
+        // (`LiveHubService`, which `.live` does not run): end every live connection.
+        // The server's graceful shutdown waits for open WebSocket connections, and a
+        // test that left one open would otherwise hang here.
         gateway.hub.shutdown()
         let deadline = ContinuousClock.now + .seconds(5)
         while gateway.hub.statistics.connected > 0, ContinuousClock.now < deadline {
