@@ -1,8 +1,6 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
-import NIOCore
-import NIOHTTP1
+import Synchronization
 
 /// `POST /ingest` through HTTP against a release `pulsegate`: concurrent
 /// clients over keep-alive, each request answered after its commit.
@@ -32,50 +30,51 @@ struct IngestBenchmark: AsyncParsableCommand {
         let process = try ServerProcess(binary: server, arguments: ["--collect-interval", "0"])
         defer { process.stop() }
         try await process.start()
-        let url = "http://127.0.0.1:\(process.port)/ingest"
         print("ingest: \(clients) clients × \(batch)-sample JSON requests over \(series) series (\(layout.rawValue)), \(duration) s")
 
-        // Bodies are built before the clock starts: the load generator shares the
-        // machine's two cores with the server, and building JSON is its work, not Pulsegate's.
+        // Requests are built before the clock starts, and sent by plain blocking
+        // sockets, one thread per client (`PlainHTTPConnection`): the load generator
+        // shares the machine's two cores with the server, and what it spends is not Pulsegate's.
         let requestsPerClient = Int(duration * 400_000) / (clients * batch) + 1
         // A day ago, on a minute: inside the default retention for every tick written.
         let start = (Int64(Date().timeIntervalSince1970) / 60 - 24 * 60) * 60_000
-        let bodies = (0..<clients).map { client in
-            (0..<requestsPerClient).map { request in makeBody(client: client, request: request, start: start) }
+        let requests = (0..<clients).map { client in
+            (0..<requestsPerClient).map { request in
+                PlainHTTPConnection.post(path: "/ingest", contentType: "application/json", body: makeBody(client: client, request: request, start: start))
+            }
         }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: clients)))
+        let connections = try (0..<clients).map { _ in try PlainHTTPConnection(port: process.port) }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(duration)
         let started = clock.now
-        let counts = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-            for client in 0..<clients {
-                group.addTask { [bodies] in
-                    var accepted = 0
-                    var failures = 0
-                    for body in bodies[client] where clock.now < deadline {
-                        var request = HTTPClientRequest(url: url)
-                        request.method = .POST
-                        request.headers.add(name: "Content-Type", value: "application/json")
-                        request.body = .bytes(body)
-                        let response = try await http.execute(request, timeout: .seconds(30))
-                        _ = try await response.body.collect(upTo: 1 << 16)
-                        if response.status == .ok { accepted += batch } else { failures += 1 }
+        let results = Mutex<[Result<(accepted: Int, failed: Int), any Error>]>([])
+        let done = DispatchGroup()
+        for client in 0..<clients {
+            done.enter()
+            let connection = connections[client]
+            Thread.detachNewThread { [requests, batch] in
+                let result = Result {
+                    var counts = (accepted: 0, failed: 0)
+                    for request in requests[client] where clock.now < deadline {
+                        if try connection.exchange(request) == 200 { counts.accepted += batch } else { counts.failed += 1 }
                     }
-                    return (accepted, failures)
+                    return counts
                 }
+                results.withLock { $0.append(result) }
+                done.leave()
             }
-            var total = (0, 0)
-            for try await (accepted, failures) in group { total = (total.0 + accepted, total.1 + failures) }
-            return total
+        }
+        await withCheckedContinuation { continuation in
+            done.notify(queue: .global()) { continuation.resume() }
         }
         let elapsed = Measure.seconds(clock.now - started)
-        try await http.shutdown()
-        if clock.now < deadline { print("(the prepared bodies ran out before the deadline: raise the factor in requestsPerClient)") }
+        let counts = try results.withLock { try $0.map { try $0.get() } }.reduce((0, 0)) { ($0.0 + $1.accepted, $0.1 + $1.failed) }
+        if clock.now < deadline { print("(the prepared requests ran out before the deadline: raise the factor in requestsPerClient)") }
         print("result: \(Measure.format(Double(counts.0) / elapsed)) acknowledged samples/s (\(counts.0) in \(Measure.format(elapsed, 2)) s, \(counts.1) failed requests); target ≥ 150,000")
     }
 
     /// One request's JSON: `batch` samples, laid out as `layout` says.
-    private func makeBody(client: Int, request: Int, start: Int64) -> ByteBuffer {
+    private func makeBody(client: Int, request: Int, start: Int64) -> [UInt8] {
         var body = #"{"samples":["#
         body.reserveCapacity(batch * 100)
         for index in 0..<batch {
@@ -84,7 +83,7 @@ struct IngestBenchmark: AsyncParsableCommand {
             body += #"{"metric":"bench_ingest","labels":{"series":"s\#(series)"},"ts":\#(ts),"value":\#(index)}"#
         }
         body += "]}"
-        return ByteBuffer(string: body)
+        return Array(body.utf8)
     }
 
     /// The series and ts of a request's `index`th sample.
