@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOPosix
 import PulseCore
 import ServiceLifecycle
@@ -13,16 +14,21 @@ public struct CollectorService: Service {
     private let sink: any SampleSink
     private let procRoot: String
     private let logger: Logger
+    private let metrics: any MetricsFactory
 
-    public init(interval: Duration = .seconds(1), sink: any SampleSink, procRoot: String = "/proc", logger: Logger = Logger(label: "pulsegate.collector")) {
+    public init(
+        interval: Duration = .seconds(1), sink: any SampleSink, procRoot: String = "/proc",
+        logger: Logger = Logger(label: "pulsegate.collector"), metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.interval = interval
         self.sink = sink
         self.procRoot = procRoot
         self.logger = logger
+        self.metrics = metrics
     }
 
     public func run() async throws {
-        let box = CollectorBox(HostCollector(procRoot: procRoot, logger: logger))
+        let box = CollectorBox(HostCollector(procRoot: procRoot, logger: logger, metrics: metrics))
         await cancelWhenGracefulShutdown {
             let clock = ContinuousClock()
             var next = clock.now

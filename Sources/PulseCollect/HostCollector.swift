@@ -18,6 +18,7 @@ public struct HostCollector {
     public private(set) var readErrors: [String: Int] = [:]
 
     private let logger: Logger
+    private let metrics: any MetricsFactory
     private let ticksPerSecond: Double
     private let pageSize: UInt64
     private var loggedFailures: Set<String> = []
@@ -26,9 +27,18 @@ public struct HostCollector {
     private var previousProcess: (at: ContinuousClock.Instant, ticks: UInt64)?
     private var cores = 1
 
-    public init(procRoot: String = "/proc", logger: Logger = Logger(label: "pulsegate.collector")) {
+    /// `metrics` receives `pulsegate_collector_read_errors_total{file}`.
+    /// The files read, relative to `procRoot`.
+    static let files = ["stat", "meminfo", "loadavg", "net/dev", "self/stat", "self/statm"]
+
+    public init(procRoot: String = "/proc", logger: Logger = Logger(label: "pulsegate.collector"), metrics: any MetricsFactory = MetricsSystem.factory) {
         self.procRoot = procRoot
         self.logger = logger
+        self.metrics = metrics
+        // Every file's counter exists from the start, at 0, so that a rate over it is defined.
+        for file in Self.files {
+            Counter(label: "pulsegate_collector_read_errors_total", dimensions: [("file", file)], factory: metrics).increment(by: 0)
+        }
         let ticks = sysconf(Int32(_SC_CLK_TCK))
         self.ticksPerSecond = ticks > 0 ? Double(ticks) : 100
         let page = sysconf(Int32(_SC_PAGESIZE))
@@ -103,7 +113,7 @@ public struct HostCollector {
             return try parse(ProcFile.read(procRoot + "/" + file))
         } catch {
             readErrors[file, default: 0] += 1
-            Counter(label: "pulsegate_collector_read_errors_total", dimensions: [("file", file)]).increment()
+            Counter(label: "pulsegate_collector_read_errors_total", dimensions: [("file", file)], factory: metrics).increment()
             if loggedFailures.insert(file).inserted {
                 logger.warning("collector cannot use a /proc file; its readings are skipped", metadata: [
                     "file": "\(procRoot)/\(file)", "error": "\(error)",

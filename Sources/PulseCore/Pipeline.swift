@@ -8,11 +8,16 @@ public struct Pipeline: SampleSink {
     public let validator: SampleValidator
     public let writer: any SampleWriter
     public let publishers: [any SamplePublisher]
+    public let observer: (any PipelineObserver)?
 
-    public init(validator: SampleValidator = SampleValidator(), writer: any SampleWriter, publishers: [any SamplePublisher] = []) {
+    public init(
+        validator: SampleValidator = SampleValidator(), writer: any SampleWriter, publishers: [any SamplePublisher] = [],
+        observer: (any PipelineObserver)? = nil
+    ) {
         self.validator = validator
         self.writer = writer
         self.publishers = publishers
+        self.observer = observer
     }
 
     public func accept(_ samples: [Sample], from source: SampleSource, durability: Durability) async throws {
@@ -22,8 +27,17 @@ public struct Pipeline: SampleSink {
             let problems = validator.problems(in: sample)
             if !problems.isEmpty { rejected.append(.init(index: index, problems: problems)) }
         }
-        if !rejected.isEmpty { throw RejectedSamples(entries: rejected) }
-        try await writer.write(samples, durability: durability)
+        if !rejected.isEmpty {
+            observer?.rejected(samples.count, from: source, because: .invalid)
+            throw RejectedSamples(entries: rejected)
+        }
+        do {
+            try await writer.write(samples, durability: durability)
+        } catch {
+            observer?.rejected(samples.count, from: source, because: .storeUnavailable)
+            throw error
+        }
+        observer?.accepted(samples.count, from: source)
         for publisher in publishers {
             publisher.publish(samples, from: source)
         }

@@ -30,3 +30,24 @@ public protocol SampleWriter: Sendable {
 public protocol SamplePublisher: Sendable {
     func publish(_ samples: [Sample], from source: SampleSource)
 }
+
+/// Why samples were refused, as counted by source.
+public enum SampleRejection: String, Sendable, CaseIterable {
+    /// A sample broke a validation rule.
+    case invalid
+    /// The store refused the batch (queue full, closed, write failed).
+    case storeUnavailable = "store_unavailable"
+    /// A push would have created more new series than one request may.
+    case tooManyNewSeries = "too_many_new_series"
+    /// A push would have taken the store past its series limit.
+    case seriesLimit = "series_limit"
+    /// A push used a name of the gateway's own metrics.
+    case reservedName = "reserved_name"
+}
+
+/// Counts what passes through the pipeline, by source: the gateway's
+/// self-instrumentation implements it (PulseCore itself counts nothing).
+public protocol PipelineObserver: Sendable {
+    func accepted(_ count: Int, from source: SampleSource)
+    func rejected(_ count: Int, from source: SampleSource, because reason: SampleRejection)
+}

@@ -26,6 +26,8 @@ public struct AppConfiguration: Sendable {
     /// How long a graceful stop waits for connections to finish (a request
     /// being uploaded, say) before it cancels them; what was accepted is still committed.
     public var shutdownTimeout: Duration
+    /// A live series not updated for this long drops out of `/metrics`.
+    public var expositionStaleness: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -41,7 +43,8 @@ public struct AppConfiguration: Sendable {
         syntheticSeries: Int = 0,
         syntheticRate: Double = 10,
         publicDirectory: String = "Public",
-        shutdownTimeout: Duration = .seconds(10)
+        shutdownTimeout: Duration = .seconds(10),
+        expositionStaleness: Duration = .seconds(300)
     ) {
         self.host = host
         self.port = port
@@ -57,5 +60,6 @@ public struct AppConfiguration: Sendable {
         self.syntheticRate = syntheticRate
         self.publicDirectory = publicDirectory
         self.shutdownTimeout = shutdownTimeout
+        self.expositionStaleness = expositionStaleness
     }
 }

@@ -15,21 +15,26 @@ import ServiceLifecycle
 /// (added last by Hummingbird) stops accepting first, then the sources stop,
 /// and the store, listed first, commits what they queued and closes.
 public func buildApplication(_ configuration: AppConfiguration, logger: Logger = Logger(label: "pulsegate")) async throws -> Gateway {
-    let store = try SampleStore.open(configuration.store, logger: logger)
-    let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
-    let pipeline = Pipeline(writer: store, publishers: [hub])
     let metrics = GatewayMetrics()
+    let store = try SampleStore.open(configuration.store, logger: logger, metrics: metrics.factory)
+    let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
+    let latestValues = LatestValues(staleness: configuration.expositionStaleness)
+    let pipeline = Pipeline(writer: store, publishers: [hub, latestValues], observer: metrics.pipeline)
 
     var services: [any Service] = [StoreService(store: store, logger: logger)]
     if let interval = configuration.collectInterval {
-        services.append(CollectorService(interval: interval, sink: pipeline, procRoot: configuration.procRoot, logger: logger))
+        services.append(CollectorService(interval: interval, sink: pipeline, procRoot: configuration.procRoot, logger: logger, metrics: metrics.factory))
     }
     if configuration.syntheticSeries > 0 {
         services.append(SyntheticSource(series: configuration.syntheticSeries, rate: configuration.syntheticRate, sink: pipeline, logger: logger))
     }
 
     let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes)
-    let router = buildRouter(configuration, store: store, pipeline: pipeline, live: live, metrics: metrics, logger: logger)
+    let scrapeTime = ScrapeTimeMetrics(hub: hub, store: store, latestValues: latestValues, factory: metrics.factory, logger: logger)
+    let router = buildRouter(
+        configuration, store: store, pipeline: pipeline, live: live,
+        metrics: metrics, exposition: MetricsController(registry: metrics.registry, scrapeTime: scrapeTime, latestValues: latestValues), logger: logger
+    )
     let webSocketRouter = Router(context: LiveRequestContext.self)
     live.addRoutes(to: webSocketRouter)
 
@@ -56,9 +61,12 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
 
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.
 func buildRouter(
-    _ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics, logger: Logger
+    _ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics,
+    exposition: MetricsController<BasicRequestContext>, logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
+    // First: every answer is counted and timed, the others' included.
+    router.add(middleware: HTTPMetricsMiddleware(factory: metrics.factory))
     router.add(middleware: LogRequestsMiddleware(.debug))
     if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
         router.add(middleware: FileMiddleware(configuration.publicDirectory, searchForIndexHtml: true, logger: logger))
@@ -68,8 +76,10 @@ func buildRouter(
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
     OpenAPIController<BasicRequestContext>().addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
-    IngestController<BasicRequestContext>(pipeline: pipeline, store: store, limits: configuration.ingest, metrics: metrics.ingest).addRoutes(to: router)
-    MetricsController<BasicRequestContext>(registry: metrics.registry).addRoutes(to: router)
+    IngestController<BasicRequestContext>(
+        pipeline: pipeline, store: store, limits: configuration.ingest, metrics: metrics.ingest, samplesMetrics: metrics.pipeline
+    ).addRoutes(to: router)
+    exposition.addRoutes(to: router)
     live.addRoutes(to: router)
     // Last: a router middleware runs only for the routes added before it and for
     // requests no route matches, which are the ones this one answers.

@@ -14,6 +14,8 @@ struct IngestController<Context: RequestContext> {
     let store: SampleStore
     let limits: IngestLimits
     let metrics: IngestMetrics
+    /// Counts refused samples by reason, beside the pipeline's own counts.
+    let samplesMetrics: PipelineMetrics
 
     func addRoutes(to router: Router<Context>) {
         router.post("/ingest") { request, context in try await ingest(request, context: context) }
@@ -61,15 +63,34 @@ struct IngestController<Context: RequestContext> {
             : PrometheusText.samples(from: body.readableBytesView, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest, validator: pipeline.validator)
         switch decoded {
         case let .success(decoded): samples = decoded
-        case let .failure(rejection): throw reject(IngestMetrics.Rejection(rejection.reason), IngestError(rejection))
+        case let .failure(rejection):
+            if rejection.reason == .invalidSamples {
+                samplesMetrics.rejected(Set(rejection.problems.compactMap(\.index)).count, from: .ingest, because: .invalid)
+            }
+            throw reject(IngestMetrics.Rejection(rejection.reason), IngestError(rejection))
+        }
+        let keys = Set(samples.map(\.key))
+        // The gateway's own names are its own: a pushed `pulsegate_*` series would
+        // pass for self-instrumentation at /metrics.
+        let reserved = Set(keys.map(\.metric).filter(MetricsCatalog.isReserved))
+        if !reserved.isEmpty {
+            samplesMetrics.rejected(samples.count, from: .ingest, because: .reservedName)
+            throw reject(.reservedName, IngestError(IngestRejection(
+                .invalidSamples, "pushed names may not be Pulsegate's own; nothing was stored",
+                problems: reserved.sorted().map {
+                    IngestProblem(index: nil, field: "metric", reason: "\($0) is reserved: names starting with pulsegate_, and the process_* names the gateway exposes itself, are not accepted from pushes")
+                }
+            )))
         }
         // Cardinality: checked before anything is queued. Concurrent requests may
         // together overshoot the total by what they add at once.
-        let newSeries = store.newSeriesCount(in: Set(samples.map(\.key)))
+        let newSeries = store.newSeriesCount(in: keys)
         if newSeries > limits.maxNewSeriesPerRequest {
+            samplesMetrics.rejected(samples.count, from: .ingest, because: .tooManyNewSeries)
             throw reject(.tooManyNewSeries, APIError(.badRequest, "\(newSeries) new series in one request, at most \(limits.maxNewSeriesPerRequest) are allowed: send fewer label combinations"))
         }
         if newSeries > 0, store.seriesCount + newSeries > limits.maxSeries {
+            samplesMetrics.rejected(samples.count, from: .ingest, because: .seriesLimit)
             throw reject(.seriesLimit, APIError(.badRequest, "the series limit (\(limits.maxSeries)) is reached: \(store.seriesCount) stored, \(newSeries) new in this request; no new series are accepted"))
         }
         do {

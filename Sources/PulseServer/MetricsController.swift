@@ -1,15 +1,24 @@
 import Hummingbird
 import Prometheus
+import PulseCore
 
-/// `GET /metrics`: the gateway's own instrumentation in Prometheus text format 0.0.4.
+/// `GET /metrics`: Prometheus text format 0.0.4. First the gateway's own
+/// instrumentation (swift-prometheus), then the latest value of every live series.
 struct MetricsController<Context: RequestContext> {
     let registry: PrometheusCollectorRegistry
+    let scrapeTime: ScrapeTimeMetrics
+    let latestValues: LatestValues
 
     func addRoutes(to router: Router<Context>) {
         router.get("/metrics") { _, _ in
+            var latest: [UInt8] = []
+            latest.reserveCapacity(64 * 1024)
+            let exposed = latestValues.emit(into: &latest)
+            scrapeTime.refresh(exposedSeries: exposed)
             var text: [UInt8] = []
-            text.reserveCapacity(16 * 1024)
+            text.reserveCapacity(16 * 1024 + latest.count)
             registry.emit(into: &text)
+            text += latest
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PulseCore
 
 /// The time-series store: one SQLite file, one batched writer, a pool of readers.
@@ -23,7 +24,10 @@ public final class SampleStore: SampleWriter, Sendable {
     /// Opens (or creates) the database, applies migrations and starts the writer.
     ///
     /// Throws `StoreError.schemaTooNew` for a file written by a newer Pulsegate.
-    public static func open(_ configuration: StoreConfiguration, logger: Logger = Logger(label: "pulsegate.store")) throws -> SampleStore {
+    /// `metrics` receives each commit's size and duration.
+    public static func open(
+        _ configuration: StoreConfiguration, logger: Logger = Logger(label: "pulsegate.store"), metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) throws -> SampleStore {
         let directory = (configuration.path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -39,7 +43,7 @@ public final class SampleStore: SampleWriter, Sendable {
         try Schema.migrate(connection)
         // Readers first: the writer starts threads, which a later failure here would leak.
         let readers = try ReaderPool(path: configuration.path, count: configuration.readers)
-        let writer = try StoreWriter(connection: connection, configuration: configuration, logger: logger)
+        let writer = try StoreWriter(connection: connection, configuration: configuration, logger: logger, metrics: metrics)
         logger.info("store opened", metadata: ["path": "\(configuration.path)", "schema": "\(Schema.currentVersion)"])
         return SampleStore(configuration: configuration, writer: writer, readers: readers, logger: logger)
     }

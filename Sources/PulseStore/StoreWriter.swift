@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Logging
+import Metrics
 import PulseCore
 
 /// The one writer of the database: owns the write connection and its own thread.
@@ -27,6 +28,9 @@ final class StoreWriter: @unchecked Sendable {
     private let batchAge: TimeInterval
     private let maxPendingSamples: Int
     private let logger: Logger
+    /// Per commit: samples in it (`pulsegate_store_batch_samples`) and its duration.
+    private let batchSamples: Recorder
+    private let commitDuration: Metrics.Timer
 
     // Guarded by `condition`.
     private let condition = NSCondition()
@@ -64,8 +68,10 @@ final class StoreWriter: @unchecked Sendable {
     let registry = SeriesRegistry()
     private let checkpointer: Checkpointer
 
-    init(connection: SQLiteConnection, configuration: StoreConfiguration, logger: Logger) throws {
+    init(connection: SQLiteConnection, configuration: StoreConfiguration, logger: Logger, metrics: any MetricsFactory) throws {
         self.connection = connection
+        self.batchSamples = Recorder(label: "pulsegate_store_batch_samples", aggregate: true, factory: metrics)
+        self.commitDuration = Metrics.Timer(label: "pulsegate_store_commit_duration_seconds", factory: metrics)
         self.batchSize = max(1, configuration.batchSize)
         self.batchAge = Double(configuration.batchAge.milliseconds) / 1000
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
@@ -320,6 +326,8 @@ final class StoreWriter: @unchecked Sendable {
         seriesIDs.merge(created) { old, _ in old }
         if !created.isEmpty { registry.add(created.keys) }
         let elapsed = ContinuousClock.now - started
+        batchSamples.record(sampleCount)
+        commitDuration.record(duration: elapsed)
         condition.withLock {
             stats.batchesCommitted += 1
             stats.rowsWritten += sampleCount

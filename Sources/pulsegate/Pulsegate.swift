@@ -80,6 +80,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Directory of the dashboard's files, served at / (env PULSEGATE_PUBLIC_DIR).")
     var publicDir: String = Environment.string("PULSEGATE_PUBLIC_DIR") ?? "Public"
 
+    @Option(help: "A live series not updated for this long drops out of /metrics, e.g. 5m (env PULSEGATE_EXPOSITION_STALENESS).", transform: Pulsegate.duration)
+    var expositionStaleness: Duration = Environment.duration("PULSEGATE_EXPOSITION_STALENESS") ?? .seconds(300)
+
     @Option(help: "How long a graceful stop waits for open requests before cancelling them, e.g. 10s (env PULSEGATE_SHUTDOWN_TIMEOUT).", transform: Pulsegate.duration)
     var shutdownTimeout: Duration = Environment.duration("PULSEGATE_SHUTDOWN_TIMEOUT") ?? .seconds(10)
 
@@ -103,6 +106,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard syntheticSeries >= 0, syntheticSeries <= 100_000 else { throw ValidationError("--synthetic-series must be between 0 and 100000") }
         guard syntheticRate > 0, syntheticRate <= 1_000 else { throw ValidationError("--synthetic-rate must be above 0 and at most 1000") }
         guard shutdownTimeout > .zero else { throw ValidationError("--shutdown-timeout must be positive") }
+        guard expositionStaleness > .zero else { throw ValidationError("--exposition-staleness must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -127,7 +131,8 @@ struct Pulsegate: AsyncParsableCommand {
             syntheticSeries: syntheticSeries,
             syntheticRate: syntheticRate,
             publicDirectory: publicDir,
-            shutdownTimeout: shutdownTimeout
+            shutdownTimeout: shutdownTimeout,
+            expositionStaleness: expositionStaleness
         )
         let gateway = try await buildApplication(configuration, logger: logger)
         try await gateway.runService()

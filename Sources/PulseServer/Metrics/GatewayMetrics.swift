@@ -8,12 +8,14 @@ import Prometheus
 /// each must count only its own requests.
 public struct GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
+    let factory: CatalogedMetricsFactory
     let ingest: IngestMetrics
+    let pipeline: PipelineMetrics
 
     public init() {
         registry = PrometheusCollectorRegistry()
-        factory = PrometheusMetricsFactory(registry: registry)
+        factory = CatalogedMetricsFactory(registry: registry)
         ingest = IngestMetrics(factory: factory)
+        pipeline = PipelineMetrics(factory: factory)
     }
 }

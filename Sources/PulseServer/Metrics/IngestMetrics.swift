@@ -15,6 +15,7 @@ struct IngestMetrics: Sendable {
         case invalidSamples = "invalid_samples"
         case tooManyNewSeries = "too_many_new_series"
         case seriesLimit = "series_limit"
+        case reservedName = "reserved_name"
         case storeUnavailable = "store_unavailable"
 
         init(_ reason: IngestRejection.Reason) {
