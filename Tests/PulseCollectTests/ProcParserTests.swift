@@ -37,6 +37,28 @@ import Testing
         #expect(devices.count == 2)
     }
 
+    @Test func parsesWhatProcessMetricsNeed() throws {
+        #expect(try ProcessStatus.parseStartTicks(Self.fixture("self/stat")) == 123_456)
+        #expect(try ProcessStatus.parseBootTime(Self.fixture("stat")) == 1_700_000_000)
+        let limits = """
+            Limit                     Soft Limit           Hard Limit           Units
+            Max processes             unlimited            unlimited            processes
+            Max open files            20000                1048576              files
+            """
+        #expect(ProcessStatus.parseMaxOpenFiles(Substring(limits)) == 20_000)
+        #expect(ProcessStatus.parseMaxOpenFiles("Max open files            unlimited            unlimited            files") == nil)
+        #expect(throws: ProcParseError.self) { try ProcessStatus.parseBootTime("cpu 1 2 3\n") }
+    }
+
+    /// This test process, as `/metrics` would describe it.
+    @Test func readsThisProcess() throws {
+        let status = try ProcessStatus.read()
+        let now = Date().timeIntervalSince1970
+        #expect(status.startTime <= now + 1 && status.startTime > now - 86_400)
+        #expect(status.residentBytes > 1_000_000 && status.virtualBytes >= status.residentBytes)
+        #expect(status.openFDs >= 3 && status.cpuSeconds > 0)
+    }
+
     @Test func parsesProcessStatWithParenthesesInTheName() throws {
         #expect(try ProcessUsage.parseStat(Self.fixture("self/stat")).cpuTicks == 200)
         #expect(try ProcessUsage.parseResidentPages(Self.fixture("self/statm")) == 9216)
