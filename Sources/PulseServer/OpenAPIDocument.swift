@@ -234,6 +234,23 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/metrics": {
+      "get": {
+        "operationId": "metrics",
+        "summary": "Prometheus exposition: Pulsegate's own instrumentation and the latest value of every live series",
+        "responses": {
+          "200": {
+            "description": "Prometheus text format 0.0.4.",
+            "content": {
+              "text/plain; version=0.0.4; charset=utf-8": {
+                "schema": { "type": "string" },
+                "example": "# HELP pulsegate_ws_clients Live WebSocket clients connected now.\n# TYPE pulsegate_ws_clients gauge\npulsegate_ws_clients 2.0\n"
+              }
+            }
+          }
+        }
+      }
+    },
     "/openapi.json": {
       "get": {
         "operationId": "openAPI",
