@@ -21,15 +21,24 @@ public struct Pipeline: SampleSink {
     }
 
     public func accept(_ samples: [Sample], from source: SampleSource, durability: Durability) async throws {
+        try await accept(samples, from: source, durability: durability, validated: false)
+    }
+
+    /// `validated`: the samples were checked by this pipeline's `validator`
+    /// already (the ingest parsers check while they read, to name each problem
+    /// by its place in the request), so checking them twice would only cost time.
+    public func accept(_ samples: [Sample], from source: SampleSource, durability: Durability, validated: Bool) async throws {
         guard !samples.isEmpty else { return }
-        var rejected: [RejectedSamples.Entry] = []
-        for (index, sample) in samples.enumerated() {
-            let problems = validator.problems(in: sample)
-            if !problems.isEmpty { rejected.append(.init(index: index, problems: problems)) }
-        }
-        if !rejected.isEmpty {
-            observer?.rejected(samples.count, from: source, because: .invalid)
-            throw RejectedSamples(entries: rejected)
+        if !validated {
+            var rejected: [RejectedSamples.Entry] = []
+            for (index, sample) in samples.enumerated() {
+                let problems = validator.problems(in: sample)
+                if !problems.isEmpty { rejected.append(.init(index: index, problems: problems)) }
+            }
+            if !rejected.isEmpty {
+                observer?.rejected(samples.count, from: source, because: .invalid)
+                throw RejectedSamples(entries: rejected)
+            }
         }
         do {
             try await writer.write(samples, durability: durability)

@@ -94,7 +94,8 @@ struct IngestController<Context: RequestContext> {
             throw reject(.seriesLimit, APIError(.badRequest, "the series limit (\(limits.maxSeries)) is reached: \(store.seriesCount) stored, \(newSeries) new in this request; no new series are accepted"))
         }
         do {
-            try await pipeline.accept(samples, from: .ingest, durability: .committed)
+            // The parsers validated with `pipeline.validator` as they read.
+            try await pipeline.accept(samples, from: .ingest, durability: .committed, validated: true)
         } catch let error as StoreError {
             throw reject(.storeUnavailable, APIError(.serviceUnavailable, "not stored: \(error)"))
         }

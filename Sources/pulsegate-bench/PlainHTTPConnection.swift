@@ -64,8 +64,12 @@ final class PlainHTTPConnection: @unchecked Sendable {  // one thread uses it at
             }
         }
         // "HTTP/1.1 200 OK": the status is the three digits after the first space.
-        guard filled >= 12 else { throw BenchError("short response") }
-        return Int(buffer[9] - 48) * 100 + Int(buffer[10] - 48) * 10 + Int(buffer[11] - 48)
+        let digits = filled >= 12 ? buffer[9..<12] : []
+        guard buffer.starts(with: Array("HTTP/1.".utf8)), digits.count == 3, digits.allSatisfy({ (48...57).contains($0) }) else {
+            throw BenchError("not an HTTP response: \(String(decoding: buffer[..<min(filled, 200)], as: UTF8.self))")
+        }
+        if total > filled || filled > total { throw BenchError("read \(filled) bytes of a \(total)-byte response") }
+        return digits.reduce(0) { $0 * 10 + Int($1 - 48) }
     }
 
     private static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {
@@ -79,8 +83,9 @@ final class PlainHTTPConnection: @unchecked Sendable {  // one thread uses it at
     }
 
     private static func contentLength(_ head: ArraySlice<UInt8>) -> Int {
-        let text = String(decoding: head, as: UTF8.self).lowercased()
-        guard let range = text.range(of: "\r\ncontent-length:") else { return 0 }
-        return Int(text[range.upperBound...].prefix { $0 != "\r" }.trimmingCharacters(in: .whitespaces)) ?? 0
+        // By lines: to Swift, "\r\n" is one Character, which a search for "\r" would not find.
+        let lines = String(decoding: head, as: UTF8.self).lowercased().components(separatedBy: "\r\n")
+        guard let line = lines.first(where: { $0.hasPrefix("content-length:") }) else { return 0 }
+        return Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
     }
 }
