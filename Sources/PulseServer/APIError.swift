@@ -21,7 +21,9 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
     private struct Body: Encodable { let error: String }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(Body(error: message))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes  // URLs in messages stay readable
+        let data = try encoder.encode(Body(error: message))
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(

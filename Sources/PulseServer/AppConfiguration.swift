@@ -28,6 +28,10 @@ public struct AppConfiguration: Sendable {
     public var shutdownTimeout: Duration
     /// A live series not updated for this long drops out of `/metrics`.
     public var expositionStaleness: Duration
+    /// Tokens and scopes; `.open` without tokens.
+    public var access: AccessControl
+    /// Pages of other origins allowed to open the live stream.
+    public var origins: OriginPolicy
 
     public init(
         host: String = "127.0.0.1",
@@ -44,7 +48,9 @@ public struct AppConfiguration: Sendable {
         syntheticRate: Double = 10,
         publicDirectory: String = "Public",
         shutdownTimeout: Duration = .seconds(10),
-        expositionStaleness: Duration = .seconds(300)
+        expositionStaleness: Duration = .seconds(300),
+        access: AccessControl = .open,
+        origins: OriginPolicy = OriginPolicy()
     ) {
         self.host = host
         self.port = port
@@ -61,5 +67,7 @@ public struct AppConfiguration: Sendable {
         self.publicDirectory = publicDirectory
         self.shutdownTimeout = shutdownTimeout
         self.expositionStaleness = expositionStaleness
+        self.access = access
+        self.origins = origins
     }
 }

@@ -47,7 +47,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
                 autoPing: .enabled(timePeriod: configuration.pingInterval),
                 closeTimeout: .seconds(5)
             )),
-            hub: hub
+            hub: hub, access: configuration.access, origins: configuration.origins
         ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pulsegate"),
         services: services,
@@ -67,7 +67,9 @@ func buildRouter(
     let router = Router()
     // First: every answer is counted and timed, the others' included.
     router.add(middleware: HTTPMetricsMiddleware(factory: metrics.factory))
-    router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: RequestLogMiddleware())
+    // Before anything that serves data; the dashboard's files are open (they hold none).
+    router.add(middleware: AccessMiddleware(access: configuration.access))
     if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
         router.add(middleware: FileMiddleware(configuration.publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {

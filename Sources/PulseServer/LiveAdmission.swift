@@ -10,9 +10,11 @@ import PulseLive
 /// Refuses live upgrades that cannot be served with a proper HTTP answer.
 ///
 /// Hummingbird answers any refused WebSocket upgrade with an empty 400. This
-/// handler sits in front of the upgrade: a `/ws/metrics` upgrade with bad
-/// parameters gets a 400, and one beyond the connection limit a 503, each with
-/// a JSON body that says why. Anything else passes, and the handler leaves the
+/// handler sits in front of the upgrade: a `/ws/metrics` upgrade from another
+/// site's page gets a 403, one without the token it needs a 401 (or 403 for
+/// a token without the read scope; here `?token=` counts, as a browser cannot
+/// set headers on an upgrade), one with bad parameters a 400, and one beyond
+/// the connection limit a 503, each with a JSON body that says why. Anything else passes, and the handler leaves the
 /// pipeline after the first request (only a first request can upgrade).
 final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -20,10 +22,14 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = HTTPServerResponsePart
 
     private let hub: LiveHub
+    private let access: AccessControl
+    private let origins: OriginPolicy
     private var refusal: APIError?
 
-    init(hub: LiveHub) {
+    init(hub: LiveHub, access: AccessControl, origins: OriginPolicy) {
         self.hub = hub
+        self.access = access
+        self.origins = origins
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -49,6 +55,13 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
         guard uri.path == LiveController.path,
               head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" })
         else { return nil }
+        if let reason = origins.refusal(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host")) {
+            return APIError(.forbidden, reason)
+        }
+        let queryToken = uri.queryParameters["token"].map { String($0) }
+        if let refusal = access.refusal(path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken) {
+            return refusal
+        }
         do {
             _ = try LiveRequest(uri: uri)
         } catch {
@@ -66,6 +79,7 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
         headers.add(name: "content-type", value: "application/json; charset=utf-8")
         headers.add(name: "content-length", value: "\(body.readableBytes)")
         headers.add(name: "connection", value: "close")
+        for field in error.headers { headers.add(name: field.name.rawName, value: field.value) }
         let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: Int(error.status.code)), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -73,7 +87,9 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private static func jsonString(_ text: String) -> String {
-        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let data = (try? encoder.encode(text)) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }
@@ -85,6 +101,8 @@ struct LiveAdmittingChannel: ServerChildChannel {
 
     let upgradeChannel: HTTP1WebSocketUpgradeChannel
     let hub: LiveHub
+    let access: AccessControl
+    let origins: OriginPolicy
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         upgradeChannel.setup(channel: channel, logger: logger).flatMapThrowing { value in
@@ -94,7 +112,7 @@ struct LiveAdmittingChannel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
             try operations.addHandler(QuiesceBeforeFirstRequestHandler(), position: .before(upgrader))
-            try operations.addHandler(LiveAdmissionHandler(hub: hub), position: .before(upgrader))
+            try operations.addHandler(LiveAdmissionHandler(hub: hub, access: access, origins: origins), position: .before(upgrader))
             return value
         }
     }
@@ -109,13 +127,15 @@ extension HTTPServerBuilder {
     static func http1LiveWebSocket(
         webSocketRouter: Router<LiveRequestContext>,
         configuration: HTTP1WebSocketUpgradeChannel.Configuration,
-        hub: LiveHub
+        hub: LiveHub,
+        access: AccessControl,
+        origins: OriginPolicy
     ) -> HTTPServerBuilder {
         let webSocketResponder = webSocketRouter.buildResponder()
         return HTTPServerBuilder { responder in
             LiveAdmittingChannel(
                 upgradeChannel: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                hub: hub
+                hub: hub, access: access, origins: origins
             )
         }
     }

@@ -29,6 +29,16 @@ enum Environment {
         }
     }
 
+    static func bool(_ name: String) -> Bool? {
+        string(name).map { text in
+            switch text.lowercased() {
+            case "1", "true", "yes": return true
+            case "0", "false", "no": return false
+            default: invalid(name, text, "1 or 0 (true or false)")
+            }
+        }
+    }
+
     private static func invalid(_ name: String, _ text: String, _ expected: String) -> Never {
         FileHandle.standardError.write(Data("Error: \(name)=\"\(text)\" is not \(expected)\n".utf8))
         exit(64)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import PulseCore
 import PulseLive
@@ -86,6 +87,15 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "How long a graceful stop waits for open requests before cancelling them, e.g. 10s (env PULSEGATE_SHUTDOWN_TIMEOUT).", transform: Pulsegate.duration)
     var shutdownTimeout: Duration = Environment.duration("PULSEGATE_SHUTDOWN_TIMEOUT") ?? .seconds(10)
 
+    @Option(help: "File of access tokens, one `scopes:token` per line, scopes among read, write, metrics (env PULSEGATE_TOKEN_FILE; or the tokens themselves, space-separated, in PULSEGATE_TOKENS).")
+    var tokenFile: String? = Environment.string("PULSEGATE_TOKEN_FILE")
+
+    @Option(name: .customLong("allowed-origin"), help: "An origin (https://example.com) whose pages may open the live stream besides this server's own; repeatable (env PULSEGATE_ALLOWED_ORIGINS, comma-separated).")
+    var allowedOrigins: [String] = Environment.string("PULSEGATE_ALLOWED_ORIGINS")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+
+    @Flag(help: "Serve without tokens on an address other than loopback: only on a network where everyone may read and write your metrics (env PULSEGATE_TRUSTED_NETWORK=1).")
+    var trustedNetwork = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env PULSEGATE_LOG_LEVEL).")
     var logLevel: String = Environment.string("PULSEGATE_LOG_LEVEL") ?? "info"
 
@@ -107,6 +117,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard syntheticRate > 0, syntheticRate <= 1_000 else { throw ValidationError("--synthetic-rate must be above 0 and at most 1000") }
         guard shutdownTimeout > .zero else { throw ValidationError("--shutdown-timeout must be positive") }
         guard expositionStaleness > .zero else { throw ValidationError("--exposition-staleness must be positive") }
+        _ = try accessControl()
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -132,10 +143,47 @@ struct Pulsegate: AsyncParsableCommand {
             syntheticRate: syntheticRate,
             publicDirectory: publicDir,
             shutdownTimeout: shutdownTimeout,
-            expositionStaleness: expositionStaleness
+            expositionStaleness: expositionStaleness,
+            access: try accessControl(),
+            origins: OriginPolicy(allowed: allowedOrigins)
         )
         let gateway = try await buildApplication(configuration, logger: logger)
         try await gateway.runService()
+    }
+
+    /// The tokens (from the file, else `PULSEGATE_TOKENS`), after the rule that
+    /// keeps strangers out: without tokens, only loopback, unless the network
+    /// is said to be trusted.
+    func accessControl() throws -> AccessControl {
+        var tokens: AccessTokens?
+        do {
+            if let tokenFile {
+                let text: String
+                do {
+                    text = try String(contentsOfFile: tokenFile, encoding: .utf8)
+                } catch {
+                    throw ValidationError("cannot read --token-file \(tokenFile): \((error as NSError).localizedDescription)")
+                }
+                tokens = try AccessTokens(parsing: text, origin: tokenFile)
+            } else if let text = Environment.string("PULSEGATE_TOKENS") {
+                tokens = try AccessTokens(parsing: text, origin: "PULSEGATE_TOKENS")
+            }
+        } catch let error as AccessTokens.ParseError {
+            throw ValidationError(error.description)
+        }
+        let trusted = trustedNetwork || Environment.bool("PULSEGATE_TRUSTED_NETWORK") == true
+        if tokens == nil, !trusted, !Self.isLoopback(host) {
+            throw ValidationError("""
+                refusing to listen on \(host) without tokens: anyone who can reach it could read and write your metrics. \
+                Give tokens with --token-file FILE (lines of scopes:token, e.g. read,write:$(openssl rand -hex 32)) or PULSEGATE_TOKENS, \
+                or listen on 127.0.0.1, or, on a network you trust, add --trusted-network.
+                """)
+        }
+        return AccessControl(tokens: tokens)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     static func duration(_ text: String) throws -> Duration {

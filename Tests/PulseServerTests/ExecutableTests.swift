@@ -52,7 +52,8 @@ import Testing
         var text: String { lock.withLock { log } }
 
         /// Starts the process and waits until it says where it listens.
-        func start() async throws {
+        func start(listening address: String = "127.0.0.1") async throws {
+            listeningAddress = address
             output.fileHandleForReading.readabilityHandler = { [weak self] handle in
                 let data = handle.availableData
                 // At end of file, remove the handler: left in place, its dispatch source
@@ -72,16 +73,19 @@ import Testing
             self.port = port
         }
 
+        private var listeningAddress = "127.0.0.1"
+
         private func listeningPort() -> Int? {
-            guard let range = text.range(of: "listening on 127.0.0.1:") else { return nil }
+            guard let range = text.range(of: "listening on \(listeningAddress):") else { return nil }
             return Int(text[range.upperBound...].prefix { $0.isNumber })
         }
 
         /// One request to the running gateway, through AsyncHTTPClient (NIO, bounded by a deadline).
-        func request(_ method: HTTPMethod = .GET, _ path: String, contentType: String? = nil, body: String? = nil) async throws -> (Int, String) {
+        func request(_ method: HTTPMethod = .GET, _ path: String, contentType: String? = nil, body: String? = nil, token: String? = nil) async throws -> (Int, String) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
             request.method = method
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             if let body { request.body = .bytes(ByteBuffer(string: body)) }
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
             let bytes = try await response.body.collect(upTo: 1 << 20)
@@ -189,6 +193,37 @@ import Testing
         withExtendedLifetime(upload) {}
     }
 
+    /// A session that uses tokens every way, logged at trace level, leaves none of them in the output.
+    @Test func tokensNeverReachTheLogs() async throws {
+        let token = "tok" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let wrong = "wrong" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let gateway = try RunningGateway(
+            arguments: ["--collect-interval", "0", "--log-level", "trace"],
+            environment: ["PULSEGATE_TOKENS": "read,write,metrics:\(token)"]
+        )
+        try await gateway.start()
+        #expect(try await gateway.request(.POST, "/ingest", contentType: "application/json", body: #"{"samples":[{"metric":"m","value":1}]}"#, token: token).0 == 200)
+        #expect(try await gateway.request(.GET, "/history?metric=m", token: token).0 == 200)
+        #expect(try await gateway.request(.GET, "/history?metric=m&token=\(token)").0 == 401)
+        #expect(try await gateway.request(.GET, "/metrics", token: wrong).0 == 401)
+        let live = try await RawWebSocket.open(port: gateway.port, query: "token=\(token)")
+        #expect(live.status == 101)
+        let refused = try await RawWebSocket.open(port: gateway.port, query: "token=\(wrong)")
+        #expect(refused.status == 401)
+        #expect(await gateway.stop(SIGTERM) == 0)
+        let log = gateway.text
+        #expect(log.contains("request"), "trace logging was on:\n\(log.prefix(2000))")
+        #expect(!log.contains(token) && !log.contains(wrong), "a token in the log:\n\(log)")
+    }
+
+    /// Off loopback without tokens only when told the network is trusted; with tokens, anywhere.
+    @Test(arguments: [(["--trusted-network"], [:]), ([], ["PULSEGATE_TRUSTED_NETWORK": "1"]), ([], ["PULSEGATE_TOKENS": "read:\(String(repeating: "k", count: 20))"])] as [([String], [String: String])])
+    func listensBeyondLoopbackWhenSafe(_ arguments: [String], _ environment: [String: String]) async throws {
+        let gateway = try RunningGateway(arguments: ["--host", "0.0.0.0", "--collect-interval", "0"] + arguments, environment: environment)
+        try await gateway.start(listening: "0.0.0.0")
+        #expect(await gateway.stop(SIGTERM) == 0)
+    }
+
     @Test func environmentVariablesConfigureAndFlagsWin() async throws {
         let gateway = try RunningGateway(
             arguments: ["--collect-interval", "0"],
@@ -209,6 +244,8 @@ import Testing
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--retention", "30d", "--rollup-retention", "7d"], "--rollup-retention must be at least --retention"),
         (["--shutdown-timeout", "0s"], "--shutdown-timeout must be positive"),
+        (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0 without tokens"),
+        (["--token-file", "/nonexistent/tokens"], "cannot read --token-file /nonexistent/tokens"),
     ])
     func badFlagsAreRefusedWithAClearMessage(_ arguments: [String], _ message: String) async throws {
         let gateway = try RunningGateway(arguments: arguments)

@@ -126,8 +126,8 @@ struct LiveTestError: Error, CustomStringConvertible {
 /// server answers upgrades from Swift's cooperative pool, which a blocked test
 /// thread would starve on two cores.
 final class RawWebSocket: Sendable {
-    static func open(port: Int, query: String = "", receiveBuffer: Int32? = nil) async throws -> RawWebSocket {
-        try await offThePool { try RawWebSocket(port: port, query: query, receiveBuffer: receiveBuffer) }
+    static func open(port: Int, query: String = "", headers: [String: String] = [:], receiveBuffer: Int32? = nil) async throws -> RawWebSocket {
+        try await offThePool { try RawWebSocket(port: port, query: query, headers: headers, receiveBuffer: receiveBuffer) }
     }
 
     func readRest(limit: Int = 4096) async -> String {
@@ -145,11 +145,12 @@ final class RawWebSocket: Sendable {
     let response: String
 
     /// Connects and sends an upgrade.
-    private init(port: Int, query: String, receiveBuffer: Int32?) throws {
+    private init(port: Int, query: String, headers: [String: String], receiveBuffer: Int32?) throws {
         connection = try RawTCPConnection(port: port, receiveBuffer: receiveBuffer)
         connection.send(
             "GET /ws/metrics\(query.isEmpty ? "" : "?" + query) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                + headers.map { "\($0.key): \($0.value)\r\n" }.joined() + "\r\n"
         )
         // Read the response head byte by byte, so that no WebSocket frame is consumed with it.
         var head = [UInt8]()

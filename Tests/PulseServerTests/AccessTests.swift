@@ -1,0 +1,127 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+@testable import PulseServer
+import Testing
+
+/// Tokens, scopes and origins through a real server.
+@Suite struct AccessTests {
+    static let reader = "read:" + String(repeating: "r", count: 24)
+    static let writer = "write:" + String(repeating: "w", count: 24)
+    static let scraper = "metrics:" + String(repeating: "m", count: 24)
+    static let both = "read,write:" + String(repeating: "b", count: 24)
+
+    static func token(_ entry: String) -> String { String(entry.split(separator: ":")[1]) }
+
+    func withTokens(origins: [String] = [], _ body: @Sendable @escaping (any TestClientProtocol, Int) async throws -> Void) async throws {
+        let tokens = try AccessTokens(parsing: [Self.reader, Self.writer, Self.scraper, Self.both].joined(separator: "\n"), origin: "test")
+        try await withTestGateway({
+            $0.access = AccessControl(tokens: tokens)
+            $0.origins = OriginPolicy(allowed: origins)
+        }) { _, client in
+            try await body(client, try #require(client.port))
+        }
+    }
+
+    func status(_ client: any TestClientProtocol, _ method: HTTPRequest.Method = .get, _ uri: String, token: String? = nil) async throws -> (Int, HTTPFields, String) {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(Self.token(token))" }
+        var body: ByteBuffer?
+        if method == .post {
+            headers[.contentType] = "application/json"
+            body = ByteBuffer(string: #"{"samples":[{"metric":"guarded","value":1}]}"#)
+        }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body) {
+            (Int($0.status.code), $0.headers, String(buffer: $0.body))
+        }
+    }
+
+    @Test func eachRouteNeedsItsScope() async throws {
+        try await withTokens { client, _ in
+            for (method, uri, scope) in [(HTTPRequest.Method.get, "/history?metric=guarded", "read"), (.get, "/api/series", "read"), (.post, "/ingest", "write"), (.get, "/metrics", "metrics")] {
+                let (missing, headers, body) = try await status(client, method, uri)
+                #expect(missing == 401, "\(uri)")
+                #expect(headers[.wwwAuthenticate] == #"Bearer realm="pulsegate""#)
+                #expect(body.contains(#""error""#) && body.contains("the \(scope) scope"), "\(body)")
+                #expect(try await status(client, method, uri, token: "read:" + String(repeating: "x", count: 24)).0 == 401, "unknown token")
+            }
+            #expect(try await status(client, .get, "/history?metric=guarded", token: Self.reader).0 == 200)
+            #expect(try await status(client, .get, "/history?metric=guarded", token: Self.writer).0 == 403)
+            #expect(try await status(client, .post, "/ingest", token: Self.writer).0 == 200)
+            let (forbidden, _, body) = try await status(client, .post, "/ingest", token: Self.reader)
+            #expect(forbidden == 403 && body.contains("do not include write"))
+            #expect(try await status(client, .get, "/metrics", token: Self.scraper).0 == 200)
+            #expect(try await status(client, .get, "/api/series", token: Self.scraper).0 == 403)
+            #expect(try await status(client, .post, "/ingest", token: Self.both).0 == 200)
+            #expect(try await status(client, .get, "/api/series", token: Self.both).0 == 200)
+            // Open to all: probes, the API's description, the dashboard's files (no data in them).
+            #expect(try await status(client, .get, "/healthz").0 == 200)
+            #expect(try await status(client, .get, "/openapi.json").0 == 200)
+            // A token in the query counts on a WebSocket upgrade only.
+            #expect(try await status(client, .get, "/history?metric=guarded&token=\(Self.token(Self.reader))").0 == 401)
+            // The scheme is case-insensitive; anything but Bearer is no token.
+            let lower = try await client.execute(uri: "/api/series", method: .get, headers: [.authorization: "bearer \(Self.token(Self.reader))"]) { $0.status }
+            #expect(lower == .ok)
+            let basic = try await client.execute(uri: "/api/series", method: .get, headers: [.authorization: "Basic \(Self.token(Self.reader))"]) { $0.status }
+            #expect(basic == .unauthorized)
+        }
+    }
+
+    @Test func theLiveStreamTakesTheTokenFromTheQueryOrTheHeader() async throws {
+        try await withTokens { _, port in
+            let none = try await RawWebSocket.open(port: port)
+            #expect(none.status == 401)
+            #expect(none.response.lowercased().contains("www-authenticate: bearer"))
+            #expect(await none.readRest().contains("the read scope"))
+            #expect(try await RawWebSocket.open(port: port, query: "token=\(Self.token(Self.writer))").status == 403)
+            #expect(try await RawWebSocket.open(port: port, query: "token=\(Self.token(Self.reader))").status == 101)
+            #expect(try await RawWebSocket.open(port: port, headers: ["Authorization": "Bearer \(Self.token(Self.both))"]).status == 101)
+            let client = try await LiveClient.connect(port: port, query: "token=\(Self.token(Self.reader))")
+            await client.close()
+        }
+    }
+
+    @Test func crossSiteUpgradesAreRefused() async throws {
+        try await withTokens(origins: ["https://dash.example.com"]) { _, port in
+            let token = "token=\(Self.token(Self.reader))"
+            let evil = try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "https://evil.example"])
+            #expect(evil.status == 403)
+            #expect(await evil.readRest().contains("--allowed-origin https://evil.example"))
+            #expect(try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "http://127.0.0.1:\(port)"]).status == 101, "same origin")
+            #expect(try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "https://dash.example.com"]).status == 101, "allowed")
+            #expect(try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "http://127.0.0.1:\(port + 1)"]).status == 403, "another port is another origin")
+            #expect(try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "null"]).status == 403, "a sandboxed or file page")
+            #expect(try await RawWebSocket.open(port: port, query: token).status == 101, "no Origin: not a browser page")
+            #expect(try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "ws://127.0.0.1"]).status == 101, "a client library's")
+            #expect(try await RawWebSocket.open(port: port, query: token, headers: ["Origin": "ws://evil.example"]).status == 403)
+        }
+    }
+
+    @Test func tokensAreParsedStrictlyAndErrorsDoNotRepeatThem() throws {
+        let tokens = try AccessTokens(parsing: "# readers\nread:\(String(repeating: "a", count: 16))  # the dashboard\n\nread,write,metrics:\(String(repeating: "b", count: 40))", origin: "f")
+        #expect(tokens.scopes(of: Array(String(repeating: "a", count: 16).utf8)) == [.read])
+        #expect(tokens.scopes(of: Array(String(repeating: "b", count: 40).utf8)) == [.read, .write, .metrics])
+        #expect(tokens.scopes(of: Array(String(repeating: "a", count: 15).utf8)) == nil)
+        #expect(tokens.scopes(of: Array((String(repeating: "a", count: 16) + "a").utf8)) == nil)
+        #expect(tokens.scopes(of: Array((String(repeating: "a", count: 16) + String(repeating: "a", count: 256)).utf8)) == nil)
+        for (text, message) in [
+            ("secretsecretsecret1", "write each token as scopes:token"), ("admin:secretsecretsecret2", "unknown scope"),
+            ("read:short", "at least 16"), (":secretsecretsecret3", "at least one scope"), ("read:secret secretsecretsecret", "at least 16"),
+            ("read:secretsecret\"secret4", "only letters"), ("# nothing", "no token"),
+        ] {
+            #expect(throws: AccessTokens.ParseError.self) { try AccessTokens(parsing: text, origin: "f") }
+            do {
+                _ = try AccessTokens(parsing: text, origin: "f")
+            } catch {
+                #expect(error.description.contains(message), "\(text): \(error)")
+                #expect(!error.description.contains("secret"), "\(error)")
+            }
+        }
+    }
+
+    @Test func redactedLogsKeepNoToken() {
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/ws/metrics", query: "metric=a&token=s3cr3t&since=4") == "/ws/metrics?metric=a&token=<redacted>&since=4")
+        #expect(RequestLogMiddleware<BasicRequestContext>.redacted("/x", query: "%74oken=s3cr3t") == "/x?token=<redacted>")
+    }
+}
