@@ -9,11 +9,14 @@ struct APIError: HTTPResponseError, CustomStringConvertible {
     let status: HTTPResponse.Status
     let message: String
     let headers: HTTPFields
+    /// Which bound refused the request, for the endpoint's rejection counter; nil for plain bad input.
+    let bound: String?
 
-    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:], bound: String? = nil) {
         self.status = status
         self.message = message
         self.headers = headers
+        self.bound = bound
     }
 
     var description: String { "\(status.code) \(message)" }

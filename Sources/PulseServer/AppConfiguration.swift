@@ -1,3 +1,4 @@
+import PulseCore
 import PulseLive
 import PulseStore
 
@@ -10,6 +11,8 @@ public struct AppConfiguration: Sendable {
     public var live: LiveConfiguration
     public var query: QueryLimits
     public var ingest: IngestLimits
+    /// Bounds on every sample's name and labels, whatever its source.
+    public var sampleLimits: SampleLimits
     /// How often live connections are pinged; a peer that misses a pong is closed.
     public var pingInterval: Duration
     /// Largest message a live client may send.
@@ -40,6 +43,7 @@ public struct AppConfiguration: Sendable {
         live: LiveConfiguration = LiveConfiguration(),
         query: QueryLimits = QueryLimits(),
         ingest: IngestLimits = IngestLimits(),
+        sampleLimits: SampleLimits = .default,
         pingInterval: Duration = .seconds(15),
         maxLiveMessageBytes: Int = 16 * 1024,
         collectInterval: Duration? = .seconds(1),
@@ -58,6 +62,7 @@ public struct AppConfiguration: Sendable {
         self.live = live
         self.query = query
         self.ingest = ingest
+        self.sampleLimits = sampleLimits
         self.pingInterval = pingInterval
         self.maxLiveMessageBytes = maxLiveMessageBytes
         self.collectInterval = collectInterval

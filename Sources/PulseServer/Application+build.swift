@@ -19,7 +19,9 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let store = try SampleStore.open(configuration.store, logger: logger, metrics: metrics.factory)
     let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
     let latestValues = LatestValues(staleness: configuration.expositionStaleness)
-    let pipeline = Pipeline(writer: store, publishers: [hub, latestValues], observer: metrics.pipeline)
+    let pipeline = Pipeline(
+        validator: SampleValidator(limits: configuration.sampleLimits), writer: store, publishers: [hub, latestValues], observer: metrics.pipeline
+    )
 
     var services: [any Service] = [StoreService(store: store, logger: logger)]
     if let interval = configuration.collectInterval {
@@ -29,7 +31,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         services.append(SyntheticSource(series: configuration.syntheticSeries, rate: configuration.syntheticRate, sink: pipeline, logger: logger))
     }
 
-    let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes)
+    let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes, metrics: metrics.liveMessages)
     let scrapeTime = ScrapeTimeMetrics(hub: hub, store: store, latestValues: latestValues, factory: metrics.factory, logger: logger)
     let router = buildRouter(
         configuration, store: store, pipeline: pipeline, live: live,
@@ -77,7 +79,7 @@ func buildRouter(
     }
     HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
     OpenAPIController<BasicRequestContext>().addRoutes(to: router)
-    HistoryController<BasicRequestContext>(store: store, limits: configuration.query).addRoutes(to: router)
+    HistoryController<BasicRequestContext>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: router)
     IngestController<BasicRequestContext>(
         pipeline: pipeline, store: store, limits: configuration.ingest, metrics: metrics.ingest, samplesMetrics: metrics.pipeline
     ).addRoutes(to: router)

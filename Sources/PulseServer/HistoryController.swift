@@ -8,9 +8,17 @@ import PulseStore
 struct HistoryController<Context: RequestContext> {
     let store: SampleStore
     let limits: QueryLimits
+    let metrics: QueryMetrics
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/history") { request, _ in try await history(request) }
+        router.get("/history") { request, _ in
+            do {
+                return try await history(request)
+            } catch let error as APIError {
+                metrics.rejected(error.bound ?? "bad_parameter")
+                throw error
+            }
+        }
         router.get("/api/series") { request, _ in try await series(request) }
     }
 
@@ -26,11 +34,11 @@ struct HistoryController<Context: RequestContext> {
             series = try await store.range(query.selector, from: query.from, to: query.to, limit: QueryLimits.maxPointsPerSeries + 1)
             if let crowded = series.first(where: { $0.points.count > QueryLimits.maxPointsPerSeries }) {
                 let step = (query.to - query.from) / Int64(QueryLimits.maxPointsPerSeries - 1) + 1
-                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series (\(crowded.key) has more raw points): add step=\(DurationText.format(milliseconds: step)) or narrow from/to")
+                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series (\(crowded.key) has more raw points): add step=\(DurationText.format(milliseconds: step)) or narrow from/to", bound: "too_many_points")
             }
         }
         guard series.count <= limits.maxSeries else {
-            throw APIError(.badRequest, "\(series.count) series match, at most \(limits.maxSeries) may be returned: add label matchers")
+            throw APIError(.badRequest, "\(series.count) series match, at most \(limits.maxSeries) may be returned: add label matchers", bound: "too_many_series")
         }
         if request.headers[.accept]?.contains("text/csv") == true {
             return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: HistoryEncoding.csv(series))))

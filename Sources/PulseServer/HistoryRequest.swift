@@ -54,7 +54,7 @@ struct HistoryRequest: Sendable {
         to = try time("to", default: now)
         guard from <= to else { throw APIError(.badRequest, "from (\(from)) is after to (\(to))") }
         guard to - from <= limits.maxRange else {
-            throw APIError(.badRequest, "the range is \(DurationText.format(milliseconds: to - from)), at most \(DurationText.format(milliseconds: limits.maxRange)) may be asked: narrow from/to")
+            throw APIError(.badRequest, "the range is \(DurationText.format(milliseconds: to - from)), at most \(DurationText.format(milliseconds: limits.maxRange)) may be asked: narrow from/to", bound: "range_too_long")
         }
 
         if let text = values["points"] {
@@ -70,7 +70,7 @@ struct HistoryRequest: Sendable {
             let buckets = to / step - from / step + 1
             if buckets > Int64(QueryLimits.maxPointsPerSeries) {
                 let needed = (to - from) / Int64(QueryLimits.maxPointsPerSeries - 1) + 1
-                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series: \(buckets) buckets of \(DurationText.format(milliseconds: step)); decrease the resolution with step=\(DurationText.format(milliseconds: needed)) or more, or narrow from/to")
+                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series: \(buckets) buckets of \(DurationText.format(milliseconds: step)); decrease the resolution with step=\(DurationText.format(milliseconds: needed)) or more, or narrow from/to", bound: "too_many_points")
             }
             self.step = step
         } else {

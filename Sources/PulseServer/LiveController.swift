@@ -1,6 +1,8 @@
 import Hummingbird
 import HummingbirdWebSocket
+import Metrics
 import NIOCore
+import NIOWebSocket
 import PulseCore
 import PulseLive
 
@@ -12,6 +14,7 @@ struct LiveController {
     let hub: LiveHub
     /// Largest client message read; a larger one closes the connection with 1009.
     let maxMessageBytes: Int
+    let metrics: LiveMessageMetrics
     /// How long a close frame may wait for a peer that stopped reading.
     var closeFrameTimeout: Duration = .seconds(1)
 
@@ -43,6 +46,14 @@ struct LiveController {
 
     private func stream(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
         let parsed = try LiveRequest(request)
+        // One frame beyond the limit never reaches this task: NIO's frame decoder refuses
+        // it and the connection closes with 1009. A handler beside the decoder counts it.
+        let tooLarge = metrics.tooLarge
+        try? await channel.eventLoop.submit {
+            let operations = channel.pipeline.syncOperations
+            let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+            try operations.addHandler(FrameTooLargeCounter(counter: tooLarge), position: .after(decoder))
+        }.get()
         let sink = WebSocketLiveSink(channel: channel, outbound: outbound, outboxBytes: hub.configuration.outboxBytes, closeFrameTimeout: closeFrameTimeout)
         let subscription = hub.subscribe(sink, filter: parsed.filter, resume: parsed.resume)
         defer { subscription.cancel() }
@@ -52,15 +63,43 @@ struct LiveController {
     }
 
     private func receive(from inbound: WebSocketInboundStream, for subscription: LiveSubscription) async throws {
-        for try await message in inbound.messages(maxSize: maxMessageBytes) {
-            guard case let .text(text) = message else {
-                subscription.reportError("binary messages are not understood: send JSON text")
-                continue
+        do {
+            for try await message in inbound.messages(maxSize: maxMessageBytes) {
+                guard case let .text(text) = message else {
+                    metrics.malformed.increment()
+                    subscription.reportError("binary messages are not understood: send JSON text")
+                    continue
+                }
+                switch LiveClientMessage.decode(text) {
+                case let .success(.subscribe(filter)): subscription.update(filter)
+                case let .failure(error):
+                    metrics.malformed.increment()
+                    subscription.reportError(error.description)
+                }
             }
-            switch LiveClientMessage.decode(text) {
-            case let .success(.subscribe(filter)): subscription.update(filter)
-            case let .failure(error): subscription.reportError(error.description)
-            }
+        } catch {
+            // A message of several frames, together too large: swift-websocket closes
+            // with 1009 and ends the stream with an error of its own, internal type,
+            // which only its name tells. (One frame too large: `FrameTooLargeCounter`.)
+            if String(describing: error).contains("messageTooLarge") { metrics.tooLarge.increment() }
+            throw error
         }
+    }
+}
+
+/// Counts the frames NIO's WebSocket decoder refused as longer than the limit
+/// (it closes the connection itself, with 1009), and passes every error on.
+final class FrameTooLargeCounter: ChannelInboundHandler, Sendable {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+    let counter: Counter
+
+    init(counter: Counter) {
+        self.counter = counter
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if (error as? NIOWebSocketError) == .invalidFrameLength { counter.increment() }
+        context.fireErrorCaught(error)
     }
 }

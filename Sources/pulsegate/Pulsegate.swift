@@ -51,6 +51,15 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Most series stored in all; pushes that add more are refused (env PULSEGATE_MAX_SERIES).")
     var maxSeries: Int = Environment.int("PULSEGATE_MAX_SERIES") ?? 1_000_000
 
+    @Option(help: "Most labels one sample may have (env PULSEGATE_MAX_LABELS_PER_SAMPLE).")
+    var maxLabelsPerSample: Int = Environment.int("PULSEGATE_MAX_LABELS_PER_SAMPLE") ?? 32
+
+    @Option(help: "Longest label value in bytes (env PULSEGATE_MAX_LABEL_VALUE_BYTES).")
+    var maxLabelValueBytes: Int = Environment.int("PULSEGATE_MAX_LABEL_VALUE_BYTES") ?? 1024
+
+    @Option(help: "Largest message a live client may send, in bytes; a larger one closes the connection with 1009 (env PULSEGATE_MAX_LIVE_MESSAGE_BYTES).")
+    var maxLiveMessageBytes: Int = Environment.int("PULSEGATE_MAX_LIVE_MESSAGE_BYTES") ?? 16 * 1024
+
     @Option(help: "Most series one /history response may hold (env PULSEGATE_MAX_QUERY_SERIES).")
     var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? 1_000
 
@@ -108,6 +117,9 @@ struct Pulsegate: AsyncParsableCommand {
         guard maxBodyBytes > 0, maxSamplesPerRequest > 0, maxNewSeriesPerRequest > 0, maxSeries > 0 else {
             throw ValidationError("--max-body-bytes, --max-samples-per-request, --max-new-series-per-request and --max-series must be positive")
         }
+        guard (1...1_000).contains(maxLabelsPerSample) else { throw ValidationError("--max-labels-per-sample must be between 1 and 1000") }
+        guard (1...1_048_576).contains(maxLabelValueBytes) else { throw ValidationError("--max-label-value-bytes must be between 1 and 1048576") }
+        guard (128...16_777_216).contains(maxLiveMessageBytes) else { throw ValidationError("--max-live-message-bytes must be between 128 and 16777216") }
         guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
@@ -137,7 +149,9 @@ struct Pulsegate: AsyncParsableCommand {
                 maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest,
                 maxNewSeriesPerRequest: maxNewSeriesPerRequest, maxSeries: maxSeries
             ),
+            sampleLimits: SampleLimits(maxLabels: maxLabelsPerSample, maxLabelValueLength: maxLabelValueBytes),
             pingInterval: pingInterval,
+            maxLiveMessageBytes: maxLiveMessageBytes,
             collectInterval: collectInterval > .zero ? collectInterval : nil,
             syntheticSeries: syntheticSeries,
             syntheticRate: syntheticRate,

@@ -245,6 +245,9 @@ import Testing
         (["--retention", "30d", "--rollup-retention", "7d"], "--rollup-retention must be at least --retention"),
         (["--shutdown-timeout", "0s"], "--shutdown-timeout must be positive"),
         (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0 without tokens"),
+        (["--max-labels-per-sample", "0"], "--max-labels-per-sample must be between"),
+        (["--max-label-value-bytes", "0"], "--max-label-value-bytes must be between"),
+        (["--max-live-message-bytes", "10"], "--max-live-message-bytes must be between"),
         (["--token-file", "/nonexistent/tokens"], "cannot read --token-file /nonexistent/tokens"),
     ])
     func badFlagsAreRefusedWithAClearMessage(_ arguments: [String], _ message: String) async throws {

@@ -11,11 +11,15 @@ public struct GatewayMetrics: Sendable {
     let factory: CatalogedMetricsFactory
     let ingest: IngestMetrics
     let pipeline: PipelineMetrics
+    let query: QueryMetrics
+    let liveMessages: LiveMessageMetrics
 
     public init() {
         registry = PrometheusCollectorRegistry()
         factory = CatalogedMetricsFactory(registry: registry)
         ingest = IngestMetrics(factory: factory)
         pipeline = PipelineMetrics(factory: factory)
+        query = QueryMetrics(factory: factory)
+        liveMessages = LiveMessageMetrics(factory: factory)
     }
 }

@@ -23,6 +23,8 @@ enum MetricsCatalog {
         "pulsegate_ws_slow_clients_closed_total": Family(help: "Live clients closed for staying behind longer than the slow-client timeout."),
         "pulsegate_ws_replays_total": Family(help: "Resumes served from the replay ring."),
         "pulsegate_ws_resets_total": Family(help: "Resumes the ring could not serve, answered with a reset."),
+        "pulsegate_ws_messages_rejected_total": Family(help: "Client messages on the live stream refused, by reason (malformed, too_large)."),
+        "pulsegate_history_requests_rejected_total": Family(help: "GET /history requests refused, by reason (a bound, or a bad parameter)."),
         "pulsegate_ws_connections_refused_total": Family(help: "WebSocket upgrades refused because the connection limit was reached."),
         // Pipeline and ingest
         "pulsegate_samples_accepted_total": Family(help: "Samples stored and published, by source."),
