@@ -128,6 +128,17 @@ public final class SampleStore: SampleWriter, Sendable {
         }
     }
 
+    /// SQLite's `PRAGMA integrity_check` of the whole file: `["ok"]` when sound,
+    /// otherwise its findings. It reads every page: for tests and checks, not hot paths.
+    public func checkIntegrity() async throws -> [String] {
+        try await readers.read { connection in
+            let statement = try connection.prepare("PRAGMA integrity_check")
+            var findings: [String] = []
+            while try statement.step() { findings.append(statement.string(at: 0)) }
+            return findings
+        }
+    }
+
     /// Known series whose metric starts with `prefix`, with their latest sample's ts.
     public func catalog(prefix: String = "", limit: Int = 10_000) async throws -> [SeriesInfo] {
         try await readers.read { connection in

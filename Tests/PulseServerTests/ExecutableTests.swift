@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import PulseCore
 import PulseStore
+import Synchronization
 import Testing
 
 /// The `pulsegate` binary as a user runs it: flags, environment, signals.
@@ -224,6 +225,113 @@ import Testing
         #expect(await gateway.stop(SIGTERM) == 0)
     }
 
+    /// Killed in the middle of sustained pushes: the file is sound, every sample
+    /// acknowledged with a 200 is there, and the collector lost at most about one batch age.
+    @Test func aKillDuringSustainedIngestLosesNothingAcknowledged() async throws {
+        let gateway = try RunningGateway(arguments: ["--db", "data/crash.sqlite", "--collect-interval", "100ms", "--batch-age", "250ms"])
+        try await gateway.start()
+        let start = Timestamp.now() - 3_600_000
+        let ledger = PushLedger()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for pusher in 0..<4 {
+                group.addTask {
+                    var batch = 0
+                    while !ledger.stop.load(ordering: .relaxed) {
+                        // 200 samples a request, each ts unique to its pusher and batch.
+                        let base = start + Int64((pusher * 100_000 + batch) * 200)
+                        let samples = (0..<200).map { #"{"metric":"crash","labels":{"p":"\#(pusher)"},"ts":\#(base + Int64($0)),"value":\#($0)}"# }
+                        let body = #"{"samples":["# + samples.joined(separator: ",") + "]}"
+                        guard let (status, _) = try? await gateway.request(.POST, "/ingest", contentType: "application/json", body: body) else { return }
+                        if status == 200 { ledger.acknowledged.withLock { $0 += (0..<200).map { base + Int64($0) } } }
+                        batch += 1
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            let killedAt = Timestamp.now()
+            #expect(await gateway.stop(SIGKILL) == SIGKILL)
+            ledger.stop.store(true, ordering: .relaxed)
+            try await group.waitForAll()
+
+            let store = try SampleStore.open(StoreConfiguration(path: gateway.directory + "/data/crash.sqlite"))
+            #expect(try await store.checkIntegrity() == ["ok"])
+            let stored = Set(try await store.range(SeriesSelector(metric: "crash"), from: 0, to: Timestamp.latest).flatMap(\.points).map(\.timestamp))
+            let acked = ledger.acknowledged.withLock { $0 }
+            #expect(acked.count >= 1_000, "the pushes kept going: \(acked.count) acknowledged")
+            #expect(acked.filter { !stored.contains($0) }.isEmpty, "\(acked.filter { !stored.contains($0) }.count) of \(acked.count) acknowledged samples are missing")
+            let collected = try await store.range(SeriesSelector(metric: "host_memory_total_bytes"), from: 0, to: Timestamp.latest).flatMap(\.points)
+            let newest = try #require(collected.last?.timestamp)
+            // The contract is one batch age (250 ms); the rest is slack for a busy machine.
+            #expect(killedAt - newest < 2_000, "the collector's newest stored sample is \(killedAt - newest) ms before the kill")
+            await store.close()
+        }
+    }
+
+    /// A disk that fills up: pushes are refused with 503 and a clear error, the
+    /// server, its collector and the live stream go on, and writes resume once
+    /// there is room again. The disk is a 3 MB tmpfs, which needs root (CI runs as root).
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func aFullDiskRefusesPushesAndRecovers() async throws {
+        let gateway = try RunningGateway(arguments: ["--db", "disk/db.sqlite", "--collect-interval", "200ms", "--batch-age", "100ms"])
+        let disk = gateway.directory + "/disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", disk])
+        defer { try? run("/bin/umount", ["-l", disk]) }
+        try await gateway.start()
+        let live = try await LiveClient.connect(port: gateway.port, query: "metric=host_memory_total_bytes")
+        var next = Timestamp.now() - 3_600_000
+        func push() async throws -> (Int, String) {
+            let samples = (0..<1_000).map { #"{"metric":"disk","labels":{"k":"v"},"ts":\#(next + Int64($0)),"value":\#($0)}"# }
+            next += 1_000
+            return try await gateway.request(.POST, "/ingest", contentType: "application/json", body: #"{"samples":["# + samples.joined(separator: ",") + "]}")
+        }
+        #expect(try await push().0 == 200)
+
+        // Fill what is left of the disk.
+        let filler = disk + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
+        while (try? handle.write(contentsOf: Data(count: 64 * 1024))) != nil {}
+        try? handle.close()
+
+        var refusal: String?
+        for _ in 0..<60 {
+            let (status, body) = try await push()
+            if status == 503 {
+                refusal = body
+                break
+            }
+            #expect(status == 200, "\(body)")
+        }
+        let body = try #require(refusal, "no push was refused on a full disk")
+        #expect(body.contains("not stored") && body.contains("full"), "\(body)")
+        // Still up: health answers, and the live stream still gets the collector's samples.
+        #expect(try await gateway.request(.GET, "/healthz").0 == 200)
+        let before = await live.texts.count
+        #expect(await eventually(timeout: .seconds(5)) { await live.texts.count > before + 2 })
+
+        // Room again: pushes are stored again.
+        try FileManager.default.removeItem(atPath: filler)
+        #expect(try await eventually(timeout: .seconds(10)) { try await push().0 == 200 })
+        await live.close()
+        #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text.suffix(3000))")
+        let store = try SampleStore.open(StoreConfiguration(path: disk + "/db.sqlite"))
+        #expect(try await store.checkIntegrity() == ["ok"])
+        await store.close()
+    }
+
+    /// Runs a command to its end; throws if it fails.
+    private func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(executable) \(arguments.joined(separator: " ")) failed"])
+        }
+    }
+
     @Test func environmentVariablesConfigureAndFlagsWin() async throws {
         let gateway = try RunningGateway(
             arguments: ["--collect-interval", "0"],
@@ -267,6 +375,12 @@ import Testing
         #expect(gateway.process.terminationStatus == 64)
         #expect(text.contains("PULSEGATE_BATCH_AGE"))
     }
+}
+
+/// What concurrent pushers had acknowledged, and when to stop them.
+final class PushLedger: Sendable {
+    let acknowledged = Mutex<[Int64]>([])
+    let stop = Atomic<Bool>(false)
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
