@@ -109,14 +109,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore"]),
+        // What several test targets share (a seeded generator); no product code.
+        .target(name: "PulseTestSupport", path: "Tests/PulseTestSupport"),
+        .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore", "PulseTestSupport"]),
         .testTarget(
             name: "PulseLiveTests",
             dependencies: ["PulseLive", "PulseCore", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "PulseStoreTests",
-            dependencies: ["PulseStore", "PulseCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PulseStore", "PulseCore", "PulseTestSupport", "CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PulseCollectTests",
@@ -127,6 +129,7 @@ let package = Package(
             name: "PulseServerTests",
             dependencies: [
                 "PulseServer",
+                "PulseTestSupport",
                 "PulseStore",
                 "PulseCore",
                 "PulseLive",

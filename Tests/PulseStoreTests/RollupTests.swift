@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PulseCore
 @testable import PulseStore
+import PulseTestSupport
 import Testing
 
 /// The per-minute rollups: kept by the writer, used by queries whose step is a
@@ -185,25 +186,5 @@ import Testing
             #expect(rolled.first?.points.count == 3)
         }
         await store.close()
-    }
-}
-
-/// A small seeded generator, so that a failing case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value with a fractional part, of varied magnitude and sign.
-    mutating func value() -> Double {
-        Double(Int64(bitPattern: next()) % 1_000_000) / 997 * pow(10, Double(next() % 7) - 3)
     }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import PulseCore
+import PulseTestSupport
+import Testing
+
+/// The ingest parsers against random and mutated input, for a bounded time:
+/// they must answer every input (a value or a rejection), never crash or
+/// hang, and what they accept must satisfy the validator.
+///
+/// Seeded, so a failure repeats: the seed and the input are in the message.
+/// `PULSEGATE_FUZZ_SECONDS` sets the time per parser (default 3 s);
+/// `PULSEGATE_FUZZ_SEED` a fixed seed (default: a new one each run, printed).
+@Suite struct FuzzTests {
+    static let seconds = Double(ProcessInfo.processInfo.environment["PULSEGATE_FUZZ_SECONDS"] ?? "") ?? 3
+    static let seed = UInt64(ProcessInfo.processInfo.environment["PULSEGATE_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64.max)
+
+    static let jsonSeeds: [String] = [
+        #"{"samples":[{"metric":"cpu","labels":{"host":"a","core":"1"},"ts":1764470000000,"value":0.5}]}"#,
+        #"{"samples":[{"metric":"m","value":-1.5e-3},{"metric":"n_total","labels":{},"ts":1.76447e12,"value":7}]}"#,
+        #"{"samples":[{"metric":"u","labels":{"v":"\u00e9\ud83d\ude00 \"q\" \\ \n"},"value":1}]}"#,
+        #"{"samples":[]}"#,
+    ]
+    static let textSeeds: [String] = [
+        "# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\nhttp_requests_total{method=\"get\",code=\"200\"} 1027 1764470000000\n",
+        "cpu_seconds{mode=\"idle\"} 3.5e+02\nmemory_bytes 1.2e9\nup 1\n",
+        "a{l=\"x\\\"y\\\\z\\n\"} -Inf\nb NaN\nc +Inf 1764470000000\n",
+    ]
+
+    @Test func jsonIngestAnswersEveryInput() {
+        fuzz(seeds: Self.jsonSeeds) { bytes in
+            JSONIngest.samples(from: bytes, now: 1_764_470_000_000, maxSamples: 1_000, validator: SampleValidator())
+        }
+    }
+
+    @Test func prometheusTextAnswersEveryInput() {
+        fuzz(seeds: Self.textSeeds) { bytes in
+            PrometheusText.samples(from: bytes, now: 1_764_470_000_000, maxSamples: 1_000, validator: SampleValidator())
+        }
+    }
+
+    @Test func deepNestingIsRefusedNotRecursedInto() {
+        for depth in [33, 1_000, 100_000] {
+            let body = Array((#"{"samples":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}").utf8)
+            guard case .failure = JSONIngest.samples(from: body, now: 0, maxSamples: 10, validator: SampleValidator()) else {
+                Issue.record("nesting \(depth) deep was accepted")
+                continue
+            }
+        }
+    }
+
+    /// Runs `parse` on mutations of `seeds` and on random bytes until the time is up.
+    private func fuzz(seeds: [String], _ parse: ([UInt8]) -> Result<[Sample], IngestRejection>) {
+        var random = SplitMix64(seed: Self.seed)
+        let validator = SampleValidator()
+        let deadline = Date().addingTimeInterval(Self.seconds)
+        var inputs = 0, accepted = 0
+        while Date() < deadline {
+            let input = random.next() % 8 == 0 ? random.bytes(count: Int(random.next() % 512)) : mutate(Array(seeds[Int(random.next() % UInt64(seeds.count))].utf8), &random)
+            let started = Date()
+            let result = parse(input)
+            inputs += 1
+            if Date().timeIntervalSince(started) > 1 {
+                Issue.record("seed \(Self.seed): one input took \(Date().timeIntervalSince(started)) s: \(Array(input.prefix(200)))")
+            }
+            if case let .success(samples) = result {
+                accepted += 1
+                for sample in samples where !validator.problems(in: sample).isEmpty {
+                    Issue.record("seed \(Self.seed): accepted an invalid sample \(sample) from \(String(decoding: input.prefix(300), as: UTF8.self))")
+                }
+            }
+        }
+        print("fuzz (seed \(Self.seed)): \(inputs) inputs in \(Self.seconds) s, \(accepted) accepted")
+        #expect(inputs > 100)
+    }
+
+    /// One to four edits: flip a bit, insert, delete or repeat a byte, cut the tail, splice in a token.
+    private func mutate(_ input: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
+        var bytes = input
+        let tokens: [[UInt8]] = ["{", "}", "[", "]", "\"", "\\", ",", ":", "1e309", "-0", "null", "\\u0000", "\\ud800", "\n", "#", "{}", "\u{FF}"].map { Array($0.utf8) } + [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80]]
+        for _ in 0...(random.next() % 4) {
+            let position = bytes.isEmpty ? 0 : Int(random.next() % UInt64(bytes.count))
+            switch random.next() % 6 {
+            case 0 where !bytes.isEmpty: bytes[position] ^= UInt8(1 << (random.next() % 8))
+            case 1: bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: position)
+            case 2 where !bytes.isEmpty: bytes.remove(at: position)
+            case 3 where !bytes.isEmpty: bytes.insert(contentsOf: bytes[position...].prefix(Int(random.next() % 64)), at: position)
+            case 4: bytes = Array(bytes.prefix(position))
+            default: bytes.insert(contentsOf: tokens[Int(random.next() % UInt64(tokens.count))], at: position)
+            }
+        }
+        return bytes
+    }
+}
