@@ -39,6 +39,11 @@ final class PlainHTTPConnection: @unchecked Sendable {  // one thread uses it at
         return Array(head.utf8) + body
     }
 
+    /// The bytes of a `GET`.
+    static func get(path: String) -> [UInt8] {
+        Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    }
+
     /// Sends `request` and returns the response's status once the whole response is read.
     func exchange(_ request: [UInt8]) throws -> Int {
         try request.withUnsafeBytes { bytes in
