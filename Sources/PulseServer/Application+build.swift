@@ -77,7 +77,7 @@ func buildRouter(
     } else {
         logger.warning("dashboard files not found; / will answer 404", metadata: ["directory": "\(configuration.publicDirectory)"])
     }
-    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now).addRoutes(to: router)
+    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now, store: store).addRoutes(to: router)
     OpenAPIController<BasicRequestContext>().addRoutes(to: router)
     HistoryController<BasicRequestContext>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: router)
     IngestController<BasicRequestContext>(

@@ -1,10 +1,14 @@
 import Foundation
 import Hummingbird
+import PulseStore
 
-/// `GET /healthz`: the process is up and says what it is.
+/// `GET /healthz`: the process is up and says what it is (liveness).
+/// `GET /readyz`: it can take samples now: 503 while the store cannot write
+/// (a full disk), so that a load balancer sends pushes elsewhere (readiness).
 struct HealthController<Context: RequestContext> {
     let databasePath: String
     let startedAt: ContinuousClock.Instant
+    let store: SampleStore
 
     struct Health: ResponseEncodable {
         let status: String
@@ -27,6 +31,12 @@ struct HealthController<Context: RequestContext> {
                 uptimeSeconds: (Double(seconds) + Double(attoseconds) / 1e18 * 1000).rounded() / 1000,
                 database: databasePath
             )
+        }
+        router.get("/readyz") { _, _ -> Response in
+            if let error = store.statistics.lastWriteError {
+                throw APIError(.serviceUnavailable, "not ready: the store cannot write (\(error)); pushes get 503 until it can")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
         }
     }
 }

@@ -234,6 +234,22 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/readyz": {
+      "get": {
+        "operationId": "ready",
+        "summary": "The gateway can take samples now (readiness)",
+        "responses": {
+          "200": {
+            "description": "Ready.",
+            "content": { "application/json": { "schema": { "type": "object", "required": ["status"], "properties": { "status": { "const": "ready" } } } } }
+          },
+          "503": {
+            "description": "The store cannot write (a full disk, say); pushes get 503 until it can.",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+          }
+        }
+      }
+    },
     "/metrics": {
       "get": {
         "operationId": "metrics",

@@ -318,7 +318,10 @@ final class StoreWriter: @unchecked Sendable {
             }
         } catch {
             let failure = (error as? SQLiteError).map(StoreError.writeFailed) ?? error
-            condition.withLock { stats.writeErrors += 1 }
+            condition.withLock {
+                stats.writeErrors += 1
+                stats.lastWriteError = "\(failure)"
+            }
             logger.error("store write failed, batch rolled back", metadata: ["samples": "\(sampleCount)", "error": "\(failure)"])
             return .failure(failure)
         }
@@ -335,6 +338,7 @@ final class StoreWriter: @unchecked Sendable {
             stats.rollupsWritten += rollups.count
             stats.rollupsRecomputed += rollups.recomputed
             stats.lastCommitDuration = elapsed
+            stats.lastWriteError = nil
         }
         return .success(())
     }

@@ -4,6 +4,8 @@ public struct WriterStatistics: Sendable, Equatable {
     public var rowsWritten = 0
     public var seriesCreated = 0
     public var writeErrors = 0
+    /// Why the last transaction failed, while no later one has succeeded (a full disk, say).
+    public var lastWriteError: String?
     /// Samples refused because the queue was full.
     public var samplesRefused = 0
     public var retentionRowsDeleted = 0

@@ -307,12 +307,15 @@ import Testing
         #expect(body.contains("not stored") && body.contains("full"), "\(body)")
         // Still up: health answers, and the live stream still gets the collector's samples.
         #expect(try await gateway.request(.GET, "/healthz").0 == 200)
+        let (notReady, reason) = try await gateway.request(.GET, "/readyz")
+        #expect(notReady == 503 && reason.contains("cannot write"), "\(reason)")
         let before = await live.texts.count
         #expect(await eventually(timeout: .seconds(5)) { await live.texts.count > before + 2 })
 
         // Room again: pushes are stored again.
         try FileManager.default.removeItem(atPath: filler)
         #expect(try await eventually(timeout: .seconds(10)) { try await push().0 == 200 })
+        #expect(try await gateway.request(.GET, "/readyz").0 == 200)
         await live.close()
         #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text.suffix(3000))")
         let store = try SampleStore.open(StoreConfiguration(path: disk + "/db.sqlite"))
