@@ -85,12 +85,20 @@ export class Chart {
     this.element = element;
     this.metric = metric;
     this.keys = []; // trace index -> series key
+    this.note('Loading…');
     Plotly().newPlot(element, [], layout(metric, this.element.clientWidth), config());
+  }
+
+  /** A word over the plot while it has nothing to show (style.css draws data-note). */
+  note(text) {
+    if (text) this.element.dataset.note = text;
+    else if (this.element.dataset.note !== undefined) delete this.element.dataset.note;
   }
 
   /** Replaces every trace: series is [{ key, labels, x, y }]. */
   reset(series) {
     this.keys = series.map((s) => s.key);
+    this.note(series.some((s) => s.x.length > 0) ? null : 'No data in this window yet');
     const traces = series.map((s) => this.#trace(s.labels, s.x.map(toLocal), s.y));
     Plotly().react(this.element, traces, layout(this.metric, this.element.clientWidth), config());
   }
@@ -113,6 +121,7 @@ export class Chart {
       x.push(points.x.map(toLocal));
       y.push(points.y);
     }
+    this.note(null);
     performance.mark('pulsegate:draw-start');
     Plotly().extendTraces(this.element, { x, y }, indices, maxPoints);
     performance.measure('pulsegate:draw', 'pulsegate:draw-start');

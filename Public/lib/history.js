@@ -58,8 +58,11 @@ export async function fetchWindow(metric, windowMs, points) {
 /**
  * Everything after `after` up to `to` (inclusive, Unix ms) on the grid of `step`:
  * raw samples up to the first bucket edge, finished buckets, raw samples after the
- * last edge. Returns { completeUntil, series: [chunk] }; completeUntil < to means the
- * server had not yet committed the whole range (ask again a little later).
+ * last edge. Returns { completeUntil, series: [chunk] }. When the server has not yet
+ * committed all of it (a part's complete_until falls short of its to), only what lies
+ * before the first bucket not wholly committed is returned, and completeUntil says
+ * where that stops (it may be at or before `after`): ask again from there a little later.
+ * A bucket is never handed over half full as if it were finished.
  */
 export async function fetchRange(metric, after, to, step) {
   const from = after + 1;
@@ -67,22 +70,24 @@ export async function fetchRange(metric, after, to, step) {
   if (from > to) return { completeUntil: to, series: [] };
   const firstEdge = ceilTo(from, step);
   const lastEdge = floorTo(to + 1, step);
-  let answers;
+  let parts;
   if (lastEdge <= firstEdge) {
     // Within one or two steps: raw samples only.
-    answers = [['head', query(metric, from, to)]];
+    parts = [['head', query(metric, from, to)]];
   } else {
-    answers = [];
-    if (from < firstEdge) answers.push(['head', query(metric, from, firstEdge - 1)]);
-    answers.push(['buckets', query(metric, firstEdge, lastEdge - 1, [['step', step]])]);
-    if (lastEdge <= to) answers.push(['tail', query(metric, lastEdge, to)]);
+    parts = [];
+    if (from < firstEdge) parts.push(['head', query(metric, from, firstEdge - 1)]);
+    parts.push(['buckets', query(metric, firstEdge, lastEdge - 1, [['step', step]])]);
+    if (lastEdge <= to) parts.push(['tail', query(metric, lastEdge, to)]);
   }
-  const results = await Promise.all(answers.map(([, pending]) => pending));
+  const answers = await Promise.all(parts.map(([, pending]) => pending));
+  // Each part is complete up to its own `to`; the first part cut short bounds the whole,
+  // at the start of the bucket it cut.
   let completeUntil = to;
-  results.forEach((answer, i) => {
-    // Each part is complete up to its own `to`; a part cut short bounds the whole.
+  for (const answer of answers) {
     if (answer.complete_until < answer.to) completeUntil = Math.min(completeUntil, answer.complete_until);
-    chunks.add(answer, answers[i][0]);
-  });
-  return { completeUntil, series: chunks.list() };
+  }
+  const usableBefore = completeUntil === to ? Infinity : floorTo(completeUntil + 1, step);
+  answers.forEach((answer, i) => chunks.add(answer, parts[i][0], ([ts]) => ts < usableBefore));
+  return { completeUntil: Math.min(completeUntil, usableBefore - 1), series: chunks.list() };
 }

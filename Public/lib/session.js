@@ -25,6 +25,9 @@ const QUIET_MS = 5_000;
 /** Attempts at one backfill before the gap is left and reported: live frames wait meanwhile,
  *  so a history that stays down must not hold the charts for long (about 1.5 s). */
 const BACKFILL_ATTEMPTS = 3;
+/** Rounds of one backfill while the server has not committed the range yet (250 ms apart;
+ *  the writer commits at least every --batch-age, 1 s by default). */
+const BACKFILL_ROUNDS = 20;
 
 /** The server's round steps (README, `points`): used only if history never answered. */
 const ROUND_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
@@ -133,6 +136,7 @@ export class Session {
         if (this.#destroyed) return;
         this.#reportHistoryError(`history:${metric}`, `History of ${metric} could not be loaded (${error.message}); showing live data only.`, error);
         this.#setStep(state, fallbackStep(this.windowMs, this.points));
+        state.chart.note('No history: waiting for live data');
       }
     }));
   }
@@ -159,7 +163,12 @@ export class Session {
       // but never from before the window.
       const held = Math.min(...[...state.series.values()].map((s) => s.buckets.coveredUntil));
       let after = Math.max(Number.isFinite(held) ? held : -Infinity, windowStart - (windowStart % state.step) - 1);
-      for (let attempt = 1; after < to && !this.#destroyed; attempt++) {
+      let failures = 0;
+      for (let round = 1; after < to && !this.#destroyed; round++) {
+        if (round > BACKFILL_ROUNDS) {
+          this.onError('backfill', `History after ${new Date(after).toLocaleTimeString()} was still not committed; that part of the chart stays empty.`);
+          return;
+        }
         try {
           const range = await fetchRange(state.metric, after, to, state.step);
           if (this.#destroyed) return;
@@ -169,16 +178,16 @@ export class Session {
             if (out.length) this.#queueDraw(state, series.index, out);
           }
           this.onError('backfill', null);
-          // Not yet committed on the server: ask for the rest in a moment.
+          // Not all committed on the server yet (the writer batches): the rest in a moment.
           after = Math.max(after, range.completeUntil);
-          if (after < to) await sleep(500);
+          if (after < to) await sleep(250);
         } catch (error) {
-          if (attempt >= BACKFILL_ATTEMPTS) {
+          if (++failures >= BACKFILL_ATTEMPTS) {
             this.#reportHistoryError('backfill', `The gap after ${new Date(after).toLocaleTimeString()} could not be filled from history (${error.message}).`, error);
             return;
           }
           this.#reportHistoryError('backfill', `Filling a gap from history failed (${error.message}); trying again.`, error);
-          await sleep(250 * 2 ** attempt);
+          await sleep(250 * 2 ** failures);
         }
       }
     }));
