@@ -190,7 +190,8 @@ function mountCard(metric) {
   const chart = document.createElement('div');
   chart.className = 'chart';
   chart.id = `chart-${metric}`;
-  chart.setAttribute('role', 'img');
+  // A figure, not an img: Plotly puts buttons (zoom, download) inside, which an img would hide.
+  chart.setAttribute('role', 'figure');
   chart.setAttribute('aria-label', `${metric} over the last ${WINDOWS[view.window].label}`);
   card.setAttribute('aria-labelledby', title.id);
   card.append(title, chart);
