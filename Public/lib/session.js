@@ -1,0 +1,330 @@
+// A dashboard session: the chosen metrics over the chosen window, backfilled from
+// history and then kept live. It owns the order of things:
+//
+// 1. The WebSocket opens first (asking the ring for the last minute), and its frames
+//    queue up while history loads: nothing published in between can be missed.
+// 2. History is drawn; then the queued frames are merged (buckets.js skips what
+//    history already holds), and from then on frames are applied once per animation
+//    frame, with one extendTraces per chart.
+// 3. A `reset` (the ring lost what we asked for, or the server restarted) or a `gap`
+//    (frames dropped for this slow client) holds the queue while the missing range is
+//    fetched from history, then the queue goes on. Nothing is drawn twice, nothing
+//    is skipped.
+
+import { LiveConnection } from './live.js';
+import { fetchRange, fetchWindow } from './history.js';
+import { BucketedSeries } from './buckets.js';
+import { Chart } from './chart.js';
+import { labelsKey } from './labels.js';
+
+/** The first connection replays this much from the ring: it covers the time history takes to
+ *  answer, and a browser clock somewhat ahead of the server's. */
+const REPLAY_MS = 60_000;
+/** A bucket whose series has sent nothing this long after the bucket ended is drawn anyway. */
+const QUIET_MS = 5_000;
+/** Attempts at one backfill before the gap is left and reported: live frames wait meanwhile,
+ *  so a history that stays down must not hold the charts for long (about 1.5 s). */
+const BACKFILL_ATTEMPTS = 3;
+/** Rounds of one backfill while the server has not committed the range yet (250 ms apart;
+ *  the writer commits at least every --batch-age, 1 s by default). */
+const BACKFILL_ROUNDS = 20;
+
+/** The server's round steps (README, `points`): used only if history never answered. */
+const ROUND_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+  .map((seconds) => seconds * 1000);
+export function fallbackStep(windowMs, points) {
+  return ROUND_STEPS.find((step) => Math.ceil(windowMs / step) + 1 <= points) ?? 86_400_000;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class Session {
+  #queue = [];
+  #holds = 0;
+  #flushScheduled = false;
+  #destroyed = false;
+  #liveState = 'connecting';
+  #clockOffset = 0;
+  #measures = 0;
+  #lastControl = null;
+  #idleTimer = null;
+  #undrawn = new Map(); // chart state -> Map(trace index -> { x, y })
+
+  /**
+   * metrics: names; windowMs and points: the window and how many points fit the chart.
+   * mount(metric) -> the element to draw that metric's chart in.
+   * onStatus(state), onActivity(serverTs), onError(key, message | null), onUnauthorized().
+   */
+  constructor({ metrics, windowMs, points, mount, onStatus, onActivity, onError, onUnauthorized }) {
+    this.metrics = metrics;
+    this.windowMs = windowMs;
+    this.points = points;
+    this.onStatus = onStatus;
+    this.onActivity = onActivity;
+    this.onError = onError;
+    this.onUnauthorized = onUnauthorized;
+    this.paused = false;
+    this.state = new Map(metrics.map((metric) => [metric, {
+      metric,
+      chart: new Chart(mount(metric), metric),
+      step: null,
+      maxPoints: 0,
+      series: new Map(), // labels key -> { index, buckets }
+    }]));
+  }
+
+  start() {
+    this.live = new LiveConnection({
+      metrics: this.metrics,
+      sinceTs: Date.now() - REPLAY_MS,
+      onFrame: (frame) => this.#enqueue(frame),
+      onState: (status) => {
+        this.#liveState = status.state;
+        this.onStatus(status);
+      },
+    });
+    this.live.start();
+    this.#hold(() => this.#loadWindows());
+    this.#idleTimer = setInterval(() => this.#scheduleFlush(true), QUIET_MS / 2);
+  }
+
+  pause() {
+    this.paused = true;
+    this.live.stop('paused');
+  }
+
+  /** Reconnects with since/instance/since_ts: the ring or history fills the pause. */
+  resume() {
+    this.paused = false;
+    this.live.start();
+  }
+
+  destroy() {
+    this.#destroyed = true;
+    clearInterval(this.#idleTimer);
+    this.live?.stop('stopped');
+    for (const { chart } of this.state.values()) chart.destroy();
+  }
+
+  serverNow() {
+    return Date.now() + this.#clockOffset;
+  }
+
+  get charts() {
+    return [...this.state.values()].map(({ chart }) => chart);
+  }
+
+  // --- history ---------------------------------------------------------------------
+
+  async #loadWindows() {
+    await Promise.all(this.metrics.map(async (metric) => {
+      const state = this.state.get(metric);
+      try {
+        const window = await fetchWindow(metric, this.windowMs, this.points);
+        if (this.#destroyed) return;
+        this.#setStep(state, window.step);
+        const drawn = [];
+        for (const chunk of window.series) {
+          const series = { index: drawn.length, buckets: new BucketedSeries(state.step) };
+          state.series.set(chunk.key, series);
+          const points = this.#applyChunk(series, chunk);
+          drawn.push({ key: chunk.key, labels: chunk.labels, x: points.map((p) => p[0]), y: points.map((p) => p[1]) });
+        }
+        state.chart.reset(drawn);
+        this.onError(`history:${metric}`, null);
+      } catch (error) {
+        if (this.#destroyed) return;
+        this.#reportHistoryError(`history:${metric}`, `History of ${metric} could not be loaded (${error.message}); showing live data only.`, error);
+        this.#setStep(state, fallbackStep(this.windowMs, this.points));
+        state.chart.note('No history: waiting for live data');
+      }
+    }));
+  }
+
+  #setStep(state, step) {
+    state.step = step;
+    // The buckets one window holds, plus the one being filled and one partial at the start.
+    state.maxPoints = Math.ceil(this.windowMs / step) + 2;
+  }
+
+  #applyChunk(series, chunk, out = []) {
+    for (const [ts, value] of chunk.head) series.buckets.addSample(ts, value, out);
+    for (const [bucket, value] of chunk.buckets) series.buckets.addBucket(bucket, value, out);
+    for (const [ts, value] of chunk.tail) series.buckets.addSample(ts, value, out);
+    return out;
+  }
+
+  /** Fills (what each chart holds, to] from history, for every chart. */
+  async #backfill(to) {
+    await Promise.all([...this.state.values()].map(async (state) => {
+      if (state.step === null) return;
+      const windowStart = this.serverNow() - this.windowMs;
+      // From what the least advanced series holds (those ahead skip what they have),
+      // but never from before the window.
+      const held = Math.min(...[...state.series.values()].map((s) => s.buckets.coveredUntil));
+      let after = Math.max(Number.isFinite(held) ? held : -Infinity, windowStart - (windowStart % state.step) - 1);
+      let failures = 0;
+      for (let round = 1; after < to && !this.#destroyed; round++) {
+        if (round > BACKFILL_ROUNDS) {
+          this.onError('backfill', `History after ${new Date(after).toLocaleTimeString()} was still not committed; that part of the chart stays empty.`);
+          return;
+        }
+        try {
+          const range = await fetchRange(state.metric, after, to, state.step);
+          if (this.#destroyed) return;
+          for (const chunk of range.series) {
+            const series = state.series.get(chunk.key) ?? this.#addSeries(state, chunk.key, chunk.labels);
+            const out = this.#applyChunk(series, chunk);
+            if (out.length) this.#queueDraw(state, series.index, out);
+          }
+          this.onError('backfill', null);
+          // Not all committed on the server yet (the writer batches): the rest in a moment.
+          after = Math.max(after, range.completeUntil);
+          if (after < to) await sleep(250);
+        } catch (error) {
+          if (++failures >= BACKFILL_ATTEMPTS) {
+            this.#reportHistoryError('backfill', `The gap after ${new Date(after).toLocaleTimeString()} could not be filled from history (${error.message}).`, error);
+            return;
+          }
+          this.#reportHistoryError('backfill', `Filling a gap from history failed (${error.message}); trying again.`, error);
+          await sleep(250 * 2 ** failures);
+        }
+      }
+    }));
+  }
+
+  #reportHistoryError(key, message, error) {
+    if (error?.unauthorized) this.onUnauthorized();
+    this.onError(key, message);
+  }
+
+  // --- live ------------------------------------------------------------------------
+
+  #enqueue(frame) {
+    if (this.#destroyed) return;
+    if (typeof frame.server_ts === 'number') this.#clockOffset = frame.server_ts - Date.now();
+    if (frame.type === 'samples') this.onActivity?.(frame.server_ts);
+    if (frame.type === 'error') console.warn('pulsegate live:', frame.error);
+    this.#queue.push(frame);
+    this.#scheduleFlush();
+  }
+
+  /** Runs fn with the queue held: frames wait until it is done. */
+  async #hold(fn) {
+    this.#holds += 1;
+    try {
+      await fn();
+    } catch (error) {
+      console.error(error);
+    } finally {
+      this.#holds -= 1;
+      this.#scheduleFlush(this.#undrawn.size > 0);
+    }
+  }
+
+  /** idle: flush even with nothing queued, so that quiet series get their last bucket drawn. */
+  #scheduleFlush(idle = false) {
+    if (this.#flushScheduled || this.#holds > 0 || this.#destroyed || (this.#queue.length === 0 && !idle)) return;
+    this.#flushScheduled = true;
+    // A hidden tab gets no animation frames; a timer (throttled to about 1/s by the browser)
+    // keeps the queue from growing while nobody looks.
+    if (document.hidden) setTimeout(() => this.#flush(), 1000);
+    else requestAnimationFrame(() => this.#flush());
+  }
+
+  /**
+   * One update per animation frame: applies every queued frame, then draws one chart
+   * (one extendTraces for all its traces). Charts whose buckets closed in the same
+   * frame are drawn in the frames after, so that a frame pays for one redraw at most.
+   */
+  #flush() {
+    this.#flushScheduled = false;
+    if (this.#holds > 0 || this.#destroyed) return;
+    performance.mark('pulsegate:update-start');
+    let backfillTo = null;
+    let taken = 0;
+    while (taken < this.#queue.length) {
+      const frame = this.#queue[taken++];
+      if (frame.type === 'samples') this.#ingest(frame.samples);
+      else if (frame.type === 'reset' || frame.type === 'gap') {
+        backfillTo = frame.type === 'reset' ? frame.complete_from_ts : frame.to_ts;
+        this.#lastControl = frame.type;
+      }
+      if (backfillTo !== null) break; // later frames wait for the backfill
+    }
+    this.#queue.splice(0, taken);
+    if (this.#liveState === 'live' && backfillTo === null) this.#closeQuiet();
+    const drawing = this.#undrawn.size > 0;
+    if (drawing) {
+      const [state, updates] = this.#undrawn.entries().next().value; // the oldest first
+      this.#undrawn.delete(state);
+      state.chart.extend(updates, state.maxPoints);
+    }
+    if (taken > 0 || drawing) {
+      performance.measure('pulsegate:update', 'pulsegate:update-start');
+      // The entries are for tests and the curious (DevTools); keep the buffer bounded.
+      if (++this.#measures % 10_000 === 0) performance.clearMeasures();
+    }
+    if (backfillTo !== null) {
+      // Visible in DevTools' timeline, and how the browser check knows a backfill ran.
+      performance.mark('pulsegate:backfill', { detail: { type: this.#lastControl, to: backfillTo } });
+      this.#hold(() => this.#backfill(backfillTo));
+    } else {
+      this.#scheduleFlush(this.#undrawn.size > 0);
+    }
+  }
+
+  #ingest(samples) {
+    const out = [];
+    for (const sample of samples) {
+      const state = this.state.get(sample.metric);
+      if (!state || state.step === null) continue;
+      const key = labelsKey(sample.labels);
+      const series = state.series.get(key) ?? this.#addSeries(state, key, sample.labels);
+      series.buckets.addSample(sample.ts, sample.value, out);
+      if (out.length) {
+        this.#queueDraw(state, series.index, out);
+        out.length = 0;
+      }
+    }
+  }
+
+  /** Series that went quiet (stopped, or removed): their last bucket is drawn all the same. */
+  #closeQuiet() {
+    const before = this.serverNow() - QUIET_MS;
+    const out = [];
+    for (const state of this.state.values()) {
+      for (const series of state.series.values()) {
+        series.buckets.closeIfBefore(before, out);
+        if (out.length) {
+          this.#queueDraw(state, series.index, out);
+          out.length = 0;
+        }
+      }
+    }
+  }
+
+  #addSeries(state, key, labels) {
+    const series = { index: state.chart.addSeries(key, labels), buckets: new BucketedSeries(state.step) };
+    state.series.set(key, series);
+    return series;
+  }
+
+  /** Points wait here, per chart and trace, in ts order, until their chart's turn to draw. */
+  #queueDraw(state, index, points) {
+    let updates = this.#undrawn.get(state);
+    if (!updates) {
+      updates = new Map();
+      this.#undrawn.set(state, updates);
+    }
+    let update = updates.get(index);
+    if (!update) {
+      update = { x: [], y: [] };
+      updates.set(index, update);
+    }
+    for (const [x, y] of points) {
+      update.x.push(x);
+      update.y.push(y);
+    }
+  }
+}
