@@ -10,6 +10,9 @@ struct HistoryController<Context: RequestContext> {
     let limits: QueryLimits
     let metrics: QueryMetrics
 
+    /// How long a sample may be stamped before it reaches the store's queue, at most, in ms.
+    static var handoverGrace: Int64 { 2_000 }
+
     func addRoutes(to router: Router<Context>) {
         router.get("/history") { request, _ in
             do {
@@ -25,8 +28,12 @@ struct HistoryController<Context: RequestContext> {
     private func history(_ request: Request) async throws -> Response {
         let now = Timestamp.now()
         let query = try HistoryRequest(uri: request.uri, now: now, limits: limits)
-        // Read before querying: everything up to here is in what the query sees.
-        let completeUntil = min(query.to, store.committedThrough(now: now))
+        // Read before querying: everything up to here is in what the query sees. A
+        // source stamps its samples a moment before it hands them over (the collector
+        // reads /proc in between), and such a sample is in no queue yet: the grace
+        // keeps `complete_until` behind it. A client resuming the live stream from
+        // there is sent those samples again, and drops what it already has by ts.
+        let completeUntil = min(query.to, store.committedThrough(now: now - Self.handoverGrace))
         let series: [SeriesPoints]
         if let step = query.step {
             series = try await store.downsample(query.selector, from: query.from, to: query.to, step: step, aggregation: query.aggregation)

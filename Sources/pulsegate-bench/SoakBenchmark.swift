@@ -34,6 +34,7 @@ struct SoakBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines as they come, also into a file
         let process = try ServerProcess(binary: server, arguments: ["--collect-interval", "1s", "--max-connections", "\(clients + 100)"])
         defer { process.stop() }
         try await process.start()
