@@ -34,12 +34,11 @@ struct SoakBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines as they come, also into a file
         let process = try ServerProcess(binary: server, arguments: ["--collect-interval", "1s", "--max-connections", "\(clients + 100)"])
         defer { process.stop() }
         try await process.start()
         let port = process.port
-        print("soak: \(clients) live clients, \(ingestRate) pushed samples/s, \(historyRate) history queries/s, \(Int(duration)) s, on 127.0.0.1:\(port)")
+        say("soak: \(clients) live clients, \(ingestRate) pushed samples/s, \(historyRate) history queries/s, \(Int(duration)) s, on 127.0.0.1:\(port)")
 
         let tally = Tally()
         // Live clients, connected in waves so that the upgrades do not all come at once.
@@ -60,7 +59,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         let framesBefore = live.map { $0.counts.withLock(\.frames) }
         let rssStart = process.residentBytes
         let cpuStart = process.cpuSeconds
-        print("start: \(connected) of \(clients) clients connected; server RSS \(Measure.format(rssStart / 1_048_576, 1)) MiB")
+        say("start: \(connected) of \(clients) clients connected; server RSS \(Measure.format(rssStart / 1_048_576, 1)) MiB")
 
         let clock = ContinuousClock()
         let firstTimestamp = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
@@ -105,7 +104,7 @@ struct SoakBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(min(30, duration)))
             rss.append(process.residentBytes)
             let counts = tally.counts.withLock { $0 }
-            print("""
+            say("""
                 \(Int(Measure.seconds(clock.now - started))) s: pushed \(counts.pushed) (\(counts.pushErrors) errors), \
                 \(counts.queries) queries (\(counts.queryErrors) errors), RSS \(Measure.format(rss.last! / 1_048_576, 1)) MiB
                 """)
@@ -121,7 +120,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         let counts = tally.counts.withLock { $0 }
         let latencies = counts.queryMilliseconds.sorted()
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        print("""
+        say("""
             result: \(Measure.format(elapsed, 0)) s; \
             pushed \(Measure.format(Double(counts.pushed) / elapsed)) samples/s acknowledged, \(counts.pushErrors) push errors; \
             \(counts.queries) history queries, \(counts.queryErrors) errors, p50 \(Measure.format(percentile(0.5), 2)) ms, p99 \(Measure.format(percentile(0.99), 2)) ms; \
@@ -132,6 +131,12 @@ struct SoakBenchmark: AsyncParsableCommand {
             (max \(Measure.format(rss.max()! / 1_048_576, 1))); server CPU \(Measure.format(cpu / elapsed * 100, 0))% of a core
             """)
         for task in connections { task.cancel() }
+    }
+
+    /// A line on standard output at once: `print` keeps what it writes to a file
+    /// until its buffer fills, and a 10-minute run would show nothing until the end.
+    private func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     /// Calls `body` `perSecond` times a second (tick 0, 1, 2, …) until the tally says stop,
