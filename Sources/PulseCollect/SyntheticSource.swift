@@ -6,9 +6,9 @@ import ServiceLifecycle
 /// Publishes `series` synthetic series `rate` times a second through the pipeline,
 /// stored and broadcast like any sample: for benchmarks and demos.
 ///
-/// Metric `pulsegate_synthetic_value{series="0"…}`: slow sine waves, one phase per series.
+/// Metric `synthetic_value{series="0"…}`: slow sine waves, one phase per series.
 public struct SyntheticSource: Service {
-    public static let metric = "pulsegate_synthetic_value"
+    public static let metric = "synthetic_value"
 
     public let series: Int
     public let rate: Double

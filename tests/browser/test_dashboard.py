@@ -237,11 +237,11 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
     # A full window behind the live data, as on a server that has run a while: each trace
     # then holds its window's ~300 buckets, and every redraw draws them.
     now_s = int(time.time())
-    server.ingest([{"metric": "pulsegate_synthetic_value", "labels": {"series": str(i)}, "ts": (now_s - 300 + k) * 1000, "value": (k * (i + 1)) % 17}
+    server.ingest([{"metric": "synthetic_value", "labels": {"series": str(i)}, "ts": (now_s - 300 + k) * 1000, "value": (k * (i + 1)) % 17}
                    for i in range(10) for k in range(295)])
-    page.get(f"{server.base}/?metric=pulsegate_synthetic_value&window={WINDOW}")
+    page.get(f"{server.base}/?metric=synthetic_value&window={WINDOW}")
     wait_live(page)
-    wait_for(page, "const gd = document.getElementById('chart-pulsegate_synthetic_value'); return gd && gd.data && gd.data.length === 10",
+    wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd && gd.data && gd.data.length === 10",
              what="10 synthetic traces")
     time.sleep(1)
     page.execute_script("performance.clearMeasures()")
@@ -258,12 +258,12 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
         values = sorted(values)
         return f"median {statistics.median(values):.2f} ms, p95 {values[int(0.95 * (len(values) - 1))]:.2f} ms"
 
-    points = page.execute_script("return document.getElementById('chart-pulsegate_synthetic_value').data.map(t => t.x.length)")
+    points = page.execute_script("return document.getElementById('chart-synthetic_value').data.map(t => t.x.length)")
     print(f"\n  update cost, 10 series x 10 frames/s for {seconds}s, traces of {min(points)}-{max(points)} points: "
           f"{len(updates)} updates (one per animation frame with frames), "
           f"{summary(updates)}; of which {len(draws)} extendTraces: {summary(draws)}; "
           f"main thread busy {sum(updates) / seconds:.1f} ms per second")
-    for trace in traces(page, "pulsegate_synthetic_value"):
+    for trace in traces(page, "synthetic_value"):
         assert_increasing(trace)
 
 
