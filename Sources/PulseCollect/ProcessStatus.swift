@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -61,14 +62,11 @@ public struct ProcessStatus: Sendable, Equatable {
         return line.dropFirst("Max open files".count).split(separator: " ").first.flatMap { Int($0) }
     }
 
+    /// Entries of `directory` (open descriptors, for `/proc/self/fd`; the one that
+    /// lists it among them, as Prometheus's own clients count).
     private static func countEntries(_ directory: String) throws -> Int {
-        guard let handle = opendir(directory) else { throw ProcFile.ReadError(path: directory, errno: errno) }
-        defer { closedir(handle) }
-        var count = 0
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if name != [46], name != [46, 46] { count += 1 }  // not "." or ".."
-        }
-        return count - 1  // the directory handle itself is one of them
+        // Foundation's listing, not readdir by hand: a `dirent` is only as long as its
+        // name, and copying its fixed-size `d_name` reads past the record.
+        try FileManager.default.contentsOfDirectory(atPath: directory).count
     }
 }
