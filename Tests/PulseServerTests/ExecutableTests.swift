@@ -262,7 +262,7 @@ import Testing
             let collected = try await store.range(SeriesSelector(metric: "host_memory_total_bytes"), from: 0, to: Timestamp.latest).flatMap(\.points)
             let newest = try #require(collected.last?.timestamp)
             // The contract is one batch age (250 ms); the rest is slack for a busy machine.
-            #expect(killedAt - newest < 2_000, "the collector's newest stored sample is \(killedAt - newest) ms before the kill")
+            #expect(killedAt - newest < 3_000, "the collector's newest stored sample is \(killedAt - newest) ms before the kill")
             await store.close()
         }
     }
