@@ -38,10 +38,10 @@ struct HistoryController<Context: RequestContext> {
         if let step = query.step {
             series = try await store.downsample(query.selector, from: query.from, to: query.to, step: step, aggregation: query.aggregation)
         } else {
-            series = try await store.range(query.selector, from: query.from, to: query.to, limit: QueryLimits.maxPointsPerSeries + 1)
-            if let crowded = series.first(where: { $0.points.count > QueryLimits.maxPointsPerSeries }) {
-                let step = (query.to - query.from) / Int64(QueryLimits.maxPointsPerSeries - 1) + 1
-                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series (\(crowded.key) has more raw points): add step=\(DurationText.format(milliseconds: step)) or narrow from/to", bound: "too_many_points")
+            series = try await store.range(query.selector, from: query.from, to: query.to, limit: limits.maxPoints + 1)
+            if let crowded = series.first(where: { $0.points.count > limits.maxPoints }) {
+                let step = (query.to - query.from) / Int64(limits.maxPoints - 1) + 1
+                throw APIError(.badRequest, "exceeded maximum resolution of \(limits.maxPoints) points per series (\(crowded.key) has more raw points): add step=\(DurationText.format(milliseconds: step)) or narrow from/to", bound: "too_many_points")
             }
         }
         guard series.count <= limits.maxSeries else {

@@ -59,8 +59,8 @@ struct HistoryRequest: Sendable {
 
         if let text = values["points"] {
             guard values["step"] == nil else { throw APIError(.badRequest, "give step or points, not both") }
-            guard let points = Int(text), (1...QueryLimits.maxPointsPerSeries).contains(points) else {
-                throw APIError(.badRequest, "points \"\(text.prefix(64))\" is not a whole number from 1 to \(QueryLimits.maxPointsPerSeries)")
+            guard let points = Int(text), (1...limits.maxPoints).contains(points) else {
+                throw APIError(.badRequest, "points \"\(text.prefix(64))\" is not a whole number from 1 to \(limits.maxPoints)")
             }
             step = FittingStep.step(from: from, to: to, points: points)
         } else if let text = values["step"] {
@@ -68,9 +68,9 @@ struct HistoryRequest: Sendable {
                 throw APIError(.badRequest, "step \"\(text.prefix(64))\" is not a positive duration: use e.g. 15s, 1m, 1h or milliseconds")
             }
             let buckets = to / step - from / step + 1
-            if buckets > Int64(QueryLimits.maxPointsPerSeries) {
-                let needed = (to - from) / Int64(QueryLimits.maxPointsPerSeries - 1) + 1
-                throw APIError(.badRequest, "exceeded maximum resolution of \(QueryLimits.maxPointsPerSeries) points per series: \(buckets) buckets of \(DurationText.format(milliseconds: step)); decrease the resolution with step=\(DurationText.format(milliseconds: needed)) or more, or narrow from/to", bound: "too_many_points")
+            if buckets > Int64(limits.maxPoints) {
+                let needed = (to - from) / Int64(limits.maxPoints - 1) + 1
+                throw APIError(.badRequest, "exceeded maximum resolution of \(limits.maxPoints) points per series: \(buckets) buckets of \(DurationText.format(milliseconds: step)); decrease the resolution with step=\(DurationText.format(milliseconds: needed)) or more, or narrow from/to", bound: "too_many_points")
             }
             self.step = step
         } else {

@@ -60,6 +60,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Largest message a live client may send, in bytes; a larger one closes the connection with 1009 (env PULSEGATE_MAX_LIVE_MESSAGE_BYTES).")
     var maxLiveMessageBytes: Int = Environment.int("PULSEGATE_MAX_LIVE_MESSAGE_BYTES") ?? 16 * 1024
 
+    @Option(help: "Most points one series of a /history response may hold, at most 11000 (env PULSEGATE_MAX_QUERY_POINTS).")
+    var maxQueryPoints: Int = Environment.int("PULSEGATE_MAX_QUERY_POINTS") ?? 11_000
+
     @Option(help: "Most series one /history response may hold (env PULSEGATE_MAX_QUERY_SERIES).")
     var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? 1_000
 
@@ -120,6 +123,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard (1...1_000).contains(maxLabelsPerSample) else { throw ValidationError("--max-labels-per-sample must be between 1 and 1000") }
         guard (1...1_048_576).contains(maxLabelValueBytes) else { throw ValidationError("--max-label-value-bytes must be between 1 and 1048576") }
         guard (128...16_777_216).contains(maxLiveMessageBytes) else { throw ValidationError("--max-live-message-bytes must be between 128 and 16777216") }
+        guard (1...11_000).contains(maxQueryPoints) else { throw ValidationError("--max-query-points must be between 1 and 11000") }
         guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
@@ -144,7 +148,7 @@ struct Pulsegate: AsyncParsableCommand {
                 ringSamples: ringSamples, outboxBytes: outboxBytes,
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
-            query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.components.seconds * 1000),
+            query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.components.seconds * 1000, maxPoints: maxQueryPoints),
             ingest: IngestLimits(
                 maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest,
                 maxNewSeriesPerRequest: maxNewSeriesPerRequest, maxSeries: maxSeries

@@ -38,6 +38,7 @@ import Testing
         try await withTestGateway({
             $0.query.maxRange = 2 * 3_600_000
             $0.query.maxSeries = 1
+            $0.query.maxPoints = 100
         }) { gateway, client in
             try await gateway.pipeline.accept([Sample(metric: "q", labels: ["s": "1"], timestamp: Timestamp.now() - 1000, value: 1),
                                                Sample(metric: "q", labels: ["s": "2"], timestamp: Timestamp.now() - 1000, value: 2)],
@@ -47,8 +48,9 @@ import Testing
             }
             let (range, rangeBody) = try await get("/history?metric=q&s=1&from=-3h")
             #expect(range == 400 && rangeBody.contains("at most 2h"), "\(rangeBody)")
-            let (points, pointsBody) = try await get("/history?metric=q&s=1&from=-1h&step=100ms")
-            #expect(points == 400 && pointsBody.contains("decrease the resolution"), "\(pointsBody)")
+            let (points, pointsBody) = try await get("/history?metric=q&s=1&from=-1h&step=10s")
+            #expect(points == 400 && pointsBody.contains("maximum resolution of 100 points"), "\(pointsBody)")
+            #expect(try await get("/history?metric=q&s=1&from=-1h&step=1m").0 == 200, "60 points fit")
             let (series, seriesBody) = try await get("/history?metric=q")
             #expect(series == 400 && seriesBody.contains("at most 1 may be returned"), "\(seriesBody)")
             #expect(try await get("/history?metric=q&agg=median&step=1m").0 == 400)

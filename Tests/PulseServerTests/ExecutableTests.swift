@@ -359,6 +359,7 @@ import Testing
         (["--max-labels-per-sample", "0"], "--max-labels-per-sample must be between"),
         (["--max-label-value-bytes", "0"], "--max-label-value-bytes must be between"),
         (["--max-live-message-bytes", "10"], "--max-live-message-bytes must be between"),
+        (["--max-query-points", "20000"], "--max-query-points must be between 1 and 11000"),
         (["--token-file", "/nonexistent/tokens"], "cannot read --token-file /nonexistent/tokens"),
     ])
     func badFlagsAreRefusedWithAClearMessage(_ arguments: [String], _ message: String) async throws {

@@ -44,7 +44,7 @@ import Testing
                 accepted += 1
                 #expect(request.from <= request.to && request.to - request.from <= limits.maxRange, "seed \(seed): \(query)")
                 if let step = request.step {
-                    #expect(step > 0 && request.to / step - request.from / step + 1 <= Int64(QueryLimits.maxPointsPerSeries), "seed \(seed): \(query)")
+                    #expect(step > 0 && request.to / step - request.from / step + 1 <= Int64(limits.maxPoints), "seed \(seed): \(query)")
                 }
             } catch let error as APIError {
                 #expect(error.status == .badRequest && !error.message.isEmpty, "seed \(seed): \(query)")
