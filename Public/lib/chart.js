@@ -3,8 +3,14 @@
 // Live points go in with Plotly.extendTraces, one call per batch for all the traces
 // that got points, bounded by maxPoints (the number of buckets the window holds), so
 // that an hour of streaming costs what the first minute did.
+//
+// Each such call makes Plotly draw the whole chart again, whatever was added (5 to 7 ms
+// at best for one line of two points; README, Dashboard), so what need not change with
+// the data is kept out of Plotly: the legend is HTML (legend.js), built when the series
+// change.
 
 import { seriesName } from './labels.js';
+import { Legend } from './legend.js';
 
 const Plotly = () => globalThis.Plotly;
 
@@ -47,9 +53,7 @@ function layout(metric, width) {
     font: t.font,
     colorway: t.colorway,
     margin: { l: 56, r: 12, t: 8, b: 32 },
-    // Above the plot: below it, the time axis's labels and the legend collide at phone width.
-    // (Plotly shows a legend only once there are two traces.)
-    legend: { orientation: 'h', x: 0, y: 1, yanchor: 'bottom', font: { size: 11 } },
+    showlegend: false, // legend.js draws it, once, instead of Plotly on every redraw
     hovermode: 'x unified',
     xaxis: {
       type: 'date', gridcolor: t['xaxis.gridcolor'], linecolor: t['xaxis.linecolor'],
@@ -85,6 +89,9 @@ export class Chart {
     this.element = element;
     this.metric = metric;
     this.keys = []; // trace index -> series key
+    this.names = []; // trace index -> series name
+    this.hidden = new Set(); // keys of the series the legend has hidden
+    this.legend = new Legend(element, (index, shown) => this.#toggle(index, shown));
     this.note('Loading…');
     Plotly().newPlot(element, [], layout(metric, this.element.clientWidth), config());
   }
@@ -98,16 +105,21 @@ export class Chart {
   /** Replaces every trace: series is [{ key, labels, x, y }]. */
   reset(series) {
     this.keys = series.map((s) => s.key);
+    this.names = series.map((s) => seriesName(this.metric, s.labels));
     this.note(series.some((s) => s.x.length > 0) ? null : 'No data in this window yet');
-    const traces = series.map((s) => this.#trace(s.labels, s.x.map(toLocal), s.y));
+    const traces = series.map((s, index) => this.#trace(index, s.x.map(toLocal), s.y));
     Plotly().react(this.element, traces, layout(this.metric, this.element.clientWidth), config());
+    this.#renderLegend();
   }
 
   /** Adds an empty trace for a series first seen on the stream; returns its index. */
   addSeries(key, labels) {
-    Plotly().addTraces(this.element, this.#trace(labels, [], []));
     this.keys.push(key);
-    return this.keys.length - 1;
+    this.names.push(seriesName(this.metric, labels));
+    const index = this.keys.length - 1;
+    Plotly().addTraces(this.element, this.#trace(index, [], []));
+    this.#renderLegend();
+    return index;
   }
 
   /** updates: Map(trace index -> { x: [], y: [] }). One extendTraces for all of them. */
@@ -130,18 +142,33 @@ export class Chart {
   applyTheme() {
     const { muted, accent, ...t } = theme();
     Plotly().relayout(this.element, { ...t, 'modebar.color': muted, 'modebar.activecolor': accent });
+    this.legend.recolor(t.colorway);
   }
 
   destroy() {
     Plotly().purge(this.element);
+    this.legend.destroy();
   }
 
-  #trace(labels, x, y) {
+  /** A legend press: the line is hidden (not drawn, left out of the axes' ranges) or shown. */
+  #toggle(index, shown) {
+    if (shown) this.hidden.delete(this.keys[index]);
+    else this.hidden.add(this.keys[index]);
+    Plotly().restyle(this.element, { visible: shown }, [index]);
+  }
+
+  #renderLegend() {
+    const entries = this.names.map((name, index) => ({ name, shown: !this.hidden.has(this.keys[index]) }));
+    this.legend.render(entries, theme().colorway);
+  }
+
+  #trace(index, x, y) {
     return {
       type: 'scatter',
       mode: 'lines',
       line: { width: 1.5 },
-      name: seriesName(this.metric, labels),
+      name: this.names[index],
+      visible: !this.hidden.has(this.keys[index]),
       x,
       y,
     };

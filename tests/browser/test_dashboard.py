@@ -247,24 +247,61 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
     page.execute_script("performance.clearMeasures()")
     seconds = 10
     time.sleep(seconds)
+    # An update that contains a `draw` (Plotly.extendTraces, synchronous: all that Plotly
+    # does for it is inside) is a redraw; the others only apply frames.
     result = page.execute_script("""
-        const ms = (name) => performance.getEntriesByName(name).map(e => e.duration);
-        return {updates: ms('pulsegate:update'), draws: ms('pulsegate:draw')};""")
-    updates, draws = result["updates"], result["draws"]
+        const updates = performance.getEntriesByName('pulsegate:update');
+        const draws = performance.getEntriesByName('pulsegate:draw');
+        const redraws = updates.filter((u) => draws.some((d) => d.startTime >= u.startTime && d.startTime <= u.startTime + u.duration));
+        const gd = document.getElementById('chart-synthetic_value');
+        return {updates: updates.map((e) => e.duration), draws: draws.map((e) => e.duration),
+                redraws: redraws.map((e) => e.duration), others: updates.filter((u) => !redraws.includes(u)).map((e) => e.duration),
+                width: gd._fullLayout._size.w, points: gd.data.map((t) => t.x.length)};""")
+    updates, draws, redraws, others = result["updates"], result["draws"], result["redraws"], result["others"]
     assert len(updates) >= seconds * 5, f"only {len(updates)} updates in {seconds}s"
     assert draws, "nothing was drawn"
+    assert len(redraws) == len(draws), "an update drew more than one chart"
+
+    def p95(values):
+        return sorted(values)[int(0.95 * (len(values) - 1))]
 
     def summary(values):
-        values = sorted(values)
-        return f"median {statistics.median(values):.2f} ms, p95 {values[int(0.95 * (len(values) - 1))]:.2f} ms"
+        return f"median {statistics.median(values):.2f} ms, p95 {p95(values):.2f} ms"
 
-    points = page.execute_script("return document.getElementById('chart-synthetic_value').data.map(t => t.x.length)")
-    print(f"\n  update cost, 10 series x 10 frames/s for {seconds}s, traces of {min(points)}-{max(points)} points: "
-          f"{len(updates)} updates (one per animation frame with frames), "
-          f"{summary(updates)}; of which {len(draws)} extendTraces: {summary(draws)}; "
-          f"main thread busy {sum(updates) / seconds:.1f} ms per second")
+    points = result["points"]
+    print(f"\n  update cost, 10 series x 10 frames/s for {seconds}s, traces of {min(points)}-{max(points)} points, "
+          f"plot {result['width']:.0f} px wide: {len(updates)} updates (one per animation frame with frames), {summary(updates)}; "
+          f"{len(others)} apply frames only: {summary(others)}; {len(redraws)} redraw a chart: {summary(redraws)} "
+          f"(extendTraces alone {summary(draws)}); main thread busy {sum(updates) / seconds:.1f} ms per second")
+    # The 4 ms target holds for applying frames. A redraw does not meet it, and cannot while
+    # Plotly draws: Plotly redraws the whole chart for any change (README, Dashboard).
+    assert p95(others) <= 4, f"applying frames took {summary(others)}: over the 4 ms target"
     for trace in traces(page, "synthetic_value"):
         assert_increasing(trace)
+
+
+def test_legend_hides_and_shows_a_line(page, server_factory):
+    server = server_factory("legend", "--collect-interval", "0", "--synthetic-series", "3", "--synthetic-rate", "5").start()
+    page.get(f"{server.base}/?metric=synthetic_value&window={WINDOW}")
+    wait_live(page)
+    wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd && gd.data && gd.data.length === 3",
+             what="3 synthetic traces")
+    legend = page.find_element("css selector", ".card .legend")
+    assert legend.is_displayed()
+    buttons = legend.find_elements("css selector", "button")
+    names = page.execute_script("return document.getElementById('chart-synthetic_value').data.map((t) => t.name)")
+    assert [b.text for b in buttons] == names, "the legend does not list the traces in order"
+    visible = "return document.getElementById('chart-synthetic_value').data.map((t) => t.visible)"
+    buttons[1].click()
+    wait_for(page, visible + ".join() === 'true,false,true'", what="the second line hidden")
+    assert buttons[1].get_attribute("aria-pressed") == "false"
+    # Still extended while hidden, and shown again with what came meanwhile.
+    length = page.execute_script("return document.getElementById('chart-synthetic_value').data[1].x.length")
+    wait_for(page, "return document.getElementById('chart-synthetic_value').data[1].x.length > arguments[0]", length,
+             what="the hidden line to go on")
+    buttons[1].click()
+    wait_for(page, visible + ".join() === 'true,true,true'", what="the second line shown again")
+    print(f"\n  legend: {len(buttons)} entries in trace order; a press hides a line, which goes on receiving points, and shows it again")
 
 
 class TokenStub:
