@@ -78,27 +78,9 @@ public final class LatestValues: SamplePublisher {
         }
     }
 
-    /// `name{a="x",b="y"} `, label values escaped as the text format requires.
+    /// `name{a="x",b="y"} `: the key's canonical text, which escapes label values as the text format requires.
     static func prefix(_ key: SeriesKey) -> [UInt8] {
-        var text = key.metric
-        if !key.labels.isEmpty {
-            text += "{"
-            for (index, label) in key.labels.enumerated() {
-                if index > 0 { text += "," }
-                text += label.name + "=\""
-                for character in label.value.unicodeScalars {
-                    switch character {
-                    case "\\": text += "\\\\"
-                    case "\"": text += "\\\""
-                    case "\n": text += "\\n"
-                    default: text.unicodeScalars.append(character)
-                    }
-                }
-                text += "\""
-            }
-            text += "}"
-        }
-        return Array((text + " ").utf8)
+        Array((key.canonicalText + " ").utf8)
     }
 
     /// A value as Prometheus writes one (`+Inf`, `-Inf`, `NaN` included).

@@ -63,16 +63,16 @@ struct HistoryBenchmark: AsyncParsableCommand {
         let clock = ContinuousClock()
         for query in queries {
             let url = base + query.parameters
-            let points = try pointCount(try await get(url, http))
+            let points = try pointCount(try await http.getOK(url))
             guard query.points.contains(points) else {
                 throw BenchError("\(query.name): expected \(query.points) points, got \(points)")
             }
-            for _ in 0..<20 { _ = try await get(url, http) }  // warm up
+            for _ in 0..<20 { _ = try await http.getOK(url) }  // warm up
             var times: [Double] = []
             var bytes = 0
             for _ in 0..<runs {
                 let started = clock.now
-                bytes = try await get(url, http).readableBytes
+                bytes = try await http.getOK(url).readableBytes
                 times.append(Measure.seconds(clock.now - started) * 1000)
             }
             let sorted = times.sorted()
@@ -92,15 +92,6 @@ struct HistoryBenchmark: AsyncParsableCommand {
         let samples = (0..<count).map { Sample(key: key, timestamp: start + Int64($0) * 1000, value: sin(Double($0) / 600)) }
         try await store.write(samples, durability: .committed)
         await store.close()
-    }
-
-    private func get(_ url: String, _ http: HTTPClient) async throws -> ByteBuffer {
-        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 64 << 20)
-        guard response.status == .ok else {
-            throw BenchError("GET \(url): \(response.status) \(String(buffer: body))")
-        }
-        return body
     }
 
     private func pointCount(_ body: ByteBuffer) throws -> Int {

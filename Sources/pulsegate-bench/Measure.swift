@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 
 /// Small helpers shared by the benchmarks.
 enum Measure {
@@ -23,5 +25,17 @@ enum Measure {
 
     static func format(_ value: Double, _ digits: Int = 0) -> String {
         String(format: "%.\(digits)f", value)
+    }
+}
+
+extension HTTPClient {
+    /// The body of `GET url`, which must answer 200 (anything else is the benchmark's error).
+    func getOK(_ url: String) async throws -> ByteBuffer {
+        let response = try await execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 256 << 20)
+        guard response.status == .ok else {
+            throw BenchError("GET \(url): \(response.status) \(String(buffer: body.getSlice(at: body.readerIndex, length: min(body.readableBytes, 500)) ?? body))")
+        }
+        return body
     }
 }

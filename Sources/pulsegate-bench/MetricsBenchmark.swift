@@ -28,17 +28,17 @@ struct MetricsBenchmark: AsyncParsableCommand {
         do {
             // Wait for every series to have been published once.
             let deadline = ContinuousClock.now + .seconds(30)
-            while try await exposedSeries(try await get(url, http)) < series {
+            while try exposedSeries(try await http.getOK(url)) < series {
                 guard ContinuousClock.now < deadline else { throw BenchError("the server did not expose \(series) series within 30 s") }
                 try await Task.sleep(for: .milliseconds(200))
             }
-            for _ in 0..<20 { _ = try await get(url, http) }  // warm up
+            for _ in 0..<20 { _ = try await http.getOK(url) }  // warm up
             let clock = ContinuousClock()
             var times: [Double] = []
             var bytes = 0
             for _ in 0..<runs {
                 let started = clock.now
-                bytes = try await get(url, http).readableBytes
+                bytes = try await http.getOK(url).readableBytes
                 times.append(Measure.seconds(clock.now - started) * 1000)
             }
             let sorted = times.sorted()
@@ -51,13 +51,6 @@ struct MetricsBenchmark: AsyncParsableCommand {
             throw error
         }
         try await http.shutdown()
-    }
-
-    private func get(_ url: String, _ http: HTTPClient) async throws -> ByteBuffer {
-        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 256 << 20)
-        guard response.status == .ok else { throw BenchError("GET \(url): \(response.status)") }
-        return body
     }
 
     /// `pulsegate_exposed_series`, as the server says it.
