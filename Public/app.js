@@ -137,10 +137,12 @@ function setUpControls() {
   });
 }
 
-function askForToken() {
-  const had = Boolean(token.get());
+function askForToken(error) {
   ui.tokenForm.hidden = false;
-  showError('auth', had ? 'The server refused the stored access token: enter another.' : 'The server asks for an access token.');
+  let message = 'The server asks for an access token.';
+  if (error.status === 403) message = 'The stored access token may not read metrics (it needs the read scope): enter another.';
+  else if (token.get()) message = 'The server refused the stored access token: enter another.';
+  showError('auth', message);
 }
 
 /** The metric picker, fed by /api/series; chosen metrics stay listed even before they have data. */
@@ -151,7 +153,7 @@ async function loadCatalog() {
     known = catalog.metrics.map((entry) => entry.metric);
     showError('series', null);
   } catch (error) {
-    if (error.unauthorized) askForToken();
+    if (error.unauthorized) askForToken(error);
     showError('series', `The list of metrics could not be loaded (${error.message}).`, { retry: true });
   }
   const names = [...new Set([...known, ...view.metrics])].sort();

@@ -24,7 +24,9 @@ export class HttpError extends Error {
     this.status = status;
     this.url = url;
   }
-  get unauthorized() { return this.status === 401; }
+  /** 401: no token, or one the server does not know; 403: a token without the scope asked
+   *  for (a write-only token, say). Either way another token is the remedy. */
+  get unauthorized() { return this.status === 401 || this.status === 403; }
 }
 
 /** params: [name, value] pairs, so that a name may repeat (metric=a&metric=b). */

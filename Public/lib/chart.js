@@ -134,9 +134,7 @@ export class Chart {
       y.push(points.y);
     }
     this.note(null);
-    performance.mark('pulsegate:draw-start');
     Plotly().extendTraces(this.element, { x, y }, indices, maxPoints);
-    performance.measure('pulsegate:draw', 'pulsegate:draw-start');
   }
 
   applyTheme() {

@@ -4,8 +4,8 @@
 // 1. The WebSocket opens first (asking the ring for the last minute), and its frames
 //    queue up while history loads: nothing published in between can be missed.
 // 2. History is drawn; then the queued frames are merged (buckets.js skips what
-//    history already holds), and from then on frames are applied once per animation
-//    frame, with one extendTraces per chart.
+//    history already holds), and from then on frames are applied as they arrive, and
+//    charts redrawn in animation frames, one extendTraces per chart, within a budget.
 // 3. A `reset` (the ring lost what we asked for, or the server restarted) or a `gap`
 //    (frames dropped for this slow client) holds the queue while the missing range is
 //    fetched from history, then the queue goes on. Nothing is drawn twice, nothing
@@ -28,6 +28,14 @@ const BACKFILL_ATTEMPTS = 3;
 /** Rounds of one backfill while the server has not committed the range yet (250 ms apart;
  *  the writer commits at least every --batch-age, 1 s by default). */
 const BACKFILL_ROUNDS = 20;
+/** The share of the main thread that redraws may take. The page's budget is 4 ms of main
+ *  thread per live frame at 10 frames/s, 4 %: receiving and applying frames take about 1 %,
+ *  and the browser's rendering of a redraw comes on top of Plotly's part, which is what is
+ *  timed. 1.5 % leaves room for both on a noisy machine (README, Dashboard). */
+const DRAW_SHARE = 0.015;
+/** ...but a chart is never left longer than this between redraws: a very slow machine
+ *  goes over the share rather than show a frozen chart. */
+const MAX_DRAW_WAIT_MS = 2_000;
 
 /** The server's round steps (README, `points`): used only if history never answered. */
 const ROUND_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
@@ -41,7 +49,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export class Session {
   #queue = [];
   #holds = 0;
-  #flushScheduled = false;
+  #drawTimer = null;
+  #drawCost = null; // ms a redraw takes, smoothed
+  #nextDrawAt = 0; // performance.now() from which the next redraw may run
   #destroyed = false;
   #liveState = 'connecting';
   #clockOffset = 0;
@@ -53,7 +63,7 @@ export class Session {
   /**
    * metrics: names; windowMs and points: the window and how many points fit the chart.
    * mount(metric) -> the element to draw that metric's chart in.
-   * onStatus(state), onActivity(serverTs), onError(key, message | null), onUnauthorized().
+   * onStatus(state), onActivity(serverTs), onError(key, message | null), onUnauthorized(httpError).
    */
   constructor({ metrics, windowMs, points, mount, onStatus, onActivity, onError, onUnauthorized }) {
     this.metrics = metrics;
@@ -85,7 +95,7 @@ export class Session {
     });
     this.live.start();
     this.#hold(() => this.#loadWindows());
-    this.#idleTimer = setInterval(() => this.#scheduleFlush(true), QUIET_MS / 2);
+    this.#idleTimer = setInterval(() => this.#apply(), QUIET_MS / 2);
   }
 
   pause() {
@@ -102,6 +112,7 @@ export class Session {
   destroy() {
     this.#destroyed = true;
     clearInterval(this.#idleTimer);
+    clearTimeout(this.#drawTimer);
     this.live?.stop('stopped');
     for (const { chart } of this.state.values()) chart.destroy();
   }
@@ -194,7 +205,7 @@ export class Session {
   }
 
   #reportHistoryError(key, message, error) {
-    if (error?.unauthorized) this.onUnauthorized();
+    if (error?.unauthorized) this.onUnauthorized(error);
     this.onError(key, message);
   }
 
@@ -206,7 +217,7 @@ export class Session {
     if (frame.type === 'samples') this.onActivity?.(frame.server_ts);
     if (frame.type === 'error') console.warn('pulsegate live:', frame.error);
     this.#queue.push(frame);
-    this.#scheduleFlush();
+    this.#apply();
   }
 
   /** Runs fn with the queue held: frames wait until it is done. */
@@ -218,29 +229,19 @@ export class Session {
       console.error(error);
     } finally {
       this.#holds -= 1;
-      this.#scheduleFlush(this.#undrawn.size > 0);
+      this.#apply();
     }
   }
 
-  /** idle: flush even with nothing queued, so that quiet series get their last bucket drawn. */
-  #scheduleFlush(idle = false) {
-    if (this.#flushScheduled || this.#holds > 0 || this.#destroyed || (this.#queue.length === 0 && !idle)) return;
-    this.#flushScheduled = true;
-    // A hidden tab gets no animation frames; a timer (throttled to about 1/s by the browser)
-    // keeps the queue from growing while nobody looks.
-    if (document.hidden) setTimeout(() => this.#flush(), 1000);
-    else requestAnimationFrame(() => this.#flush());
-  }
-
   /**
-   * One update per animation frame: applies every queued frame, then draws one chart
-   * (one extendTraces for all its traces). Charts whose buckets closed in the same
-   * frame are drawn in the frames after, so that a frame pays for one redraw at most.
+   * Applies the queued frames, unless a backfill holds them: samples go into their
+   * series' buckets, and what completes a bucket waits in #undrawn for its chart's turn.
+   * This touches no DOM, so it runs as frames arrive (a fraction of a millisecond),
+   * not in an animation frame, which would make the browser render one for nothing.
    */
-  #flush() {
-    this.#flushScheduled = false;
+  #apply() {
     if (this.#holds > 0 || this.#destroyed) return;
-    performance.mark('pulsegate:update-start');
+    performance.mark('pulsegate:apply-start');
     let backfillTo = null;
     let taken = 0;
     while (taken < this.#queue.length) {
@@ -254,24 +255,56 @@ export class Session {
     }
     this.#queue.splice(0, taken);
     if (this.#liveState === 'live' && backfillTo === null) this.#closeQuiet();
-    const drawing = this.#undrawn.size > 0;
-    if (drawing) {
-      const [state, updates] = this.#undrawn.entries().next().value; // the oldest first
-      this.#undrawn.delete(state);
-      state.chart.extend(updates, state.maxPoints);
-    }
-    if (taken > 0 || drawing) {
-      performance.measure('pulsegate:update', 'pulsegate:update-start');
-      // The entries are for tests and the curious (DevTools); keep the buffer bounded.
-      if (++this.#measures % 10_000 === 0) performance.clearMeasures();
-    }
+    if (taken > 0) this.#measure('pulsegate:apply');
     if (backfillTo !== null) {
       // Visible in DevTools' timeline, and how the browser check knows a backfill ran.
       performance.mark('pulsegate:backfill', { detail: { type: this.#lastControl, to: backfillTo } });
       this.#hold(() => this.#backfill(backfillTo));
-    } else {
-      this.#scheduleFlush(this.#undrawn.size > 0);
     }
+    this.#scheduleDraw();
+  }
+
+  /**
+   * The next redraw, in an animation frame, once the drawing budget allows it. A hidden
+   * tab gets no animation frames; the timer alone (throttled to about 1/s by the browser)
+   * keeps #undrawn from growing while nobody looks.
+   */
+  #scheduleDraw() {
+    if (this.#drawTimer !== null || this.#undrawn.size === 0 || this.#destroyed) return;
+    const wait = Math.max(0, this.#nextDrawAt - performance.now());
+    this.#drawTimer = setTimeout(() => {
+      if (document.hidden) this.#draw();
+      else requestAnimationFrame(() => this.#draw());
+    }, wait);
+  }
+
+  /**
+   * Redraws one chart (the one waiting longest) with one extendTraces for all its traces,
+   * and sets when the next redraw may be: Plotly redraws a whole chart for any change
+   * (15 to 30 ms here, README, Dashboard), so redraws are spaced to keep them within
+   * DRAW_SHARE of the main thread. A fast machine is held back by the buckets alone; a
+   * slow one, or a page of many charts, redraws less often instead of stuttering.
+   */
+  #draw() {
+    this.#drawTimer = null;
+    if (this.#destroyed || this.#undrawn.size === 0) return;
+    const [state, updates] = this.#undrawn.entries().next().value;
+    this.#undrawn.delete(state);
+    const started = performance.now();
+    state.chart.extend(updates, state.maxPoints);
+    const cost = this.#measure('pulsegate:draw', started);
+    // Smoothed, so that one redraw slowed by a GC does not stop the chart for seconds.
+    this.#drawCost = this.#drawCost === null ? cost : 0.7 * this.#drawCost + 0.3 * cost;
+    this.#nextDrawAt = started + Math.min(this.#drawCost / DRAW_SHARE, MAX_DRAW_WAIT_MS);
+    this.#scheduleDraw();
+  }
+
+  /** A Performance API measure (read by the browser check, and shown in DevTools), in ms. */
+  #measure(name, start = `${name}-start`) {
+    const entry = performance.measure(name, { start });
+    // Keep the buffer bounded.
+    if (++this.#measures % 10_000 === 0) performance.clearMeasures();
+    return entry.duration;
   }
 
   #ingest(samples) {

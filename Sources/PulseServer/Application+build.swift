@@ -38,6 +38,8 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         metrics: metrics, exposition: MetricsController(registry: metrics.registry, scrapeTime: scrapeTime, latestValues: latestValues), logger: logger
     )
     let webSocketRouter = Router(context: LiveRequestContext.self)
+    // Upgrades do not pass the HTTP router: they are logged here, their ?token= redacted.
+    webSocketRouter.add(middleware: RequestLogMiddleware())
     live.addRoutes(to: webSocketRouter)
 
     let application = Application(

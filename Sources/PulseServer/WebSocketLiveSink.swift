@@ -50,11 +50,17 @@ final class WebSocketLiveSink: LiveSink, @unchecked Sendable {
         }
     }
 
-    /// Sends a close frame; a peer that stopped reading would never let it
-    /// through, so after `timeout` the connection is dropped instead.
+    /// Sends a close frame and waits for the handshake to end, the peer's answer closing
+    /// the connection. A peer that stopped reading would never let the frame through, and
+    /// one that reads but never answers (a frozen tab, a lost network) would hold the
+    /// connection, and a graceful stop, until the server's own timeouts: after `timeout`
+    /// the connection is dropped instead.
     private static func close(_ outbound: WebSocketOutboundWriter, _ code: WebSocketErrorCode, reason: String, channel: any Channel, timeout: Duration) async {
         await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await outbound.close(code, reason: reason)) != nil }
+            group.addTask {
+                guard (try? await outbound.close(code, reason: reason)) != nil else { return false }
+                return (try? await channel.closeFuture.get()) != nil
+            }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return false

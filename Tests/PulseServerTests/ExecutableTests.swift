@@ -139,6 +139,27 @@ import Testing
         #expect(seqs(all) == Array(Set(seqs(all))).sorted())
     }
 
+    /// A live client that reads but never answers the close (a frozen tab, a lost network)
+    /// is dropped a second after the 1001: it does not hold the stop to --shutdown-timeout.
+    @Test func aLiveClientThatNeverAnswersTheCloseDoesNotHoldAStop() async throws {
+        let gateway = try RunningGateway(arguments: ["--collect-interval", "0", "--synthetic-series", "1", "--shutdown-timeout", "1h"])
+        try await gateway.start()
+        let silent = try await RawWebSocket.open(port: gateway.port)
+        #expect(silent.status == 101)
+        // Subscribed once the hello frame has come (the 101 goes out before).
+        let hello = await silent.readToEnd(atLeast: 1)
+        #expect(hello.starts(with: [0x81]))
+        let started = ContinuousClock.now
+        #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(5), "the stop took \(took)")
+        // What it was sent ends with the close frame: FIN and opcode 8, code 1001, the reason.
+        let reason = Array("server shutting down".utf8)
+        let closeFrame: [UInt8] = [0x88, UInt8(2 + reason.count), 0x03, 0xE9] + reason
+        let received = hello + (await silent.readToEnd())
+        #expect(received.suffix(closeFrame.count).elementsEqual(closeFrame), "the last bytes: \(received.suffix(80))")
+    }
+
     @Test func anAcknowledgedPushSurvivesSIGKILL() async throws {
         let gateway = try RunningGateway(arguments: ["--db", "data/kill.sqlite", "--collect-interval", "0", "--batch-age", "1h"])
         try await gateway.start()
@@ -215,6 +236,8 @@ import Testing
         let log = gateway.text
         #expect(log.contains("request"), "trace logging was on:\n\(log.prefix(2000))")
         #expect(!log.contains(token) && !log.contains(wrong), "a token in the log:\n\(log)")
+        // The accepted upgrade is logged too (it does not pass the HTTP router), redacted.
+        #expect(log.contains("/ws/metrics?token=<redacted>"), "the upgrade was not logged:\n\(log.prefix(4000))")
     }
 
     /// Off loopback without tokens only when told the network is trusted; with tokens, anywhere.

@@ -134,6 +134,15 @@ final class RawWebSocket: Sendable {
         (try? await Self.offThePool { String(decoding: self.connection.read(limit: limit), as: UTF8.self) }) ?? ""
     }
 
+    /// Every byte the server sends until it closes the connection, or until `atLeast` have come.
+    func readToEnd(atLeast: Int = .max) async -> [UInt8] {
+        (try? await Self.offThePool {
+            var bytes = [UInt8]()
+            while bytes.count < atLeast, case let chunk = self.connection.read(limit: 65_536), !chunk.isEmpty { bytes += chunk }
+            return bytes
+        }) ?? []
+    }
+
     private static func offThePool<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try body() }) }

@@ -35,7 +35,8 @@ def remember(pid):
 class Server:
     """One pulsegate process; stop() and start() again keep the port and the database."""
 
-    def __init__(self, name, *args):
+    def __init__(self, name, *args, env=None):
+        self.env = {**os.environ, **(env or {})}
         self.dir = SCRATCH / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db = self.dir / "db.sqlite"
@@ -54,7 +55,7 @@ class Server:
         command = [BINARY, "--port", str(self.port), "--db", str(self.db),
                    "--public-dir", str(ROOT / "Public"), *self.args, *extra]
         with open(log, "w") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env)
         remember(self.process.pid)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -78,12 +79,22 @@ class Server:
                 self.process.wait()
         self.process = None
 
-    def ingest(self, samples):
+    def ingest(self, samples, token=None):
         body = json.dumps({"samples": samples}).encode()
-        request = urllib.request.Request(f"{self.base}/ingest", data=body,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(f"{self.base}/ingest", data=body, headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200, response.read()
+
+    def metric(self, name):
+        """One unlabelled value of the server's /metrics."""
+        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+        assert match, f"{name} is not in /metrics"
+        return float(match.group(1))
 
     def get_json(self, path):
         with urllib.request.urlopen(f"{self.base}{path}", timeout=10) as response:
@@ -94,8 +105,8 @@ class Server:
 def server_factory():
     servers = []
 
-    def make(name, *args):
-        server = Server(name, *args)
+    def make(name, *args, env=None):
+        server = Server(name, *args, env=env)
         servers.append(server)
         return server
 

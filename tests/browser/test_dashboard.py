@@ -232,6 +232,13 @@ def test_refused_websocket_shows_an_error_and_recovers(page, server_factory):
     print(f"  slot freed: status {status(page)!r}, error gone")
 
 
+def main_thread_ms(page):
+    """All the work of the page's main thread so far (DevTools' TaskDuration): scripts,
+    Plotly, style, layout, paint, GC, and the browser's handling of each message."""
+    metrics = page.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "TaskDuration") * 1000
+
+
 def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory):
     server = server_factory("update-cost", "--collect-interval", "0", "--synthetic-series", "10", "--synthetic-rate", "10").start()
     # A full window behind the live data, as on a server that has run a while: each trace
@@ -243,24 +250,34 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
     wait_live(page)
     wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd && gd.data && gd.data.length === 10",
              what="10 synthetic traces")
+    page.execute_cdp_cmd("Performance.enable", {"timeDomain": "threadTicks"})
+    page.execute_script("""window.longTasks = [];
+        new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => e.duration))).observe({type: 'longtask'});""")
     time.sleep(1)
-    page.execute_script("performance.clearMeasures()")
-    seconds = 10
-    time.sleep(seconds)
-    # An update that contains a `draw` (Plotly.extendTraces, synchronous: all that Plotly
-    # does for it is inside) is a redraw; the others only apply frames.
-    result = page.execute_script("""
-        const updates = performance.getEntriesByName('pulsegate:update');
-        const draws = performance.getEntriesByName('pulsegate:draw');
-        const redraws = updates.filter((u) => draws.some((d) => d.startTime >= u.startTime && d.startTime <= u.startTime + u.duration));
-        const gd = document.getElementById('chart-synthetic_value');
-        return {updates: updates.map((e) => e.duration), draws: draws.map((e) => e.duration),
-                redraws: redraws.map((e) => e.duration), others: updates.filter((u) => !redraws.includes(u)).map((e) => e.duration),
-                width: gd._fullLayout._size.w, points: gd.data.map((t) => t.x.length)};""")
-    updates, draws, redraws, others = result["updates"], result["draws"], result["redraws"], result["others"]
-    assert len(updates) >= seconds * 5, f"only {len(updates)} updates in {seconds}s"
-    assert draws, "nothing was drawn"
-    assert len(redraws) == len(draws), "an update drew more than one chart"
+    # Three windows of 5 s: the figure is their median (the machine is shared and noisy).
+    # A frame's cost is all the main thread did in the window over the frames the server
+    # sent in it, redraws included: that is what 10 frames/s costs the page.
+    per_frame, per_frame_measured, applies, draws, lags = [], [], [], [], []
+    for _ in range(3):
+        page.execute_script("performance.clearMeasures()")
+        busy, sent = main_thread_ms(page), server.metric("pulsegate_ws_frames_sent_total")
+        time.sleep(5)
+        busy, sent = main_thread_ms(page) - busy, server.metric("pulsegate_ws_frames_sent_total") - sent
+        window = page.execute_script("""
+            const durations = (name) => performance.getEntriesByName(name).map((e) => e.duration);
+            const gd = document.getElementById('chart-synthetic_value');
+            return {apply: durations('pulsegate:apply'), draw: durations('pulsegate:draw'),
+                    drawStarts: performance.getEntriesByName('pulsegate:draw').map((e) => e.startTime),
+                    width: gd._fullLayout._size.w, points: gd.data.map((t) => t.x.length),
+                    newest: Math.max(...gd.data.map((t) => t.x[t.x.length - 1])) + new Date().getTimezoneOffset() * 60000};""")
+        assert sent >= 40, f"the server sent only {sent:.0f} frames in 5 s"
+        assert window["draw"], "nothing was drawn in 5 s"
+        per_frame.append(busy / sent)
+        per_frame_measured.append((sum(window["apply"]) + sum(window["draw"])) / sent)
+        applies += window["apply"]
+        draws += window["draw"]
+        starts = window["drawStarts"]
+        lags += [b - a for a, b in zip(starts, starts[1:])]
 
     def p95(values):
         return sorted(values)[int(0.95 * (len(values) - 1))]
@@ -268,14 +285,26 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
     def summary(values):
         return f"median {statistics.median(values):.2f} ms, p95 {p95(values):.2f} ms"
 
-    points = result["points"]
-    print(f"\n  update cost, 10 series x 10 frames/s for {seconds}s, traces of {min(points)}-{max(points)} points, "
-          f"plot {result['width']:.0f} px wide: {len(updates)} updates (one per animation frame with frames), {summary(updates)}; "
-          f"{len(others)} apply frames only: {summary(others)}; {len(redraws)} redraw a chart: {summary(redraws)} "
-          f"(extendTraces alone {summary(draws)}); main thread busy {sum(updates) / seconds:.1f} ms per second")
-    # The 4 ms target holds for applying frames. A redraw does not meet it, and cannot while
-    # Plotly draws: Plotly redraws the whole chart for any change (README, Dashboard).
-    assert p95(others) <= 4, f"applying frames took {summary(others)}: over the 4 ms target"
+    long_tasks = page.execute_script("return window.longTasks")
+    points = window["points"]
+    print(f"\n  update cost, 10 series x 10 frames/s, 3 x 5 s, traces of {min(points)}-{max(points)} points, "
+          f"plot {window['width']:.0f} px wide:\n"
+          f"    main thread per frame (all its work / frames sent): median {statistics.median(per_frame):.2f} ms "
+          f"({', '.join(f'{v:.2f}' for v in per_frame)}); by the page's own measures: "
+          f"median {statistics.median(per_frame_measured):.2f} ms\n"
+          f"    applying frames: {summary(applies)} ({len(applies)}); redraws: {summary(draws)} ({len(draws)}), "
+          f"{summary(lags).replace('ms', 'ms apart', 1)}; long tasks (> 50 ms): {[round(t) for t in long_tasks]}")
+    assert statistics.median(per_frame) <= 4, f"the main thread spent {per_frame} ms per frame: over the 4 ms target"
+    assert p95(applies) <= 4, f"applying frames took {summary(applies)}"
+    # A redraw and the rendering after it are one task, 40 to 60 ms here at times: over
+    # the Long Tasks API's 50 ms, a frame or three dropped. A task of 100 ms would be a
+    # hitch anyone sees.
+    assert all(t < 100 for t in long_tasks), f"tasks of {long_tasks} ms while streaming"
+    # The budget spaces redraws, but must not stop the chart: it moves at least every 2 s
+    # (session.js, MAX_DRAW_WAIT_MS; 3 s allows for late timers) and stays a few seconds
+    # behind the stream at most.
+    assert max(lags) <= 3000, f"redraws {summary(lags)} apart"
+    assert time.time() * 1000 - window["newest"] <= 5000, "the chart lags the stream"
     for trace in traces(page, "synthetic_value"):
         assert_increasing(trace)
 
@@ -304,89 +333,48 @@ def test_legend_hides_and_shows_a_line(page, server_factory):
     print(f"\n  legend: {len(buttons)} entries in trace order; a press hides a line, which goes on receiving points, and shows it again")
 
 
-class TokenStub:
-    """Tokens are not in the gateway yet: this stands in for a gateway that wants one.
-    It serves Public/ and answers 401 to the API unless given `Bearer s3cret`."""
-
-    TOKEN = "s3cret"
-
-    def __init__(self, root):
-        import functools
-        import http.server
-        import json
-        import threading
-
-        seen = self.seen = []
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                path, _, query = self.path.partition("?")
-                if path in ("/api/series", "/history", "/ws/metrics"):
-                    seen.append((path, query, self.headers.get("Authorization")))
-                    if self.headers.get("Authorization") != f"Bearer {TokenStub.TOKEN}":
-                        return self.answer(401, {"error": "a token is needed"})
-                    if path == "/api/series":
-                        return self.answer(200, {"metrics": []})
-                    if path == "/history":
-                        now = int(time.time() * 1000)
-                        return self.answer(200, {"metric": "x", "from": now - 300000, "to": now, "step": 1000,
-                                                 "agg": "avg", "complete_until": now, "series": []})
-                    return self.answer(503, {"error": "no live stream here"})
-                if path == "/healthz":
-                    return self.answer(200, {"status": "ok"})
-                return super().do_GET()
-
-            def answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def test_token_is_asked_for_on_401_stored_and_sent(page):
-    from conftest import ROOT
-
-    stub = TokenStub(ROOT / "Public")
+def test_token_is_asked_for_stored_and_sent(page, server_factory):
+    """Against a gateway with real tokens: a 401 brings the token field, a token without
+    the read scope (403) brings it back, a read token opens history and the stream."""
+    read, write = "read-" + "r" * 27, "write-" + "w" * 26
+    # At debug level the gateway logs every request, the WebSocket's ?token= included.
+    server = server_factory("tokens", "--collect-interval", "0", "--synthetic-series", "2", "--synthetic-rate", "5",
+                            "--log-level", "debug", env={"PULSEGATE_TOKENS": f"read:{read} write:{write}"}).start()
+    now = int(time.time() * 1000)
+    server.ingest([{"metric": "synthetic_value", "labels": {"series": "0"}, "ts": now - 60_000 + k * 1000, "value": k}
+                   for k in range(30)], token=write)
     try:
-        page.get(f"{stub.base}/")
+        page.get(f"{server.base}/?metric=synthetic_value&window={WINDOW}")
         page.execute_script("localStorage.clear()")
         page.refresh()
         wait_for(page, "return !document.getElementById('token-form').hidden", what="the token form")
         assert page.find_element("id", "token").is_displayed()
         visible_error(page, "asks for an access token")
-        page.find_element("id", "token").send_keys(TokenStub.TOKEN)
-        page.find_element("css selector", "#token-form button[type=submit]").click()
+
+        def enter(value):
+            page.find_element("id", "token").send_keys(value)
+            page.find_element("css selector", "#token-form button[type=submit]").click()
+
+        enter(write)
+        visible_error(page, "needs the read scope")
+        wait_for(page, "return !document.getElementById('token-form').hidden", what="the token form again")
+
+        enter(read)
         wait_for(page, "return document.getElementById('token-form').hidden", what="the form to go")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with_header = {path for path, _, auth in stub.seen if auth == f"Bearer {TokenStub.TOKEN}"}
-            with_query = [q for path, q, _ in stub.seen if path == "/ws/metrics" and f"token={TokenStub.TOKEN}" in q]
-            if {"/api/series", "/history"} <= with_header and with_query:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the token was not sent as expected: {stub.seen}")
-        assert page.execute_script("return localStorage.getItem('pulsegate.token')") == TokenStub.TOKEN
-        assert "asks for an access token" not in errors(page)
-        print("\n  401: token form shown; the token is stored, sent as Authorization: Bearer to /api/series and /history "
-              "and as ?token= to /ws/metrics")
+        wait_live(page)
+        # History came through with the token (the 30 stored points), and so does the stream.
+        drawn = wait_for(page, """const gd = document.getElementById('chart-synthetic_value');
+            const t = gd && gd.data && gd.data.find((t) => t.name.includes('series="0"'));
+            return t && t.x.length > 30 && t.x.length""", timeout=20, what="history and live points")
+        assert page.execute_script("return localStorage.getItem('pulsegate.token')") == read
+        assert "access token" not in errors(page), errors(page)
+        log = "".join(path.read_text() for path in server.dir.glob("server-*.log"))
+        assert read not in log and write not in log, "a token is in the server's log"
+        assert "token=<redacted>" in log, "the live connection's request was not logged"
+        print(f"\n  tokens: 401 brought the token field, a write-only token was refused (403), a read token "
+              f"opened history and the stream ({drawn} points); stored, and never in the server's log")
     finally:
         page.execute_script("localStorage.clear()")
-        stub.close()
 
 
 def test_merge_rules_of_a_series(page, server_factory):
