@@ -22,6 +22,7 @@ const ui = {
   tokenForm: $('#token-form'),
   tokenInput: $('#token'),
   pause: $('#pause'),
+  picker: $('#metric-picker'),
   metricList: $('#metric-list'),
   metricCount: $('#metric-count'),
   charts: $('#charts'),
@@ -123,6 +124,10 @@ function setUpControls() {
     ui.pause.setAttribute('aria-pressed', String(pausing));
     ui.pause.textContent = pausing ? 'Resume' : 'Pause';
   });
+  // Metrics appear as they are first pushed: the list is asked for again on each opening.
+  ui.picker.addEventListener('toggle', () => {
+    if (ui.picker.open) loadCatalog();
+  });
   ui.tokenForm.addEventListener('submit', (event) => {
     event.preventDefault();
     token.set(ui.tokenInput.value.trim());
@@ -145,7 +150,8 @@ function askForToken(error) {
   showError('auth', message);
 }
 
-/** The metric picker, fed by /api/series; chosen metrics stay listed even before they have data. */
+/** The metric picker, fed by /api/series (at load, and whenever it is opened); chosen
+ *  metrics stay listed even before they have data. */
 async function loadCatalog() {
   let known = [];
   try {

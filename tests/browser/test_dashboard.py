@@ -108,6 +108,12 @@ def backfills(page):
     return page.execute_script("return performance.getEntriesByName('pulsegate:backfill').map(e => e.detail)")
 
 
+def wait_until_drawn_past(page, metric, ts):
+    """Until a trace of the chart reaches ts: a comparison with history stops at what is drawn."""
+    wait_for(page, "const gd = document.getElementById('chart-' + arguments[0]); return Math.max(...gd.data.map((t) => t.x[t.x.length - 1])) >= arguments[1]",
+             metric, ts, timeout=20, what=f"{metric} drawn past {ts}")
+
+
 def assert_page_equals_history(page, server, metric, now, step=1000):
     """Every finished bucket the server has, from the page's second bucket (the first may
     be cut by the window's start) to its last, is on the page with its value; no
@@ -132,6 +138,14 @@ def assert_page_equals_history(page, server, metric, now, step=1000):
     return drawn
 
 
+def page_is_dark(page):
+    """(the page's background is dark, the CPU chart's tick labels are light)."""
+    return tuple(page.execute_script("""
+        const luminance = (css) => { const [r, g, b] = css.match(/\\d+/g).map(Number); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+        const tick = document.querySelector('#chart-host_cpu_usage_ratio .xtick text');
+        return [luminance(getComputedStyle(document.body).backgroundColor) < 0.5, luminance(getComputedStyle(tick).fill) > 0.5];"""))
+
+
 def test_restart_reconnects_and_fills_the_gap_from_history(page, server_factory, artifacts):
     server = server_factory("restart", "--collect-interval", "200ms").start()
     page.get(f"{server.base}/?window={WINDOW}")
@@ -152,8 +166,10 @@ def test_restart_reconnects_and_fills_the_gap_from_history(page, server_factory,
     backfills = wait_for(page, "const m = performance.getEntriesByName('pulsegate:backfill'); return m.length && m.map(e => e.detail)",
                          what="a backfill after the reset")
     assert any(b["type"] == "reset" and b["to"] >= restarted_at for b in backfills), backfills
-    # Some live buckets after the reconnection.
-    time.sleep(3)
+    # Some live buckets after the reconnection, drawn on both charts (else the comparison
+    # below would stop short of the restart).
+    for metric in ["host_cpu_usage_ratio", "host_memory_used_bytes"]:
+        wait_until_drawn_past(page, metric, restarted_at + 3000)
     now = int(time.time() * 1000)
 
     for metric in ["host_cpu_usage_ratio", "host_memory_used_bytes"]:
@@ -165,6 +181,7 @@ def test_restart_reconnects_and_fills_the_gap_from_history(page, server_factory,
     shot = artifacts / "dashboard.png"
     page.save_screenshot(str(shot))
     print(f"  screenshot: {shot}")
+    assert page_is_dark(page) == (False, False), "light scheme: page and axis text"
     # A phone, in the dark: loaded at that width, as a phone would.
     page.set_window_size(390, 844)
     page.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
@@ -172,11 +189,90 @@ def test_restart_reconnects_and_fills_the_gap_from_history(page, server_factory,
     wait_live(page)
     wait_for(page, "const gd = document.getElementById('chart-host_cpu_usage_ratio'); return gd && gd.data && gd.data.length && gd.data[0].x.length > 10",
              what="the charts at phone width")
+    assert page_is_dark(page) == (True, True), "dark scheme: a dark page, and light axis text on it"
     overflow = page.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"at phone width the page scrolls sideways by {overflow}px"
     shot = artifacts / "dashboard-phone-dark.png"
     page.save_screenshot(str(shot))
     print(f"  screenshot: {shot}")
+
+
+def url_params(page):
+    from urllib.parse import parse_qs, urlparse
+    return parse_qs(urlparse(page.current_url).query)
+
+
+def chart_ids(page):
+    return page.execute_script("return [...document.querySelectorAll('.chart')].map((c) => c.id)")
+
+
+def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
+    server = server_factory("controls", "--collect-interval", "200ms", "--synthetic-series", "2", "--synthetic-rate", "5").start()
+    page.get(f"{server.base}/")
+    wait_live(page)
+    # The defaults: host CPU and memory, over 5 minutes, written into the URL.
+    assert chart_ids(page) == ["chart-host_cpu_usage_ratio", "chart-host_memory_used_bytes"]
+    assert url_params(page) == {"metric": ["host_cpu_usage_ratio", "host_memory_used_bytes"], "window": ["5m"]}
+
+    # The picker lists what /api/series knows when it is opened (synthetic_value may have
+    # been committed after the page loaded); a box adds or removes a chart.
+    time.sleep(1.5)  # the writer commits within --batch-age (1 s)
+    page.find_element("css selector", "#metric-picker summary").click()
+    listed = wait_for(page, """const boxes = [...document.querySelectorAll('#metric-list input')];
+        return boxes.some((b) => b.value === 'synthetic_value') && boxes.map((b) => [b.value, b.checked])""", what="the metric list")
+    known = {entry["metric"] for entry in server.get_json("/api/series")["metrics"]}
+    assert {name for name, _ in listed} == known | {"host_cpu_usage_ratio", "host_memory_used_bytes"}
+    assert {name for name, checked in listed if checked} == {"host_cpu_usage_ratio", "host_memory_used_bytes"}
+    page.find_element("css selector", "#metric-list input[value='synthetic_value']").click()
+    page.find_element("css selector", "#metric-list input[value='host_memory_used_bytes']").click()
+    wait_for(page, "return [...document.querySelectorAll('.chart')].map((c) => c.id).join() === 'chart-host_cpu_usage_ratio,chart-synthetic_value'",
+             what="the chosen charts")
+    assert url_params(page)["metric"] == ["host_cpu_usage_ratio", "synthetic_value"]
+    assert page.find_element("id", "metric-count").text == "(2)"
+    wait_live(page)
+    wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd.data && gd.data.length === 2 && gd.data[0].x.length >= 3",
+             what="synthetic points")
+    print(f"\n  picker: {len(listed)} metrics listed from /api/series; synthetic_value added, host memory removed, URL updated")
+
+    # Pause: the connection closes and nothing is drawn; resume fills the pause, none twice.
+    pause = page.find_element("id", "pause")
+    pause.click()
+    wait_for(page, "return document.getElementById('status').dataset.state === 'paused'", what="status paused")
+    assert pause.get_attribute("aria-pressed") == "true" and pause.text == "Resume"
+    time.sleep(0.5)  # a redraw already on its way may land
+    held = traces(page, "synthetic_value")
+    time.sleep(3)
+    assert traces(page, "synthetic_value") == held, "points were drawn while paused"
+    pause.click()
+    wait_live(page)
+    assert pause.get_attribute("aria-pressed") == "false" and pause.text == "Pause"
+    paused_until = max(held[0]["x"])
+    wait_until_drawn_past(page, "synthetic_value", paused_until + 5000)
+    assert_page_equals_history(page, server, "synthetic_value", int(time.time() * 1000))
+    print("  pause: nothing drawn for 3 s; resume filled those seconds, every bucket equal to /history, none twice")
+
+    # Another window: a new history request sized to the chart, its step on the axis.
+    page.find_element("css selector", "label[for='window-1h']").click()
+    wait_for(page, "return new URLSearchParams(location.search).get('window') === '1h'", what="window=1h in the URL")
+    wait_live(page)
+    chart = page.find_element("id", "chart-synthetic_value")
+    assert chart.get_attribute("aria-label") == "synthetic_value over the last 1 hour"
+    request = wait_for(page, """return performance.getEntriesByType('resource').map((e) => e.name)
+        .filter((n) => n.includes('/history?') && n.includes('metric=synthetic_value') && n.includes('points=')).pop()""",
+                       what="the 1 h history request")
+    from urllib.parse import parse_qs, urlparse
+    asked = parse_qs(urlparse(request).query)
+    width = page.execute_script("return document.getElementById('chart-synthetic_value')._fullLayout._size.w")
+    assert (asked["from"], asked["to"]) == (["-3600s"], ["now"])
+    assert abs(int(asked["points"][0]) - width) <= 20, (asked["points"], width)
+    step = server.get_json(f"/history?metric=synthetic_value&from=-3600s&to=now&points={asked['points'][0]}")["step"]
+    # The smallest round step (README, `points`) at which an hour fits the plot's pixels.
+    expected = next(k * 1000 for k in (1, 2, 5, 10, 15, 30, 60) if 3600 // k + 1 <= int(asked["points"][0]))
+    assert step == expected, (step, expected)
+    drawn = wait_for(page, "const t = document.getElementById('chart-synthetic_value').data[0]; return t.x.length >= 2 && t",
+                     timeout=20, what="buckets of the step")
+    assert all(x % step == 0 for x in drawn["x"]), f"points off the {step} ms buckets"
+    print(f"  window 1h: asked points={asked['points'][0]} for a plot {width:.0f} px wide, step {step} ms, drawn on it")
 
 
 def test_failed_history_shows_an_error(page, server_factory):
@@ -451,10 +547,11 @@ def test_gap_frame_is_filled_from_history(page, server_factory):
         page.execute_script("window.__dropFrames = 10")  # two seconds of batches
         gaps = wait_for(page, "return performance.getEntriesByName('pulsegate:backfill').map(e => e.detail).filter(d => d.type === 'gap')",
                         what="a backfill after the gap frame")
-        time.sleep(3)
+        for metric in ["host_cpu_usage_ratio", "host_memory_used_bytes"]:
+            wait_until_drawn_past(page, metric, gaps[0]["to"] + 2000)
         now = int(time.time() * 1000)
         for metric in ["host_cpu_usage_ratio", "host_memory_used_bytes"]:
-            drawn = assert_page_equals_history(page, server, metric, now)
+            assert_page_equals_history(page, server, metric, now)
         print(f"\n  gap of 10 frames (up to ts {gaps[0]['to']}): filled from history, every bucket equal to /history, none twice")
     finally:
         page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
