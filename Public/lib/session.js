@@ -33,8 +33,8 @@ const BACKFILL_ROUNDS = 20;
  *  and the browser's rendering of a redraw comes on top of Plotly's part, which is what is
  *  timed. 1.5 % leaves room for both on a noisy machine (README, Dashboard). */
 const DRAW_SHARE = 0.015;
-/** ...but a chart is never left longer than this between redraws: a very slow machine
- *  goes over the share rather than show a frozen chart. */
+/** ...but the next redraw never waits longer than this: a very slow machine goes over
+ *  the share rather than show a frozen chart. */
 const MAX_DRAW_WAIT_MS = 2_000;
 
 /** The server's round steps (README, `points`): used only if history never answered. */
@@ -358,6 +358,13 @@ export class Session {
     for (const [x, y] of points) {
       update.x.push(x);
       update.y.push(y);
+    }
+    // extendTraces keeps the last maxPoints of a trace: older points waiting here (a
+    // hidden tab gets no animation frames) would be dropped there anyway.
+    const excess = update.x.length - state.maxPoints;
+    if (excess > state.maxPoints) {
+      update.x.splice(0, excess);
+      update.y.splice(0, excess);
     }
   }
 }
