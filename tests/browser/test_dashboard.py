@@ -502,6 +502,47 @@ def test_merge_rules_of_a_series(page, server_factory):
     print("\n  merge rules: replays and repeats skipped, history's bucket replaces a partial one, late samples never redraw")
 
 
+def test_reconnect_backoff_is_exponential_with_jitter(page, server_factory):
+    """live.js's delays, in the browser: 0.5 s doubling to a 15 s ceiling, each between half
+    and all of its ceiling, and spread (pages that lost the same server do not return at once)."""
+    server = server_factory("backoff", "--collect-interval", "0").start()
+    page.get(f"{server.base}/")
+    delays = page.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import('/lib/live.js').then(({ LiveConnection }) => {
+          const live = new LiveConnection({ metrics: [], onFrame() {}, onState() {} });
+          done([0, 1, 2, 3, 4, 5, 6, 10].map((attempt) => Array.from({ length: 200 }, () => live.nextDelay(attempt))));
+        }, (e) => done(String(e)));""")
+    for attempt, samples in zip([0, 1, 2, 3, 4, 5, 6, 10], delays):
+        ceiling = min(15000, 500 * 2 ** attempt)
+        assert all(ceiling / 2 <= d <= ceiling for d in samples), (attempt, min(samples), max(samples))
+        assert max(samples) - min(samples) > ceiling / 4, f"attempt {attempt}: no jitter to speak of"
+    print("\n  backoff: 0.5 s doubling to 15 s, each delay within [ceiling/2, ceiling], spread")
+
+
+def test_offline_is_shown_and_coming_online_reconnects_at_once(page, server_factory):
+    server = server_factory("offline", "--collect-interval", "200ms").start()
+    page.get(f"{server.base}/?window={WINDOW}")
+    wait_live(page)
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    page.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    try:
+        server.stop()  # the connection goes; with the browser offline, retries cannot succeed
+        wait_for(page, "return document.getElementById('status').dataset.state === 'offline'", what="status offline")
+        server.start()
+        # Attempts fail at once while offline, so the backoff grows: wait for a long one.
+        wait_for(page, "const m = document.getElementById('status').textContent.match(/next try in (\\d+) s/); return m && Number(m[1]) >= 4",
+                 timeout=30, what="a retry 4 s or more away")
+        text = status(page)
+        assert text.startswith("offline"), text
+    finally:
+        page.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
+    # Back online: the `online` event retries at once, not at the end of the backoff.
+    started = time.monotonic()
+    wait_live(page, timeout=2)
+    print(f"\n  offline: {text!r}; back online, live again after {time.monotonic() - started:.1f} s")
+
+
 # Frames dropped for a slow client are hard to provoke from a browser (Chromium buffers
 # a WebSocket generously), so this wraps the page's WebSocket before the app loads: on
 # request it swallows the next N sample frames and then hands over a `gap` frame shaped
