@@ -105,8 +105,11 @@ export class LiveConnection {
     };
   }
 
+  /** The browser is back online: try now, and start the backoff over, since the network
+   *  may take a moment after the event (a first try that fails is retried in 0.5 s). */
   #reconnectNow() {
     clearTimeout(this.#timer);
+    this.#attempt = 0;
     this.#open();
   }
 }
