@@ -15,7 +15,8 @@ struct LiveController {
     /// Largest client message read; a larger one closes the connection with 1009.
     let maxMessageBytes: Int
     let metrics: LiveMessageMetrics
-    /// How long a close frame may wait for a peer that stopped reading.
+    /// How long the close handshake may take (the frame written, the peer's answer)
+    /// before the connection is dropped.
     var closeFrameTimeout: Duration = .seconds(1)
 
     static let path = "/ws/metrics"
