@@ -216,7 +216,10 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
 
     # The picker lists what /api/series knows when it is opened (synthetic_value may have
     # been committed after the page loaded); a box adds or removes a chart.
-    time.sleep(1.5)  # the writer commits within --batch-age (1 s)
+    deadline = time.monotonic() + 10  # the writer commits within --batch-age (1 s)
+    while not any(e["metric"] == "synthetic_value" for e in server.get_json("/api/series")["metrics"]):
+        assert time.monotonic() < deadline, "synthetic_value never reached /api/series"
+        time.sleep(0.1)
     page.find_element("css selector", "#metric-picker summary").click()
     listed = wait_for(page, """const boxes = [...document.querySelectorAll('#metric-list input')];
         return boxes.some((b) => b.value === 'synthetic_value') && boxes.map((b) => [b.value, b.checked])""", what="the metric list")
@@ -239,7 +242,7 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
     pause.click()
     wait_for(page, "return document.getElementById('status').dataset.state === 'paused'", what="status paused")
     assert pause.get_attribute("aria-pressed") == "true" and pause.text == "Resume"
-    time.sleep(0.5)  # a redraw already on its way may land
+    time.sleep(2.5)  # what arrived before the pause may still be drawn (redraws wait up to 2 s)
     held = traces(page, "synthetic_value")
     time.sleep(3)
     assert traces(page, "synthetic_value") == held, "points were drawn while paused"
