@@ -54,6 +54,7 @@ export class Session {
   #nextDrawAt = 0; // performance.now() from which the next redraw may run
   #destroyed = false;
   #liveState = 'connecting';
+  #liveSince = 0; // performance.now() when the connection last became live
   #clockOffset = 0;
   #measures = 0;
   #lastControl = null;
@@ -89,6 +90,7 @@ export class Session {
       sinceTs: Date.now() - REPLAY_MS,
       onFrame: (frame) => this.#enqueue(frame),
       onState: (status) => {
+        if (status.state === 'live' && this.#liveState !== 'live') this.#liveSince = performance.now();
         this.#liveState = status.state;
         this.onStatus(status);
       },
@@ -254,7 +256,7 @@ export class Session {
       if (backfillTo !== null) break; // later frames wait for the backfill
     }
     this.#queue.splice(0, taken);
-    if (this.#liveState === 'live' && backfillTo === null) this.#closeQuiet();
+    if (this.#liveState === 'live' && backfillTo === null && performance.now() - this.#liveSince >= QUIET_MS) this.#closeQuiet();
     if (taken > 0) this.#measure('pulsegate:apply');
     if (backfillTo !== null) {
       // Visible in DevTools' timeline, and how the browser check knows a backfill ran.
@@ -322,7 +324,13 @@ export class Session {
     }
   }
 
-  /** Series that went quiet (stopped, or removed): their last bucket is drawn all the same. */
+  /**
+   * Series that went quiet (stopped, or removed): their last bucket is drawn all the same.
+   * Quiet means silent on a live connection: not while it was down or paused, nor in its
+   * first QUIET_MS, when the ring's replay (or a reset's backfill) is still bringing the
+   * rest of a bucket left open by the break. Closed early, that bucket would be drawn
+   * short, and its late samples skipped.
+   */
   #closeQuiet() {
     const before = this.serverNow() - QUIET_MS;
     const out = [];

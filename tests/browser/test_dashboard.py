@@ -244,7 +244,9 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
     assert pause.get_attribute("aria-pressed") == "true" and pause.text == "Resume"
     time.sleep(2.5)  # what arrived before the pause may still be drawn (redraws wait up to 2 s)
     held = traces(page, "synthetic_value")
-    time.sleep(3)
+    # Paused longer than the 5 s after which a silent series counts as quiet: the bucket
+    # left open by the pause must wait for the ring's replay, not be drawn short.
+    time.sleep(4)
     assert traces(page, "synthetic_value") == held, "points were drawn while paused"
     pause.click()
     wait_live(page)
@@ -252,7 +254,7 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
     paused_until = max(held[0]["x"])
     wait_until_drawn_past(page, "synthetic_value", paused_until + 5000)
     assert_page_equals_history(page, server, "synthetic_value", int(time.time() * 1000))
-    print("  pause: nothing drawn for 3 s; resume filled those seconds, every bucket equal to /history, none twice")
+    print("  pause: nothing drawn for 6.5 s; resume filled those seconds, every bucket equal to /history, none twice")
 
     # Another window: a new history request sized to the chart, its step on the axis.
     page.find_element("css selector", "label[for='window-1h']").click()
