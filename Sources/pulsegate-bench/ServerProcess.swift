@@ -18,18 +18,8 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     func start() async throws {
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            // At end of file, remove the handler: left in place, its dispatch source
-            // fires without end and, once the pipe is closed, crashes libdispatch.
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            guard let self else { return }
-            self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        collectOutput()
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let text = lock.withLock { log }
@@ -40,6 +30,19 @@ final class ServerProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw BenchError("the server did not start:\n" + lock.withLock { log })
+    }
+
+    /// Reads the output on a thread of its own until end of file. (A FileHandle's
+    /// readabilityHandler is a dispatch source; torn down while the pipe closed, it
+    /// crashed libdispatch's event loop now and then.)
+    private func collectOutput() {
+        let reader = output.fileHandleForReading
+        Thread.detachNewThread { [weak self] in
+            while case let data = reader.availableData, !data.isEmpty {
+                guard let self else { return }
+                self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
+            }
+        }
     }
 
     func stop() {

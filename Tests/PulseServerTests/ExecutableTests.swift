@@ -43,7 +43,6 @@ import Testing
         }
 
         deinit {
-            output.fileHandleForReading.readabilityHandler = nil
             if process.isRunning { process.terminate() }
             try? FileManager.default.removeItem(atPath: directory)
         }
@@ -55,18 +54,8 @@ import Testing
         /// Starts the process and waits until it says where it listens.
         func start(listening address: String = "127.0.0.1") async throws {
             listeningAddress = address
-            output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                // At end of file, remove the handler: left in place, its dispatch source
-                // fires without end and, once the pipe is closed, crashes libdispatch.
-                guard !data.isEmpty else {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                guard let self else { return }
-                self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
-            }
             try process.run()
+            collectOutput()
             let found = await eventually(timeout: .seconds(20)) { self.listeningPort() != nil }
             guard found, let port = listeningPort() else {
                 throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "pulsegate did not start:\n\(text)"])
@@ -74,6 +63,22 @@ import Testing
             self.port = port
         }
 
+        /// Reads the output on a thread of its own until end of file. (A FileHandle's
+        /// readabilityHandler is a dispatch source; torn down while the pipe closed, it
+        /// crashed libdispatch's event loop now and then, taking the test run with it.)
+        private func collectOutput() {
+            let reader = output.fileHandleForReading
+            Thread.detachNewThread { [weak self] in
+                while case let data = reader.availableData, !data.isEmpty {
+                    guard let self else { return }
+                    self.lock.withLock { self.log += String(decoding: data, as: UTF8.self) }
+                }
+                guard let self else { return }
+                self.lock.withLock { self.outputEnded = true }
+            }
+        }
+
+        private var outputEnded = false
         private var listeningAddress = "127.0.0.1"
 
         private func listeningPort() -> Int? {
@@ -102,6 +107,8 @@ import Testing
                 process.waitUntilExit()
                 return nil
             }
+            // Its last words (the store closing) are read by then.
+            _ = await eventually(timeout: .seconds(5)) { self.lock.withLock { self.outputEnded } }
             return process.terminationStatus
         }
     }
