@@ -243,7 +243,7 @@ export class Session {
    */
   #apply() {
     if (this.#holds > 0 || this.#destroyed) return;
-    performance.mark('pulsegate:apply-start');
+    const started = performance.now();
     let backfillTo = null;
     let taken = 0;
     while (taken < this.#queue.length) {
@@ -257,7 +257,7 @@ export class Session {
     }
     this.#queue.splice(0, taken);
     if (this.#liveState === 'live' && backfillTo === null && performance.now() - this.#liveSince >= QUIET_MS) this.#closeQuiet();
-    if (taken > 0) this.#measure('pulsegate:apply');
+    if (taken > 0) this.#measure('pulsegate:apply', started);
     if (backfillTo !== null) {
       // Visible in DevTools' timeline, and how the browser check knows a backfill ran.
       performance.mark('pulsegate:backfill', { detail: { type: this.#lastControl, to: backfillTo } });
@@ -302,7 +302,7 @@ export class Session {
   }
 
   /** A Performance API measure (read by the browser check, and shown in DevTools), in ms. */
-  #measure(name, start = `${name}-start`) {
+  #measure(name, start) {
     const entry = performance.measure(name, { start });
     // Keep the buffer bounded.
     if (++this.#measures % 10_000 === 0) performance.clearMeasures();

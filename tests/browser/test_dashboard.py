@@ -8,6 +8,7 @@ import os
 import socket
 import statistics
 import time
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -198,7 +199,6 @@ def test_restart_reconnects_and_fills_the_gap_from_history(page, server_factory,
 
 
 def url_params(page):
-    from urllib.parse import parse_qs, urlparse
     return parse_qs(urlparse(page.current_url).query)
 
 
@@ -265,7 +265,6 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
     request = wait_for(page, """return performance.getEntriesByType('resource').map((e) => e.name)
         .filter((n) => n.includes('/history?') && n.includes('metric=synthetic_value') && n.includes('points=')).pop()""",
                        what="the 1 h history request")
-    from urllib.parse import parse_qs, urlparse
     asked = parse_qs(urlparse(request).query)
     width = page.execute_script("return document.getElementById('chart-synthetic_value')._fullLayout._size.w")
     assert (asked["from"], asked["to"]) == (["-3600s"], ["now"])
