@@ -77,7 +77,7 @@ public struct HostCollector {
 
         if let network = read("net/dev", NetworkCounters.parse) {
             if let previous = previousNetwork {
-                let seconds = Self.seconds(now - previous.at)
+                let seconds = (now - previous.at).seconds
                 for (device, counters) in network.sorted(by: { $0.key < $1.key }) {
                     guard seconds > 0, let earlier = previous.counters[device],
                           counters.receivedBytes >= earlier.receivedBytes,
@@ -92,7 +92,7 @@ public struct HostCollector {
 
         if let process = read("self/stat", ProcessUsage.parseStat) {
             if let previous = previousProcess, process.cpuTicks >= previous.ticks {
-                let seconds = Self.seconds(now - previous.at)
+                let seconds = (now - previous.at).seconds
                 if seconds > 0 {
                     let cpuSeconds = Double(process.cpuTicks - previous.ticks) / ticksPerSecond
                     add(HostMetricNames.processCPUUsage, [:], min(1, cpuSeconds / seconds / Double(cores)))
@@ -121,10 +121,5 @@ public struct HostCollector {
             }
             return nil
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -73,7 +73,7 @@ final class StoreWriter: @unchecked Sendable {
         self.batchSamples = Recorder(label: "pulsegate_store_batch_samples", aggregate: true, factory: metrics)
         self.commitDuration = Metrics.Timer(label: "pulsegate_store_commit_duration_seconds", factory: metrics)
         self.batchSize = max(1, configuration.batchSize)
-        self.batchAge = Double(configuration.batchAge.milliseconds) / 1000
+        self.batchAge = configuration.batchAge.seconds
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
         self.logger = logger
         self.seriesIDs = try Self.loadSeries(connection)

@@ -60,12 +60,12 @@ struct DownsampleBenchmark: AsyncParsableCommand {
                 result.append(Point(sqlite3_column_int64(statement, 0), sqlite3_column_double(statement, 1)))
             }
             sqlite3_reset(statement)
-            rawTimes.append(Measure.seconds(clock.now - started) * 1000)
+            rawTimes.append((clock.now - started).seconds * 1000)
             rawCount = result.count
 
             started = clock.now
             let series = try await store.downsample(selector, from: from, to: to, step: step, aggregation: aggregation)
-            storeTimes.append(Measure.seconds(clock.now - started) * 1000)
+            storeTimes.append((clock.now - started).seconds * 1000)
             storeCount = series.first?.points.count ?? 0
         }
         await store.close()

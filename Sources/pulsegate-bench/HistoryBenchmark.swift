@@ -73,7 +73,7 @@ struct HistoryBenchmark: AsyncParsableCommand {
             for _ in 0..<runs {
                 let started = clock.now
                 bytes = try await http.getOK(url).readableBytes
-                times.append(Measure.seconds(clock.now - started) * 1000)
+                times.append((clock.now - started).seconds * 1000)
             }
             let sorted = times.sorted()
             print("""

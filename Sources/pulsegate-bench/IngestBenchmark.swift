@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PulseCore
 import Synchronization
 
 /// `POST /ingest` through HTTP against a release `pulsegate`: concurrent
@@ -67,7 +68,7 @@ struct IngestBenchmark: AsyncParsableCommand {
         await withCheckedContinuation { continuation in
             done.notify(queue: .global()) { continuation.resume() }
         }
-        let elapsed = Measure.seconds(clock.now - started)
+        let elapsed = (clock.now - started).seconds
         let counts = try results.withLock { try $0.map { try $0.get() } }.reduce((0, 0)) { ($0.0 + $1.accepted, $0.1 + $1.failed) }
         if clock.now < deadline { print("(the prepared requests ran out before the deadline: raise the factor in requestsPerClient)") }
         print("result: \(Measure.format(Double(counts.0) / elapsed)) acknowledged samples/s (\(counts.0) in \(Measure.format(elapsed, 2)) s, \(counts.1) failed requests); target ≥ 150,000")

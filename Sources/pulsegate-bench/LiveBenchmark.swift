@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PulseCore
 
 /// N WebSocket clients against a release `pulsegate` publishing synthetic
 /// series; reports delivery, latency, server CPU per delivered message, and
@@ -68,7 +69,7 @@ struct LiveBenchmark: AsyncParsableCommand {
         let started = ContinuousClock.now
         try await Task.sleep(for: .seconds(duration))
         let cpuEnd = process.cpuSeconds
-        let elapsed = Measure.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).seconds
         let endSeq = loadClients.map { $0.counts.withLock { $0.lastSeq } }.max()!
         for client in loadClients { client.counts.withLock { $0.recordTo = endSeq } }
         try await Task.sleep(for: .seconds(1))  // frames of the window still in flight

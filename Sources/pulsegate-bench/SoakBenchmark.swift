@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PulseCore
 import Synchronization
 
 /// Hours of a production day in minutes: a release `pulsegate` on loopback
@@ -90,7 +91,7 @@ struct SoakBenchmark: AsyncParsableCommand {
             pace(perSecond: historyRate, tally: tally) { tick in
                 let begun = ContinuousClock.now
                 let status = try? historyConnection.exchange(queries[tick % queries.count])
-                let milliseconds = Measure.seconds(ContinuousClock.now - begun) * 1000
+                let milliseconds = (ContinuousClock.now - begun).seconds * 1000
                 tally.counts.withLock {
                     $0.queries += 1
                     if status != 200 { $0.queryErrors += 1 }
@@ -105,13 +106,13 @@ struct SoakBenchmark: AsyncParsableCommand {
             rss.append(process.residentBytes)
             let counts = tally.counts.withLock { $0 }
             say("""
-                \(Int(Measure.seconds(clock.now - started))) s: pushed \(counts.pushed) (\(counts.pushErrors) errors), \
+                \(Int((clock.now - started).seconds)) s: pushed \(counts.pushed) (\(counts.pushErrors) errors), \
                 \(counts.queries) queries (\(counts.queryErrors) errors), RSS \(Measure.format(rss.last! / 1_048_576, 1)) MiB
                 """)
         }
         tally.stop.store(true, ordering: .relaxed)
         await withCheckedContinuation { continuation in threads.notify(queue: .global()) { continuation.resume() } }
-        let elapsed = Measure.seconds(clock.now - started)
+        let elapsed = (clock.now - started).seconds
         let cpu = process.cpuSeconds - cpuStart
         let rssEnd = process.residentBytes
 

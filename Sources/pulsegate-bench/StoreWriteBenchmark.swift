@@ -77,7 +77,7 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
             try await store.write(tick, durability: .buffered)
         }
         try await store.flush()
-        let elapsed = Measure.seconds(clock.now - started)
+        let elapsed = (clock.now - started).seconds
         await store.close()
         try Self.checkRowCount(path: directory + "/store.sqlite", expected: series * timestamps)
         return Double(series * timestamps) / elapsed
@@ -123,7 +123,7 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
             }
         }
         db.exec("COMMIT")
-        let elapsed = Measure.seconds(clock.now - started)
+        let elapsed = (clock.now - started).seconds
         try Self.checkRowCount(path: path, expected: series * timestamps)
         return Double(series * timestamps) / elapsed
     }

@@ -148,7 +148,7 @@ struct Pulsegate: AsyncParsableCommand {
                 ringSamples: ringSamples, outboxBytes: outboxBytes,
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
-            query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.components.seconds * 1000, maxPoints: maxQueryPoints),
+            query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.milliseconds, maxPoints: maxQueryPoints),
             ingest: IngestLimits(
                 maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest,
                 maxNewSeriesPerRequest: maxNewSeriesPerRequest, maxSeries: maxSeries

@@ -38,7 +38,7 @@ public final class LatestValues: SamplePublisher {
 
     public init(staleness: Duration, clock: @escaping @Sendable () -> Int64 = { Timestamp.now() }) {
         self.staleness = staleness
-        self.stalenessMilliseconds = staleness.components.seconds * 1000 + staleness.components.attoseconds / 1_000_000_000_000_000
+        self.stalenessMilliseconds = staleness.milliseconds
         self.clock = clock
     }
 

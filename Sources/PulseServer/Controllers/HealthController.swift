@@ -24,11 +24,10 @@ struct HealthController<Context: RequestContext> {
 
     func addRoutes(to router: Router<Context>) {
         router.get("/healthz") { _, _ in
-            let (seconds, attoseconds) = (ContinuousClock.now - startedAt).components
             return Health(
                 status: "ok",
                 version: BuildInfo.version,
-                uptimeSeconds: (Double(seconds) + Double(attoseconds) / 1e18 * 1000).rounded() / 1000,
+                uptimeSeconds: ((ContinuousClock.now - startedAt).seconds * 1000).rounded() / 1000,
                 database: databasePath
             )
         }
