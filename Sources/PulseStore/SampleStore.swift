@@ -8,7 +8,7 @@ import PulseCore
 /// This is the only type of the module that other modules use. It writes
 /// through `StoreWriter` (batches, group commit) and reads through `ReaderPool`
 /// (read-only connections on their own threads).
-public final class SampleStore: SampleWriter, Sendable {
+public final class SampleStore: SampleWriter, SampleReader, Sendable {
     public let configuration: StoreConfiguration
     private let writer: StoreWriter
     private let readers: ReaderPool
@@ -85,6 +85,10 @@ public final class SampleStore: SampleWriter, Sendable {
 
     public var statistics: WriterStatistics {
         writer.statistics
+    }
+
+    public var writeFailure: String? {
+        writer.statistics.lastWriteError
     }
 
     /// Series stored so far (committed).

@@ -149,10 +149,8 @@ struct Pulsegate: AsyncParsableCommand {
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
             ),
             query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.milliseconds, maxPoints: maxQueryPoints),
-            ingest: IngestLimits(
-                maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest,
-                maxNewSeriesPerRequest: maxNewSeriesPerRequest, maxSeries: maxSeries
-            ),
+            ingest: IngestLimits(maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest),
+            series: SeriesLimits(maxNewSeriesPerBatch: maxNewSeriesPerRequest, maxSeries: maxSeries),
             sampleLimits: SampleLimits(maxLabels: maxLabelsPerSample, maxLabelValueLength: maxLabelValueBytes),
             pingInterval: pingInterval,
             maxLiveMessageBytes: maxLiveMessageBytes,

@@ -9,8 +9,11 @@ import Testing
 
 /// `POST /ingest` through a real server.
 @Suite struct IngestTests {
-    func withGateway(ingest: IngestLimits = IngestLimits(), _ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void) async throws {
-        try await withTestGateway({ $0.ingest = ingest }, body)
+    func withGateway(
+        ingest: IngestLimits = IngestLimits(), series: SeriesLimits = SeriesLimits(),
+        _ body: @Sendable @escaping (Gateway, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        try await withTestGateway({ $0.ingest = ingest; $0.series = series }, body)
     }
 
     func post(_ client: any TestClientProtocol, _ body: String, contentType: String = "application/json") async throws -> (Int, [String: Any]) {
@@ -199,7 +202,7 @@ import Testing
     }
 
     @Test func cardinalityIsBounded() async throws {
-        try await withGateway(ingest: IngestLimits(maxNewSeriesPerRequest: 3, maxSeries: 5)) { gateway, client in
+        try await withGateway(series: SeriesLimits(maxNewSeriesPerBatch: 3, maxSeries: 5)) { gateway, client in
             func body(_ range: Range<Int>) -> String {
                 #"{"samples":["# + range.map { #"{"metric":"card","labels":{"i":"\#($0)"},"value":1}"# }.joined(separator: ",") + "]}"
             }
@@ -241,8 +244,8 @@ import Testing
     /// Every refusal is counted by its reason, and accepted requests and samples
     /// too, in the gateway's own `/metrics`.
     @Test func rejectionsAreCountedByReason() async throws {
-        let limits = IngestLimits(maxBodyBytes: 1_000, maxSamplesPerRequest: 5, maxNewSeriesPerRequest: 3, maxSeries: 4)
-        try await withGateway(ingest: limits) { _, client in
+        let limits = IngestLimits(maxBodyBytes: 1_000, maxSamplesPerRequest: 5)
+        try await withGateway(ingest: limits, series: SeriesLimits(maxNewSeriesPerBatch: 3, maxSeries: 4)) { _, client in
             func samples(_ series: [String]) -> String {
                 #"{"samples":["# + series.map { #"{"metric":"counted","labels":{"s":"\#($0)"},"value":1}"# }.joined(separator: ",") + "]}"
             }

@@ -1,55 +1,102 @@
-/// The one path every sample takes: validate, write, then publish.
+/// The one path every sample takes: validate, meet the series rules, write, then publish.
 ///
-/// A batch is all or nothing: one invalid sample refuses the whole batch, so
-/// that a client never has to guess which half of its request was kept.
-/// Publishing happens after the write returns, so nothing is broadcast that
-/// the store refused.
+/// A batch is all or nothing: one invalid sample, or one rule broken, refuses
+/// the whole batch, so that a client never has to guess which half of its
+/// request was kept. Publishing happens after the write returns, so nothing is
+/// broadcast that the store refused. Every refusal is counted here, by source
+/// and reason, whatever the source.
 public struct Pipeline: SampleSink {
     public let validator: SampleValidator
     public let writer: any SampleWriter
+    /// What the series limits are checked against; nil checks none (a store
+    /// that cannot tell, or a test).
+    public let cardinality: (any SeriesCardinality)?
+    public let seriesLimits: SeriesLimits
+    public let reservedNames: ReservedNames
     public let publishers: [any SamplePublisher]
     public let observer: (any PipelineObserver)?
 
     public init(
-        validator: SampleValidator = SampleValidator(), writer: any SampleWriter, publishers: [any SamplePublisher] = [],
-        observer: (any PipelineObserver)? = nil
+        validator: SampleValidator = SampleValidator(), writer: any SampleWriter, cardinality: (any SeriesCardinality)? = nil,
+        seriesLimits: SeriesLimits = SeriesLimits(), reservedNames: ReservedNames = .none,
+        publishers: [any SamplePublisher] = [], observer: (any PipelineObserver)? = nil
     ) {
         self.validator = validator
         self.writer = writer
+        self.cardinality = cardinality
+        self.seriesLimits = seriesLimits
+        self.reservedNames = reservedNames
         self.publishers = publishers
         self.observer = observer
     }
 
+    /// Validates `samples`, then goes on as `accept(_:from:durability:)` with the batch.
+    /// Throws `RejectedSamples`, `SeriesRefusal`, or the writer's error.
     public func accept(_ samples: [Sample], from source: SampleSource, durability: Durability) async throws {
-        try await accept(samples, from: source, durability: durability, validated: false)
+        guard !samples.isEmpty else { return }
+        switch validator.validate(samples) {
+        case let .success(batch): try await accept(batch, from: source, durability: durability)
+        case let .failure(rejected):
+            observer?.rejected(samples.count, from: source, because: .invalid)
+            throw rejected
+        }
     }
 
-    /// `validated`: the samples were checked by this pipeline's `validator`
-    /// already (the ingest parsers check while they read, to name each problem
-    /// by its place in the request), so checking them twice would only cost time.
-    public func accept(_ samples: [Sample], from source: SampleSource, durability: Durability, validated: Bool) async throws {
-        guard !samples.isEmpty else { return }
-        if !validated {
-            var rejected: [RejectedSamples.Entry] = []
-            for (index, sample) in samples.enumerated() {
-                let problems = validator.problems(in: sample)
-                if !problems.isEmpty { rejected.append(.init(index: index, problems: problems)) }
-            }
-            if !rejected.isEmpty {
-                observer?.rejected(samples.count, from: source, because: .invalid)
-                throw RejectedSamples(entries: rejected)
-            }
+    /// Reads a pushed body with `parser` and this pipeline's validator, counting
+    /// the samples of a body refused for invalid samples (one per sample named).
+    public func parse(
+        _ body: some Collection<UInt8>, with parser: any IngestParser, from source: SampleSource, now: Int64, maxSamples: Int
+    ) -> Result<ValidatedBatch, IngestRejection> {
+        let result = parser.parse(body, now: now, maxSamples: maxSamples, validator: validator)
+        if case let .failure(rejection) = result, rejection.reason == .invalidSamples {
+            observer?.rejected(Set(rejection.problems.compactMap(\.index)).count, from: source, because: .invalid)
+        }
+        return result
+    }
+
+    /// Meets the series rules, writes, then publishes. A batch checked against
+    /// other limits than this pipeline's is validated again.
+    public func accept(_ batch: ValidatedBatch, from source: SampleSource, durability: Durability) async throws {
+        guard batch.limits == validator.limits else {
+            try await accept(batch.samples, from: source, durability: durability)
+            return
+        }
+        guard !batch.isEmpty else { return }
+        if let refusal = refusal(of: batch.samples, from: source) {
+            observer?.rejected(batch.count, from: source, because: refusal.rejection)
+            throw refusal
         }
         do {
-            try await writer.write(samples, durability: durability)
+            try await writer.write(batch.samples, durability: durability)
         } catch {
-            observer?.rejected(samples.count, from: source, because: .storeUnavailable)
+            observer?.rejected(batch.count, from: source, because: .storeUnavailable)
             throw error
         }
-        observer?.accepted(samples.count, from: source)
+        observer?.accepted(batch.count, from: source)
         for publisher in publishers {
-            publisher.publish(samples, from: source)
+            publisher.publish(batch.samples, from: source)
         }
+    }
+
+    /// The first series rule `samples` break, in the order a client can act on:
+    /// names it may not use, then too many new series, then the store's limit.
+    func refusal(of samples: [Sample], from source: SampleSource) -> SeriesRefusal? {
+        if !source.isGatewayOwn {
+            var reserved: Set<String> = []
+            for sample in samples where reservedNames.contains(sample.key.metric) { reserved.insert(sample.key.metric) }
+            if !reserved.isEmpty { return .reservedNames(reserved.sorted(), explanation: reservedNames.explanation) }
+        }
+        guard let cardinality else { return nil }
+        let newSeries = cardinality.newSeriesCount(in: Set(samples.lazy.map(\.key)))
+        guard newSeries > 0 else { return nil }
+        if newSeries > seriesLimits.maxNewSeriesPerBatch {
+            return .tooManyNewSeries(new: newSeries, limit: seriesLimits.maxNewSeriesPerBatch)
+        }
+        let stored = cardinality.seriesCount
+        if stored + newSeries > seriesLimits.maxSeries {
+            return .seriesLimit(stored: stored, new: newSeries, limit: seriesLimits.maxSeries)
+        }
+        return nil
     }
 }
 

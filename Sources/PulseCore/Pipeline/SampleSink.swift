@@ -3,6 +3,10 @@ public enum SampleSource: String, Sendable, CaseIterable {
     case collector
     case ingest
     case synthetic
+
+    /// The gateway's own readings (its host and process figures, some under
+    /// `pulsegate_` names), as opposed to samples that clients push or a demo makes.
+    public var isGatewayOwn: Bool { self == .collector }
 }
 
 /// How long a writer of samples waits.
@@ -18,11 +22,6 @@ public enum Durability: Sendable {
 /// Anything that takes samples in: the pipeline, for the collector and the HTTP layer.
 public protocol SampleSink: Sendable {
     func accept(_ samples: [Sample], from source: SampleSource, durability: Durability) async throws
-}
-
-/// The storage side of the pipeline: the store's writer, or a second store later.
-public protocol SampleWriter: Sendable {
-    func write(_ samples: [Sample], durability: Durability) async throws
 }
 
 /// The broadcast side of the pipeline: the live hub, the latest-value exposition,

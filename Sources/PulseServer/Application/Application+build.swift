@@ -20,7 +20,9 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
     let latestValues = LatestValues(staleness: configuration.expositionStaleness)
     let pipeline = Pipeline(
-        validator: SampleValidator(limits: configuration.sampleLimits), writer: store, publishers: [hub, latestValues], observer: metrics.pipeline
+        validator: SampleValidator(limits: configuration.sampleLimits), writer: store,
+        cardinality: store, seriesLimits: configuration.series, reservedNames: MetricsCatalog.reservedNames,
+        publishers: [hub, latestValues], observer: metrics.pipeline
     )
 
     var services: [any Service] = [StoreService(store: store, logger: logger)]
@@ -79,12 +81,10 @@ func buildRouter(
     } else {
         logger.warning("dashboard files not found; / will answer 404", metadata: ["directory": "\(configuration.publicDirectory)"])
     }
-    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now, store: store).addRoutes(to: router)
+    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now, writer: store).addRoutes(to: router)
     OpenAPIController<BasicRequestContext>().addRoutes(to: router)
-    HistoryController<BasicRequestContext>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: router)
-    IngestController<BasicRequestContext>(
-        pipeline: pipeline, store: store, limits: configuration.ingest, metrics: metrics.ingest, samplesMetrics: metrics.pipeline
-    ).addRoutes(to: router)
+    HistoryController<BasicRequestContext, SampleStore>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: router)
+    IngestController<BasicRequestContext>(pipeline: pipeline, parsers: .standard, limits: configuration.ingest, metrics: metrics.ingest).addRoutes(to: router)
     exposition.addRoutes(to: router)
     live.addRoutes(to: router)
     // Last: a router middleware runs only for the routes added before it and for

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import PulseStore
+import PulseCore
 
 /// `GET /healthz`: the process is up and says what it is (liveness).
 /// `GET /readyz`: it can take samples now: 503 while the store cannot write
@@ -8,7 +8,7 @@ import PulseStore
 struct HealthController<Context: RequestContext> {
     let databasePath: String
     let startedAt: ContinuousClock.Instant
-    let store: SampleStore
+    let writer: any SampleWriter
 
     struct Health: ResponseEncodable {
         let status: String
@@ -32,7 +32,7 @@ struct HealthController<Context: RequestContext> {
             )
         }
         router.get("/readyz") { _, _ -> Response in
-            if let error = store.statistics.lastWriteError {
+            if let error = writer.writeFailure {
                 throw APIError(.serviceUnavailable, "not ready: the store cannot write (\(error)); pushes get 503 until it can")
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))

@@ -2,11 +2,10 @@ import Foundation
 import Hummingbird
 import NIOCore
 import PulseCore
-import PulseStore
 
 /// `GET /history` (stored samples, raw or downsampled) and `GET /api/series` (what is known).
-struct HistoryController<Context: RequestContext> {
-    let store: SampleStore
+struct HistoryController<Context: RequestContext, Store: SampleReader> {
+    let store: Store
     let limits: QueryLimits
     let metrics: QueryMetrics
 

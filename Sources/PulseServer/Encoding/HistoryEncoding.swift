@@ -1,5 +1,4 @@
 import PulseCore
-import PulseStore
 
 /// The history endpoints' bodies, written by hand: a response can hold 11,000
 /// points per series, and `JSONEncoder` would spend more than the query.

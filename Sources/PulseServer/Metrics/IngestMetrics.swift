@@ -25,6 +25,14 @@ struct IngestMetrics: Sendable {
             case .invalidSamples: self = .invalidSamples
             }
         }
+
+        init(_ refusal: SeriesRefusal) {
+            switch refusal {
+            case .reservedNames: self = .reservedName
+            case .tooManyNewSeries: self = .tooManyNewSeries
+            case .seriesLimit: self = .seriesLimit
+            }
+        }
     }
 
     let acceptedRequests: Counter

@@ -1,3 +1,4 @@
+import PulseCore
 /// Every metric of the gateway's own, with its help text and, for
 /// histograms, its buckets: one place to read what `/metrics` says about
 /// Pulsegate, and what `promtool check metrics` asks of each family (a help
@@ -64,6 +65,12 @@ enum MetricsCatalog {
     static func isReserved(_ metric: String) -> Bool {
         metric.hasPrefix("pulsegate_") || reservedProcessNames.contains(metric)
     }
+
+    /// The rule the pipeline refuses pushed names by.
+    static let reservedNames = ReservedNames(
+        explanation: "names starting with pulsegate_, and the process_* names the gateway exposes itself, are not accepted from pushes",
+        isReserved
+    )
 
     private static let reservedProcessNames: Set<String> = Set(families.keys.filter { $0.hasPrefix("process_") })
 

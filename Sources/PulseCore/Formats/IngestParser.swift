@@ -1,0 +1,14 @@
+/// A push format: reads a request body into a validated batch, or says why
+/// not, naming every problem. The ingest endpoint picks one by the request's
+/// media type (`IngestParsers`); a new format is a new conformance.
+public protocol IngestParser: Sendable {
+    /// The media types it reads, lowercase, without parameters (`text/plain`).
+    var mediaTypes: [String] { get }
+
+    /// A short name for errors and docs: "JSON", "Prometheus text".
+    var name: String { get }
+
+    /// The samples of `body`, each checked by `validator` as it is read; samples
+    /// without a timestamp get `now`. More than `maxSamples` refuses the whole body.
+    func parse(_ body: some Collection<UInt8>, now: Int64, maxSamples: Int, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection>
+}

@@ -1,0 +1,32 @@
+/// Samples that passed a `SampleValidator`: what the pipeline writes and publishes.
+///
+/// Only this module makes one (the validator, and the ingest parsers, which
+/// validate while they read so as to name each problem by its place in the
+/// request), so a batch in hand is a batch checked: the pipeline does not check
+/// it twice, unless it was checked against other limits than the pipeline's.
+public struct ValidatedBatch: Sendable {
+    public let samples: [Sample]
+    /// The limits the samples were checked against.
+    public let limits: SampleLimits
+
+    init(samples: [Sample], checkedAgainst limits: SampleLimits) {
+        self.samples = samples
+        self.limits = limits
+    }
+
+    public var count: Int { samples.count }
+    public var isEmpty: Bool { samples.isEmpty }
+}
+
+extension SampleValidator {
+    /// The batch, or every problem of every invalid sample.
+    public func validate(_ samples: [Sample]) -> Result<ValidatedBatch, RejectedSamples> {
+        var rejected: [RejectedSamples.Entry] = []
+        for (index, sample) in samples.enumerated() {
+            let problems = problems(in: sample)
+            if !problems.isEmpty { rejected.append(.init(index: index, problems: problems)) }
+        }
+        guard rejected.isEmpty else { return .failure(RejectedSamples(entries: rejected)) }
+        return .success(ValidatedBatch(samples: samples, checkedAgainst: limits))
+    }
+}
