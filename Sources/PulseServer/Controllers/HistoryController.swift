@@ -54,7 +54,7 @@ struct HistoryController<Context: RequestContext, Store: SampleReader> {
     }
 
     private func series(_ request: Request) async throws -> Response {
-        let prefix = QueryString.parameters(request.uri.query).first { $0.name == "prefix" }?.value ?? ""
+        let prefix = try QueryParameters(request.uri.query).value("prefix") ?? ""
         guard prefix.utf8.count <= SampleLimits.default.maxMetricNameLength,
               prefix.isEmpty || SampleValidator.isValidName(prefix, allowColon: true)
         else { throw APIError(.badRequest, "prefix must be the start of a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*") }

@@ -4,7 +4,7 @@ import PulseCore
 
 /// The parameters of `GET /history`, checked: `metric` (required), label
 /// matchers (`label=value`, `label!=value`), `from`/`to`, `step` or `points`,
-/// `agg`; names and values decoded as forms encode them (`QueryString`).
+/// `agg`; names and values decoded as forms encode them (`QueryParameters`).
 struct HistoryRequest: Sendable {
     let selector: SeriesSelector
     let from: Int64
@@ -16,15 +16,13 @@ struct HistoryRequest: Sendable {
     private static let reserved: Set<String> = ["metric", "from", "to", "step", "points", "agg"]
 
     init(uri: URI, now: Int64, limits: QueryLimits) throws(APIError) {
+        let query = QueryParameters(uri.query)
         var values: [String: String] = [:]
+        for name in Self.reserved {
+            values[name] = try query.value(name)
+        }
         var matchers: [LabelMatcher] = []
-        for (key, value) in QueryString.parameters(uri.query) {
-            if Self.reserved.contains(key) {
-                guard values.updateValue(value, forKey: key) == nil else {
-                    throw APIError(.badRequest, "\(key) is given more than once")
-                }
-                continue
-            }
+        for (key, value) in query.pairs where !Self.reserved.contains(key) {
             // `label!=value` arrives as the key "label!".
             let negated = key.hasSuffix("!")
             let name = negated ? String(key.dropLast()) : key

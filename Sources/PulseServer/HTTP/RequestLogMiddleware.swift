@@ -25,7 +25,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let query, !query.isEmpty else { return path }
         let parameters = query.split(separator: "&", omittingEmptySubsequences: false).map { parameter in
             let name = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            return QueryString.decode(name) == "token" ? "token=<redacted>" : String(parameter)
+            return QueryParameters.decode(name) == "token" ? "token=<redacted>" : String(parameter)
         }
         return path + "?" + parameters.joined(separator: "&")
     }

@@ -15,14 +15,14 @@ struct LiveRequest: Sendable {
     }
 
     init(uri: URI) throws(APIError) {
-        let query = uri.queryParameters
-        switch SubscriptionFilter.parse(query.getAll("metric").map { String($0) }) {
+        let query = QueryParameters(uri.query)
+        switch SubscriptionFilter.parse(query.values("metric")) {
         case let .success(filter): self.filter = filter
         case let .failure(rejected): throw APIError(.badRequest, "metric: \(rejected)")
         }
-        let sinceTimestamp = try Self.integer(query["since_ts"].map { String($0) }, name: "since_ts", as: Int64.self)
-        let since = try Self.integer(query["since"].map { String($0) }, name: "since", as: UInt64.self)
-        let instance = query["instance"].map { String($0) }
+        let sinceTimestamp = try query.integer("since_ts", as: Int64.self)
+        let since = try query.integer("since", as: UInt64.self)
+        let instance = try query.value("instance")
         if instance != nil, since == nil {
             throw APIError(.badRequest, "instance goes with since=<seq>")
         }
@@ -34,13 +34,5 @@ struct LiveRequest: Sendable {
         } else {
             resume = sinceTimestamp.map(ResumePoint.timestamp)
         }
-    }
-
-    private static func integer<Value: FixedWidthInteger>(_ text: String?, name: String, as: Value.Type) throws(APIError) -> Value? {
-        guard let text else { return nil }
-        guard let value = Value(text), value >= 0 else {
-            throw APIError(.badRequest, "\(name) must be a non-negative integer, got \"\(text.prefix(40))\"")
-        }
-        return value
     }
 }
