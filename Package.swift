@@ -85,7 +85,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The OpenAPI document, compiled into the binary (no bundle to ship beside it).
+            resources: [.embedInCode("Resources/openapi.json")]
         ),
         .executableTarget(
             name: "pulsegate",
