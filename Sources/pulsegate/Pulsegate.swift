@@ -15,89 +15,92 @@ struct Pulsegate: AsyncParsableCommand {
         version: BuildInfo.version
     )
 
+    /// Every default, from the configuration types: written once, there.
+    static let defaults = AppConfiguration()
+
     @Option(help: "Address to listen on (env PULSEGATE_HOST).")
-    var host: String = Environment.string("PULSEGATE_HOST") ?? "127.0.0.1"
+    var host: String = Environment.string("PULSEGATE_HOST") ?? defaults.host
 
     @Option(help: "Port to listen on (env PULSEGATE_PORT).")
-    var port: Int = Environment.int("PULSEGATE_PORT") ?? 8080
+    var port: Int = Environment.int("PULSEGATE_PORT") ?? defaults.port
 
     @Option(name: .customLong("db"), help: "SQLite database file; its directory is created (env PULSEGATE_DB).")
-    var database: String = Environment.string("PULSEGATE_DB") ?? "data/pulsegate.sqlite"
+    var database: String = Environment.string("PULSEGATE_DB") ?? defaults.store.path
 
-    @Option(help: "Keep raw samples this long, e.g. 7d, 12h (env PULSEGATE_RETENTION).", transform: Pulsegate.duration)
-    var retention: Duration = Environment.duration("PULSEGATE_RETENTION") ?? .seconds(7 * 86_400)
+    @Option(help: Pulsegate.help("Keep raw samples this long, e.g. 7d, 12h (env PULSEGATE_RETENTION).", default: defaults.store.retention), transform: Pulsegate.duration)
+    var retention: Duration = Environment.duration("PULSEGATE_RETENTION") ?? defaults.store.retention
 
-    @Option(help: "Keep per-minute rollups this long, at least --retention (env PULSEGATE_ROLLUP_RETENTION).", transform: Pulsegate.duration)
-    var rollupRetention: Duration = Environment.duration("PULSEGATE_ROLLUP_RETENTION") ?? .seconds(90 * 86_400)
+    @Option(help: Pulsegate.help("Keep per-minute rollups this long, at least --retention (env PULSEGATE_ROLLUP_RETENTION).", default: defaults.store.rollupRetention), transform: Pulsegate.duration)
+    var rollupRetention: Duration = Environment.duration("PULSEGATE_ROLLUP_RETENTION") ?? defaults.store.rollupRetention
 
-    @Option(help: "Host collector interval, e.g. 1s, 500ms; 0 turns the collector off (env PULSEGATE_COLLECT_INTERVAL).", transform: Pulsegate.duration)
-    var collectInterval: Duration = Environment.duration("PULSEGATE_COLLECT_INTERVAL") ?? .seconds(1)
+    @Option(help: Pulsegate.help("Host collector interval, e.g. 1s, 500ms; 0 turns the collector off (env PULSEGATE_COLLECT_INTERVAL).", default: defaults.collectInterval ?? .zero), transform: Pulsegate.duration)
+    var collectInterval: Duration = Environment.duration("PULSEGATE_COLLECT_INTERVAL") ?? defaults.collectInterval ?? .zero
 
     @Option(help: "Commit when this many samples are pending (env PULSEGATE_BATCH_SIZE).")
-    var batchSize: Int = Environment.int("PULSEGATE_BATCH_SIZE") ?? 10_000
+    var batchSize: Int = Environment.int("PULSEGATE_BATCH_SIZE") ?? defaults.store.batchSize
 
-    @Option(help: "…or when the oldest pending sample is this old, e.g. 1s (env PULSEGATE_BATCH_AGE).", transform: Pulsegate.duration)
-    var batchAge: Duration = Environment.duration("PULSEGATE_BATCH_AGE") ?? .seconds(1)
+    @Option(help: Pulsegate.help("…or when the oldest pending sample is this old, e.g. 1s (env PULSEGATE_BATCH_AGE).", default: defaults.store.batchAge), transform: Pulsegate.duration)
+    var batchAge: Duration = Environment.duration("PULSEGATE_BATCH_AGE") ?? defaults.store.batchAge
 
     @Option(help: "Largest POST /ingest body in bytes; larger ones get 413 (env PULSEGATE_MAX_BODY_BYTES).")
-    var maxBodyBytes: Int = Environment.int("PULSEGATE_MAX_BODY_BYTES") ?? 8 * 1024 * 1024
+    var maxBodyBytes: Int = Environment.int("PULSEGATE_MAX_BODY_BYTES") ?? defaults.ingest.maxBodyBytes
 
     @Option(help: "Most samples in one POST /ingest (env PULSEGATE_MAX_SAMPLES_PER_REQUEST).")
-    var maxSamplesPerRequest: Int = Environment.int("PULSEGATE_MAX_SAMPLES_PER_REQUEST") ?? 100_000
+    var maxSamplesPerRequest: Int = Environment.int("PULSEGATE_MAX_SAMPLES_PER_REQUEST") ?? defaults.ingest.maxSamplesPerRequest
 
     @Option(help: "Most new series one POST /ingest may create (env PULSEGATE_MAX_NEW_SERIES_PER_REQUEST).")
-    var maxNewSeriesPerRequest: Int = Environment.int("PULSEGATE_MAX_NEW_SERIES_PER_REQUEST") ?? 10_000
+    var maxNewSeriesPerRequest: Int = Environment.int("PULSEGATE_MAX_NEW_SERIES_PER_REQUEST") ?? defaults.series.maxNewSeriesPerBatch
 
     @Option(help: "Most series stored in all; pushes that add more are refused (env PULSEGATE_MAX_SERIES).")
-    var maxSeries: Int = Environment.int("PULSEGATE_MAX_SERIES") ?? 1_000_000
+    var maxSeries: Int = Environment.int("PULSEGATE_MAX_SERIES") ?? defaults.series.maxSeries
 
     @Option(help: "Most labels one sample may have (env PULSEGATE_MAX_LABELS_PER_SAMPLE).")
-    var maxLabelsPerSample: Int = Environment.int("PULSEGATE_MAX_LABELS_PER_SAMPLE") ?? 32
+    var maxLabelsPerSample: Int = Environment.int("PULSEGATE_MAX_LABELS_PER_SAMPLE") ?? defaults.sampleLimits.maxLabels
 
     @Option(help: "Longest label value in bytes (env PULSEGATE_MAX_LABEL_VALUE_BYTES).")
-    var maxLabelValueBytes: Int = Environment.int("PULSEGATE_MAX_LABEL_VALUE_BYTES") ?? 1024
+    var maxLabelValueBytes: Int = Environment.int("PULSEGATE_MAX_LABEL_VALUE_BYTES") ?? defaults.sampleLimits.maxLabelValueLength
 
     @Option(help: "Largest message a live client may send, in bytes; a larger one closes the connection with 1009 (env PULSEGATE_MAX_LIVE_MESSAGE_BYTES).")
-    var maxLiveMessageBytes: Int = Environment.int("PULSEGATE_MAX_LIVE_MESSAGE_BYTES") ?? 16 * 1024
+    var maxLiveMessageBytes: Int = Environment.int("PULSEGATE_MAX_LIVE_MESSAGE_BYTES") ?? defaults.maxLiveMessageBytes
 
     @Option(help: "Most points one series of a /history response may hold, at most 11000 (env PULSEGATE_MAX_QUERY_POINTS).")
-    var maxQueryPoints: Int = Environment.int("PULSEGATE_MAX_QUERY_POINTS") ?? 11_000
+    var maxQueryPoints: Int = Environment.int("PULSEGATE_MAX_QUERY_POINTS") ?? defaults.query.maxPoints
 
     @Option(help: "Most series one /history response may hold (env PULSEGATE_MAX_QUERY_SERIES).")
-    var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? 1_000
+    var maxQuerySeries: Int = Environment.int("PULSEGATE_MAX_QUERY_SERIES") ?? defaults.query.maxSeries
 
-    @Option(help: "Longest from–to range of one /history query, e.g. 31d (env PULSEGATE_MAX_QUERY_RANGE).", transform: Pulsegate.duration)
-    var maxQueryRange: Duration = Environment.duration("PULSEGATE_MAX_QUERY_RANGE") ?? .seconds(31 * 86_400)
+    @Option(help: Pulsegate.help("Longest from–to range of one /history query, e.g. 31d (env PULSEGATE_MAX_QUERY_RANGE).", default: .milliseconds(defaults.query.maxRange)), transform: Pulsegate.duration)
+    var maxQueryRange: Duration = Environment.duration("PULSEGATE_MAX_QUERY_RANGE") ?? .milliseconds(defaults.query.maxRange)
 
     @Option(help: "Most open live (WebSocket) connections; more are refused with 503 (env PULSEGATE_MAX_CONNECTIONS).")
-    var maxConnections: Int = Environment.int("PULSEGATE_MAX_CONNECTIONS") ?? 10_000
+    var maxConnections: Int = Environment.int("PULSEGATE_MAX_CONNECTIONS") ?? defaults.live.maxConnections
 
     @Option(help: "Bytes queued per live client before frames are dropped for it (env PULSEGATE_OUTBOX_BYTES).")
-    var outboxBytes: Int = Environment.int("PULSEGATE_OUTBOX_BYTES") ?? 256 * 1024
+    var outboxBytes: Int = Environment.int("PULSEGATE_OUTBOX_BYTES") ?? defaults.live.outboxBytes
 
-    @Option(help: "Close a live client that stays behind this long, e.g. 10s (env PULSEGATE_SLOW_CLIENT_TIMEOUT).", transform: Pulsegate.duration)
-    var slowClientTimeout: Duration = Environment.duration("PULSEGATE_SLOW_CLIENT_TIMEOUT") ?? .seconds(10)
+    @Option(help: Pulsegate.help("Close a live client that stays behind this long, e.g. 10s (env PULSEGATE_SLOW_CLIENT_TIMEOUT).", default: defaults.live.slowClientTimeout), transform: Pulsegate.duration)
+    var slowClientTimeout: Duration = Environment.duration("PULSEGATE_SLOW_CLIENT_TIMEOUT") ?? defaults.live.slowClientTimeout
 
     @Option(help: "Samples kept for live clients that resume (env PULSEGATE_RING_SAMPLES).")
-    var ringSamples: Int = Environment.int("PULSEGATE_RING_SAMPLES") ?? 100_000
+    var ringSamples: Int = Environment.int("PULSEGATE_RING_SAMPLES") ?? defaults.live.ringSamples
 
-    @Option(help: "Ping live clients this often; one that misses a pong is closed (env PULSEGATE_PING_INTERVAL).", transform: Pulsegate.duration)
-    var pingInterval: Duration = Environment.duration("PULSEGATE_PING_INTERVAL") ?? .seconds(15)
+    @Option(help: Pulsegate.help("Ping live clients this often; one that misses a pong is closed (env PULSEGATE_PING_INTERVAL).", default: defaults.pingInterval), transform: Pulsegate.duration)
+    var pingInterval: Duration = Environment.duration("PULSEGATE_PING_INTERVAL") ?? defaults.pingInterval
 
     @Option(help: "Publish this many synthetic series, for benchmarks and demos; 0 is off (env PULSEGATE_SYNTHETIC_SERIES).")
-    var syntheticSeries: Int = Environment.int("PULSEGATE_SYNTHETIC_SERIES") ?? 0
+    var syntheticSeries: Int = Environment.int("PULSEGATE_SYNTHETIC_SERIES") ?? defaults.syntheticSeries
 
     @Option(help: "…this many times a second (env PULSEGATE_SYNTHETIC_RATE).")
-    var syntheticRate: Double = Environment.double("PULSEGATE_SYNTHETIC_RATE") ?? 10
+    var syntheticRate: Double = Environment.double("PULSEGATE_SYNTHETIC_RATE") ?? defaults.syntheticRate
 
     @Option(help: "Directory of the dashboard's files, served at / (env PULSEGATE_PUBLIC_DIR).")
-    var publicDir: String = Environment.string("PULSEGATE_PUBLIC_DIR") ?? "Public"
+    var publicDir: String = Environment.string("PULSEGATE_PUBLIC_DIR") ?? defaults.publicDirectory
 
-    @Option(help: "A live series not updated for this long drops out of /metrics, e.g. 5m (env PULSEGATE_EXPOSITION_STALENESS).", transform: Pulsegate.duration)
-    var expositionStaleness: Duration = Environment.duration("PULSEGATE_EXPOSITION_STALENESS") ?? .seconds(300)
+    @Option(help: Pulsegate.help("A live series not updated for this long drops out of /metrics, e.g. 5m (env PULSEGATE_EXPOSITION_STALENESS).", default: defaults.expositionStaleness), transform: Pulsegate.duration)
+    var expositionStaleness: Duration = Environment.duration("PULSEGATE_EXPOSITION_STALENESS") ?? defaults.expositionStaleness
 
-    @Option(help: "How long a graceful stop waits for open requests before cancelling them, e.g. 10s (env PULSEGATE_SHUTDOWN_TIMEOUT).", transform: Pulsegate.duration)
-    var shutdownTimeout: Duration = Environment.duration("PULSEGATE_SHUTDOWN_TIMEOUT") ?? .seconds(10)
+    @Option(help: Pulsegate.help("How long a graceful stop waits for open requests before cancelling them, e.g. 10s (env PULSEGATE_SHUTDOWN_TIMEOUT).", default: defaults.shutdownTimeout), transform: Pulsegate.duration)
+    var shutdownTimeout: Duration = Environment.duration("PULSEGATE_SHUTDOWN_TIMEOUT") ?? defaults.shutdownTimeout
 
     @Option(help: "File of access tokens, one `scopes:token` per line, scopes among read, write, metrics (env PULSEGATE_TOKEN_FILE; or the tokens themselves, space-separated, in PULSEGATE_TOKENS).")
     var tokenFile: String? = Environment.string("PULSEGATE_TOKEN_FILE")
@@ -123,7 +126,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard (1...1_000).contains(maxLabelsPerSample) else { throw ValidationError("--max-labels-per-sample must be between 1 and 1000") }
         guard (1...1_048_576).contains(maxLabelValueBytes) else { throw ValidationError("--max-label-value-bytes must be between 1 and 1048576") }
         guard (128...16_777_216).contains(maxLiveMessageBytes) else { throw ValidationError("--max-live-message-bytes must be between 128 and 16777216") }
-        guard (1...11_000).contains(maxQueryPoints) else { throw ValidationError("--max-query-points must be between 1 and 11000") }
+        guard (1...QueryLimits.maxPointsPerSeries).contains(maxQueryPoints) else { throw ValidationError("--max-query-points must be between 1 and \(QueryLimits.maxPointsPerSeries)") }
         guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
@@ -200,6 +203,12 @@ struct Pulsegate: AsyncParsableCommand {
 
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// A duration option's help, with its default as ArgumentParser shows the
+    /// others' (it shows none for an option read through a transform).
+    static func help(_ abstract: String, default value: Duration) -> ArgumentHelp {
+        ArgumentHelp("\(abstract) (default: \(DurationText.format(milliseconds: value.milliseconds, largestUnit: "d")))")
     }
 
     static func duration(_ text: String) throws -> Duration {

@@ -37,12 +37,14 @@ public enum DurationText {
         milliseconds(text).map { .milliseconds($0) }
     }
 
-    /// The shortest exact spelling: 90000 → `1m30s`, 1500 → `1s500ms`, 0 → `0s`.
-    public static func format(milliseconds: Int64) -> String {
+    /// The shortest exact spelling: 90000 → `1m30s`, 1500 → `1s500ms`, 0 → `0s`;
+    /// with `largestUnit: "d"`, 90 days stay `90d` (not `12w6d`), as people write retentions.
+    public static func format(milliseconds: Int64, largestUnit: String = "w") -> String {
         guard milliseconds > 0 else { return "0s" }
+        let ceiling = units.first { $0.suffix == largestUnit }?.milliseconds ?? 604_800_000
         var rest = milliseconds
         var out = ""
-        for unit in units.reversed() where unit.suffix != "y" && rest >= unit.milliseconds {
+        for unit in units.reversed() where unit.milliseconds <= ceiling && rest >= unit.milliseconds {
             out += "\(rest / unit.milliseconds)\(unit.suffix)"
             rest %= unit.milliseconds
         }

@@ -13,7 +13,7 @@ struct HistoryRequest: Sendable {
     let step: Int64?
     let aggregation: Aggregation
 
-    private static let reserved: Set<String> = ["metric", "from", "to", "step", "points", "agg"]
+    static let reserved: Set<String> = ["metric", "from", "to", "step", "points", "agg"]
 
     init(uri: URI, now: Int64, limits: QueryLimits) throws(APIError) {
         let query = QueryParameters(uri.query)

@@ -7,6 +7,9 @@ struct IngestError: HTTPResponseError {
     let rejection: IngestRejection
     init(_ rejection: IngestRejection) { self.rejection = rejection }
 
+    /// Problems listed at most: enough to fix a request, bounded for a hostile one.
+    static let maxProblems = 1_000
+
     var status: HTTPResponse.Status { .badRequest }
 
     private struct Body: Encodable {
@@ -20,10 +23,9 @@ struct IngestError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        // At most 1,000 problems: enough to fix a request, bounded for a hostile one.
         let body = Body(
             error: rejection.message,
-            problems: rejection.problems.prefix(1_000).map { Body.Problem(index: $0.index, field: $0.field, reason: $0.reason) }
+            problems: rejection.problems.prefix(Self.maxProblems).map { Body.Problem(index: $0.index, field: $0.field, reason: $0.reason) }
         )
         let data = try JSONEncoder().encode(body)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
