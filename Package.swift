@@ -120,8 +120,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // What several test targets share (a seeded generator); no product code.
-        .target(name: "PulseTestSupport", path: "Tests/PulseTestSupport"),
+        // What several test targets share (a seeded generator, an in-memory store); no product code.
+        .target(name: "PulseTestSupport", dependencies: ["PulseCore"], path: "Tests/PulseTestSupport"),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore", "PulseTestSupport"]),
         .testTarget(
             name: "PulseLiveTests",
@@ -151,6 +151,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
