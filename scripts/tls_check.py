@@ -214,14 +214,6 @@ class Checks:
             ok = status == 200 and headers.get_content_type() == "application/json" and doc.get("status") == "ok"
             return ok, f"{status} {version} {body.decode()[:90]}"
 
-        @r.run("/healthz uptime_seconds: the time since pulsegate was started")
-        def _():
-            # Some seconds after the start by now (the TLS checks ran first): a unit or
-            # conversion slip shows.
-            asked = time.monotonic()
-            status, _, body, _ = self.https("GET", "/healthz")
-            return judge_uptime(self.server, json.loads(body).get("uptime_seconds"), asked, time.monotonic())
-
         @r.run("HSTS header on HTTPS answers")
         def _():
             _, headers, _, _ = self.https("GET", "/healthz")
@@ -479,6 +471,19 @@ class Checks:
 
         ws.close()
 
+    def uptime(self):
+        r = self.report
+        r.heading("uptime")
+
+        @r.run("/healthz uptime_seconds through nginx: the time since pulsegate was started")
+        def _():
+            # Asked 3 s after the start at the earliest: below a second, a slip between
+            # seconds and their fraction (the old bug) would still give the right figure.
+            time.sleep(max(0.0, 3 - (time.monotonic() - self.server.ready_at)))
+            asked = time.monotonic()
+            status, _, body, _ = self.https("GET", "/healthz")
+            return judge_uptime(self.server, json.loads(body).get("uptime_seconds"), asked, time.monotonic())
+
     def nginx_log(self):
         r = self.report
         r.heading("nginx")
@@ -527,7 +532,7 @@ def main():
         report.check("pulsegate started", True, f"{args.binary} on 127.0.0.1:{server.port}, pid {server.pid}")
         relay = Relay(server.port, port=args.relay_port)
         checks = Checks(args, report, relay, server)
-        for part in (checks.tls, checks.http, checks.websocket, checks.nginx_log):
+        for part in (checks.tls, checks.http, checks.websocket, checks.uptime, checks.nginx_log):
             part()
         code = server.stop()
         report.heading("end")

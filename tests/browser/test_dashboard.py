@@ -382,8 +382,8 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
                     newest: Math.max(...gd.data.map((t) => t.x[t.x.length - 1])) + new Date().getTimezoneOffset() * 60000};""")
         assert sent >= 40, f"the server sent only {sent:.0f} frames in 5 s"
         # The chart moves: redraws are at most 2 s apart (session.js, MAX_DRAW_WAIT_MS), so
-        # a 5 s window holds two at least; a chart the budget stopped holds one or none.
-        assert len(window["draw"]) >= 2, f"{len(window['draw'])} redraws in 5 s"
+        # each 5 s window holds one at least (two or three, unless timers run late).
+        assert window["draw"], "nothing was drawn in 5 s"
         per_frame.append(busy / sent)
         per_frame_measured.append((sum(window["apply"]) + sum(window["draw"])) / sent)
         applies += window["apply"]
@@ -424,6 +424,7 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
     # near MAX_DRAW_WAIT_MS (2 s) at most (a median, since one stalled timer is no defect)
     # and the chart stays behind the stream by seconds, not by the length of the test
     # (10 s: two redraw waits, the quiet time, and a stall's worth of slack).
+    assert len(draws) >= 4, f"{len(draws)} redraws in 15 s"
     assert statistics.median(lags) <= 2500, f"redraws {summary(lags)} apart"
     behind = time.time() * 1000 - window["newest"]
     assert behind <= 10000, f"the chart lags the stream by {behind:.0f} ms"
