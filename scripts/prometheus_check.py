@@ -12,26 +12,29 @@ scratch directory and removes it (and anything this left running) afterwards.
    `promtool check metrics`, has Prometheus scrape it every second, then checks that each
    expected series exists and that every panel query of both dashboards returns data.
 
-Python 3 standard library only. Exits 0 when everything passed, 1 otherwise.
+   It also judges the figures by what the check reads itself: /healthz's uptime against the
+   time since it started the process, the process_* figures against /proc/<pid>, and
+   pulsegate_store_database_bytes against the database and WAL files.
+
+Python 3 standard library only (and scripts/pulsecheck.py). Ends with a table of every
+check and `N passed, M failed`; exits 0 when everything passed, 1 otherwise.
 """
 
 import argparse
-import base64
 import collections
-import hashlib
 import json
 import math
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from pulsecheck import (Pulsegate, ProcFigures, Report, WebSocket, close_code, free_port, http,
+                        judge_database_bytes, judge_process_figures, judge_uptime, parse_metrics)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRAFANA = os.path.join(ROOT, "grafana")
@@ -123,39 +126,10 @@ EXPECTED_VALUES = [
     'rate(pulsegate_samples_accepted_total{job="pulsegate",source="ingest"}[10s]) > 0',
     'sum(increase(pulsegate_samples_rejected_total{job="pulsegate",source="ingest"}[10s])) > 0',
     'rate(pulsegate_store_rows_written_total{job="pulsegate"}[10s]) > 0',
-    'pulsegate_store_database_bytes{job="pulsegate"} > 0',
     'pulsegate_exposed_series{job="pulsegate"} > 0',
     'sum(rate(pulsegate_http_requests_total{job="pulsegate",route="unmatched",status="404"}[10s])) > 0',
     'host_memory_total_bytes{job="pulsegate"} > 0',
 ]
-
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.section = ""
-        self.failures = collections.Counter()  # section -> failed checks
-
-    def ok(self):
-        self.passed += 1
-
-    def fail(self, what):
-        self.failed += 1
-        self.failures[self.section] += 1
-
-    def heading(self, text, section=None):
-        self.section = section or text
-        print(f"\n== {text}", flush=True)
-
-
-def table(rows, headers):
-    """Prints rows as columns; the last column is never padded (an expression may be long)."""
-    widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers) - 1)]
-    for r in [headers] + rows:
-        cells = [str(c).ljust(widths[i]) for i, c in enumerate(r[:-1])] + [str(r[-1])]
-        print("  ".join(cells).rstrip())
-    sys.stdout.flush()
 
 
 # ---------------------------------------------------------------- static checks
@@ -214,7 +188,7 @@ def check_expr(where, expr, values, problems):
 
 
 def static_checks(report, grafana):
-    report.heading(f"static: provisioning and dashboards in {os.path.relpath(grafana)}", "static")
+    report.heading("static", f"static: provisioning and dashboards in {os.path.relpath(grafana)}")
     problems = []
     ds_file = os.path.join(grafana, "provisioning", "datasources", "pulsegate.yml")
     db_file = os.path.join(grafana, "provisioning", "dashboards", "pulsegate.yml")
@@ -286,75 +260,18 @@ def static_checks(report, grafana):
                 else:
                     check_expr(f"{pw} {t.get('refId')}", t["expr"], values, problems)
     for p in problems:
-        print(f"FAIL  {p}")
-        report.fail(p)
+        report.check("dashboards", False, p)
     if not problems:
         n = sum(len(list(all_panels(d.get("panels", [])))) for _, d in dashboards)
-        print(f"ok    2 provisioning files, {len(dashboards)} dashboards, {n} panels")
-        report.ok()
+        report.check("dashboards", True, f"2 provisioning files, {len(dashboards)} dashboards, {n} panels")
     return dashboards
-
-
-# ---------------------------------------------------------------- processes
-
-class Processes:
-    """Children of the check; their pids also go to <scratch>/pids so that the shell
-    wrapper's trap can end them should this script die without its finally."""
-
-    def __init__(self, scratch):
-        self.scratch = scratch
-        self.children = []
-
-    def start(self, name, argv, log):
-        out = open(log, "wb")
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out.close()
-        self.children.append((name, p))
-        with open(os.path.join(self.scratch, "pids"), "a") as f:
-            f.write(f"{p.pid}\n")
-        return p
-
-    def stop_all(self):
-        for name, p in reversed(self.children):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    print(f"prometheus-check: {name} did not stop on SIGTERM; killing it", file=sys.stderr)
-                    p.kill()
-                    p.wait()
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None, headers=None, timeout=10):
-    """(status, body bytes); an HTTP error status is an answer, not an exception."""
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def tail(path, lines=40):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # ---------------------------------------------------------------- traffic
 
-class WebSocketClient(threading.Thread):
-    """A minimal RFC 6455 client over a plain socket: handshake, then reads and discards
-    frames, answering pings, until stopped."""
+class LiveClient(threading.Thread):
+    """One live client on /ws/metrics, kept open throughout: reads and counts frames
+    (pings are answered by WebSocket.recv) until stopped."""
 
     def __init__(self, port, stop):
         super().__init__(daemon=True)
@@ -362,125 +279,50 @@ class WebSocketClient(threading.Thread):
         self.stop = stop
         self.frames = 0
         self.error = None
-        self.connected = False
         self.closed_by_server = None
 
     def run(self):
+        ws = None
         try:
-            self._run()
+            ws = WebSocket.connect(self.port, headers={"Origin": f"http://127.0.0.1:{self.port}"})
+            while not self.stop.is_set():
+                opcode, payload = ws.recv(timeout=0.5)
+                if opcode == 0x8:
+                    self.closed_by_server = f"close frame {close_code(payload)} {payload[2:].decode(errors='replace')!r}"
+                    return
+                if opcode in (0x1, 0x2):
+                    self.frames += 1
         except Exception as e:  # reported at the end
             if not self.stop.is_set():
                 self.error = f"{type(e).__name__}: {e}"
         finally:
-            self.connected = False
-
-    def _recv_exact(self, sock, n):
-        data = b""
-        while len(data) < n:
-            try:
-                chunk = sock.recv(n - len(data))
-            except socket.timeout:
-                if self.stop.is_set():
-                    raise EOFError("stopped")
-                continue
-            if not chunk:
-                raise EOFError("connection closed by the server")
-            data += chunk
-        return data
-
-    def _send(self, sock, opcode, payload=b""):
-        mask = os.urandom(4)
-        header = bytes([0x80 | opcode])
-        n = len(payload)
-        if n < 126:
-            header += bytes([0x80 | n])
-        elif n < 65536:
-            header += bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        else:
-            header += bytes([0x80 | 127]) + n.to_bytes(8, "big")
-        sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-    def _run(self):
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall((f"GET /ws/metrics HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      f"Origin: http://127.0.0.1:{self.port}\r\n\r\n").encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise EOFError("connection closed during the handshake")
-            head += chunk
-        head, rest = head.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        if not lines[0].startswith("HTTP/1.1 101"):
-            raise RuntimeError(f"handshake answered {lines[0]!r}")
-        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
-        headers = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
-        if headers.get("sec-websocket-accept") != accept:
-            raise RuntimeError("wrong Sec-WebSocket-Accept")
-        self.connected = True
-        sock.settimeout(0.5)
-        pending = rest
-
-        def read(n):
-            nonlocal pending
-            if pending:
-                take, pending = pending[:n], pending[n:]
-                return take + (self._recv_exact(sock, n - len(take)) if len(take) < n else b"")
-            return self._recv_exact(sock, n)
-
-        try:
-            while not self.stop.is_set():
-                b0, b1 = read(2)
-                opcode, n = b0 & 0x0F, b1 & 0x7F
-                if n == 126:
-                    n = int.from_bytes(read(2), "big")
-                elif n == 127:
-                    n = int.from_bytes(read(8), "big")
-                mask = read(4) if b1 & 0x80 else None
-                payload = read(n)
-                if mask:
-                    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-                if opcode == 0x9:
-                    self._send(sock, 0xA, payload)
-                elif opcode == 0x8:
-                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
-                    self.closed_by_server = f"close frame {code} {payload[2:].decode(errors='replace')!r}"
-                    return
-                elif opcode in (0x1, 0x2, 0x0):
-                    self.frames += 1
-        except EOFError:
-            if not self.stop.is_set():
-                raise
-        finally:
-            try:
-                if self.stop.is_set():
-                    self._send(sock, 0x8, (1000).to_bytes(2, "big"))
-            except OSError:
-                pass
-            sock.close()
+            if ws is not None:
+                ws.close(1000 if self.stop.is_set() else None)
 
 
 class Traffic(threading.Thread):
     """Every second: GETs of each route, a 404, a valid push and an invalid one."""
 
-    def __init__(self, base, stop):
+    def __init__(self, server, stop):
         super().__init__(daemon=True)
-        self.base = base
+        self.server = server
+        self.base = server.base
         self.stop = stop
         self.statuses = collections.defaultdict(collections.Counter)
         self.errors = collections.Counter()
         self.expected = {}
         self.rounds = 0
+        self.uptimes = []  # (ok, detail) of each /healthz answer
+
 
     def request(self, name, expected, method, path, body=None, headers=None):
         self.expected[name] = expected
         try:
-            status, _ = http(method, self.base + path, body, headers, timeout=5)
-            self.statuses[name][status] += 1
+            asked = time.monotonic()
+            answer = http(method, self.base + path, body, headers, timeout=5)
+            self.statuses[name][answer.status] += 1
+            if path == "/healthz" and answer.status == 200:
+                self.uptimes.append(judge_uptime(self.server, answer.json().get("uptime_seconds"), asked, time.monotonic()))
         except Exception as e:
             self.errors[f"{name}: {type(e).__name__}: {e}"] += 1
 
@@ -516,8 +358,7 @@ class Prometheus:
         url = f"{self.base}/api/v1/{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        status, body = http("GET", url)
-        data = json.loads(body)
+        data = http("GET", url).json()
         if data.get("status") != "success":
             raise RuntimeError(f"{data.get('errorType')}: {data.get('error')}")
         return data["data"]
@@ -561,10 +402,10 @@ def main():
     parser.add_argument("--static-only", action="store_true", help="validate the dashboards only")
     args = parser.parse_args()
 
-    report = Report()
+    report = Report("prometheus-check")
     dashboards = static_checks(report, args.grafana)
     if args.static_only:
-        return finish(report)
+        return report.finish()
     if not args.scratch:
         parser.error("--scratch is needed for the live checks")
     if not os.access(args.binary, os.X_OK):
@@ -572,40 +413,32 @@ def main():
         return 1
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    procs = Processes(args.scratch)
+    pids = os.path.join(args.scratch, "pids")
     stop = threading.Event()
-    server_log = os.path.join(args.scratch, "pulsegate.log")
     prom_log = os.path.join(args.scratch, "prometheus.log")
     server = prometheus = None
     ws = traffic = None
     try:
-        report.heading(f"pulsegate: {args.binary}", "start")
+        report.heading("start", f"pulsegate: {args.binary}")
         public = os.path.join(args.scratch, "public")
         os.makedirs(public)
         with open(os.path.join(public, "index.html"), "w") as f:
             f.write("<!doctype html><title>prometheus-check</title>\n")
-        server = procs.start("pulsegate", [args.binary, "--port", "0", "--db", os.path.join(args.scratch, "db.sqlite"),
-                                           "--collect-interval", "1s", "--public-dir", public], server_log)
-        port = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and server.poll() is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", tail(server_log, 200))
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.1)
-        if port is None:
-            print("prometheus-check: pulsegate did not start:\n" + tail(server_log), file=sys.stderr)
-            report.fail("pulsegate did not start")
-            return finish(report)
-        base = f"http://127.0.0.1:{port}"
-        print(f"listening on {base}")
-        traffic = Traffic(base, stop)
+        server = Pulsegate(args.binary, os.path.join(args.scratch, "pulsegate"), "--collect-interval", "1s",
+                           "--public-dir", public, pids_file=pids)
+        try:
+            server.start()
+        except RuntimeError as e:
+            report.check("pulsegate started", False, e)
+            return report.finish()
+        base = server.base
+        report.check("pulsegate started", True, f"listening on {base}, pid {server.pid}")
+        traffic = Traffic(server, stop)
         traffic.start()
-        ws = WebSocketClient(port, stop)
+        ws = LiveClient(server.port, stop)
         ws.start()
 
-        report.heading("prometheus", "start")
+        report.heading("start", "prometheus")
         prom_port = free_port()
         config = os.path.join(args.scratch, "prometheus.yml")
         with open(config, "w") as f:
@@ -617,25 +450,27 @@ scrape_configs:
   - job_name: {JOB}
     honor_labels: true
     static_configs:
-      - targets: ['127.0.0.1:{port}']
+      - targets: ['127.0.0.1:{server.port}']
 """)
         out = subprocess.run([args.promtool, "check", "config", config], capture_output=True, text=True)
-        if out.returncode != 0:
-            print(out.stdout + out.stderr)
-            report.fail("promtool check config")
-            return finish(report)
+        if not report.check("promtool check config", out.returncode == 0, out.stdout + out.stderr):
+            return report.finish()
         version = subprocess.run([args.prometheus, "--version"], capture_output=True, text=True)
         print((version.stdout or version.stderr).splitlines()[0])
-        prometheus = procs.start("prometheus", [
-            args.prometheus, f"--config.file={config}",
-            f"--storage.tsdb.path={os.path.join(args.scratch, 'tsdb')}",
-            f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], prom_log)
+        with open(prom_log, "wb") as log:
+            prometheus = subprocess.Popen([
+                args.prometheus, f"--config.file={config}",
+                f"--storage.tsdb.path={os.path.join(args.scratch, 'tsdb')}",
+                f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(pids, "a") as f:
+            f.write(f"{prometheus.pid}\n")
         prom = Prometheus(f"http://127.0.0.1:{prom_port}")
         up_since = None
         last = "no answer"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if prometheus.poll() is not None or server.poll() is not None:
+            if prometheus.poll() is not None or not server.running():
                 break
             try:
                 targets = prom.api("targets")["activeTargets"]
@@ -649,72 +484,68 @@ scrape_configs:
                 last = f"{type(e).__name__}: {e}"
             time.sleep(0.5)
         if up_since is None:
-            print(f"prometheus-check: the target never came up ({last})", file=sys.stderr)
-            print(tail(prom_log), file=sys.stderr)
-            if server.poll() is not None:
-                print("pulsegate exited:\n" + tail(server_log), file=sys.stderr)
-            report.fail("scrape target up")
-            return finish(report)
-        print(f"target 127.0.0.1:{port} is up on Prometheus 127.0.0.1:{prom_port}; scraping for {args.seconds:g} s")
+            detail = f"{last}; {tail(prom_log)}"
+            if not server.running():
+                detail += f"; pulsegate exited: {server.log_tail()}"
+            report.check("scrape target up", False, detail)
+            return report.finish()
+        report.check("scrape target up", True, f"127.0.0.1:{server.port} on Prometheus 127.0.0.1:{prom_port}; "
+                                               f"scraping for {args.seconds:g} s")
         while time.monotonic() - up_since < args.seconds:
-            if server.poll() is not None:
+            if not server.running():
                 break
             time.sleep(0.5)
 
-        report.heading("promtool check metrics (live /metrics)", "promtool")
-        status, body = http("GET", base + "/metrics")
-        if status != 200:
-            print(f"FAIL  GET /metrics answered {status}")
-            report.fail("GET /metrics")
+        report.heading("promtool", "promtool check metrics (live /metrics)")
+        answer = http("GET", base + "/metrics")
+        if not report.check("GET /metrics", answer.status == 200, f"answered {answer.status}"):
+            pass
         else:
-            lint = subprocess.run([args.promtool, "check", "metrics"], input=body, capture_output=True)
+            lint = subprocess.run([args.promtool, "check", "metrics"], input=answer.body, capture_output=True)
             output = (lint.stdout + lint.stderr).decode(errors="replace").strip()
-            families = len(re.findall(rb"^# TYPE ", body, re.M))
-            if output or lint.returncode != 0:
-                print(f"FAIL  promtool (exit {lint.returncode}) on {families} metric families:")
-                print("\n".join("      " + l for l in output.splitlines()))
-                report.fail("promtool check metrics")
-            else:
-                print(f"ok    {families} metric families, no problem")
-                report.ok()
+            families = len(re.findall(rb"^# TYPE ", answer.body, re.M))
+            report.check("promtool check metrics", not output and lint.returncode == 0,
+                         f"exit {lint.returncode} on {families} metric families: {output}" if output or lint.returncode
+                         else f"{families} metric families, no problem")
+
+        report.heading("figures", "figures against what the check reads itself (the clock, /proc/<pid>, the files)")
+        asked = time.monotonic()
+        health = http("GET", base + "/healthz")
+        ok, detail = judge_uptime(server, health.json().get("uptime_seconds"), asked, time.monotonic())
+        report.check("/healthz uptime_seconds", health.status == 200 and ok, detail)
+        wrong = [d for ok, d in traffic.uptimes if not ok]
+        report.check(f"/healthz uptime_seconds in each of the traffic's {len(traffic.uptimes)} answers",
+                     traffic.uptimes and not wrong, wrong[0] if wrong else "all within the check's clock")
+        before = ProcFigures(server.pid)
+        values = parse_metrics(http("GET", base + "/metrics").body.decode())
+        after = ProcFigures(server.pid)
+        for name, ok, detail in judge_process_figures(values, before, after):
+            report.check(f"{name} (/proc/{server.pid})", ok, detail)
+        report.check("pulsegate_store_database_bytes (db + wal files)", *judge_database_bytes(server))
 
         known = set(prom.api("label/__name__/values"))
 
-        report.heading("expected series", "series")
-        rows = []
+        report.heading("series", "expected series")
         for group, selector in EXPECTED_SERIES:
             try:
                 n, _ = prom.query(selector)
-                status = "ok" if n else "MISSING"
+                detail = f"{group}: {n} series"
+                if not n and selector.split("{")[0] in known:
+                    detail += " (the name exists, not these labels)"
             except (OSError, ValueError, RuntimeError) as e:
-                n, status = 0, f"ERROR {e}"
-            if n:
-                report.ok()
-            else:
-                report.fail(f"series {selector}")
-                name = selector.split("{")[0]
-                if name in known:
-                    status += " (name exists, not these labels)"
-            rows.append((status, group, n, selector))
-        table(rows, ("status", "group", "series", "selector"))
+                n, detail = 0, f"ERROR {e}"
+            report.check(selector, n > 0, detail)
 
-        report.heading("expected values", "values")
-        rows = []
+        report.heading("values", "expected values")
         for expr in EXPECTED_VALUES:
             try:
                 n, _ = prom.query(expr)
-                status = "ok" if n else "FAIL"
+                detail = f"{n} series"
             except (OSError, ValueError, RuntimeError) as e:
-                n, status = 0, f"ERROR {e}"
-            if n:
-                report.ok()
-            else:
-                report.fail(f"value {expr}")
-            rows.append((status, n, expr))
-        table(rows, ("status", "series", "expression"))
+                n, detail = 0, f"ERROR {e}"
+            report.check(expr, n > 0, detail)
 
-        report.heading("dashboard panel queries ($__rate_interval=10s, $__interval=5s, $__range=1m, query variables=.*)", "panels")
-        rows, notes = [], []
+        report.heading("panels", "dashboard panel queries ($__rate_interval=10s, $__interval=5s, $__range=1m, query variables=.*)")
         for file, d in dashboards:
             values = variable_values(d)
             for p in all_panels(d.get("panels", [])):
@@ -722,7 +553,7 @@ scrape_configs:
                     continue
                 for t in p.get("targets", []):
                     expr = t.get("expr", "")
-                    title = f"{p.get('title')} [{t.get('refId')}]"
+                    title = f"{d.get('uid')} / {p.get('title')} [{t.get('refId')}]"
                     n, note = 0, ""
                     try:
                         expr = substitute(expr, values)
@@ -739,58 +570,47 @@ scrape_configs:
                         status, note = "ERROR", f"unknown variable {e}"
                     except (OSError, ValueError, RuntimeError) as e:
                         status, note = "ERROR", str(e)
-                    if status == "ok":
-                        report.ok()
-                    else:
-                        report.fail(f"panel {d.get('uid')} / {title}: {status}")
-                        notes.append(f"  {d.get('uid')} / {title}: {status}: {note}")
-                    rows.append((status, d.get("uid"), title, n, expr))
-        table(rows, ("status", "dashboard", "panel", "series", "expr"))
-        if notes:
-            print("why:")
-            print("\n".join(notes))
+                    report.check(title, status == "ok", f"{n} series: {expr}" + (f" ({status}: {note})" if note else ""))
 
-        report.heading("traffic", "traffic")
+        report.heading("traffic")
         stop.set()
-        rows = []
         for name, counts in traffic.statuses.items():
             expected = traffic.expected[name]
             good = counts.get(expected, 0) == sum(counts.values())
-            rows.append(("ok" if good else "FAIL", name, expected, ", ".join(f"{s}×{c}" for s, c in sorted(counts.items()))))
-            if good:
-                report.ok()
-            else:
-                report.fail(f"traffic {name}")
+            report.check(name, good, f"expected {expected}, answers " + ", ".join(f"{s}×{c}" for s, c in sorted(counts.items())))
         for error, count in traffic.errors.items():
-            rows.append(("FAIL", error, "", f"×{count}"))
-            report.fail(f"traffic {error}")
-        table(rows, ("status", "request", "expected", "answers"))
-        ws_state = f"{ws.frames} frames received"
-        if ws.error or ws.closed_by_server or not ws.frames:
-            reason = ws.error or ws.closed_by_server or "no frame"
-            print(f"FAIL  WebSocket client on /ws/metrics: {ws_state}; {reason}")
-            report.fail("WebSocket client")
-        else:
-            print(f"ok    WebSocket client on /ws/metrics: {ws_state}, open throughout")
-            report.ok()
-        if server.poll() is not None:
-            print(f"FAIL  pulsegate exited with {server.returncode} during the check:\n{tail(server_log)}")
-            report.fail("pulsegate exited")
-        return finish(report)
+            report.check(error, False, f"×{count}")
+        ws.join(timeout=10)
+        reason = ws.error or ws.closed_by_server or ("no frame" if not ws.frames else "")
+        report.check("WebSocket client on /ws/metrics", not reason,
+                     f"{ws.frames} frames received" + (f"; {reason}" if reason else ", open throughout"))
+        running = server.running()
+        code = server.stop()
+        report.check("pulsegate ran throughout and stopped cleanly on SIGTERM", running and code == 0,
+                     f"exit status {code}" + ("" if running else f" (had exited during the check: {server.log_tail()})"))
+        return report.finish()
     finally:
         stop.set()
-        procs.stop_all()
+        if prometheus is not None and prometheus.poll() is None:
+            prometheus.terminate()
+            try:
+                prometheus.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                prometheus.kill()
+                prometheus.wait()
+        if server is not None:
+            server.stop()
         for t in (ws, traffic):
             if t is not None:
                 t.join(timeout=5)
 
 
-def finish(report):
-    report.heading("summary")
-    for section, count in report.failures.items():
-        print(f"  {section}: {count} failed")
-    print(f"prometheus-check: {report.passed} passed, {report.failed} failed", flush=True)
-    return 0 if report.failed == 0 else 1
+def tail(path, lines=20):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
 
 
 if __name__ == "__main__":

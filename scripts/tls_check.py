@@ -1,135 +1,37 @@
 #!/usr/bin/env python3
 """Checks Pulsegate through nginx terminating TLS (deploy/nginx/pulsegate.conf).
 
-Run through scripts/tls-check, which makes the throwaway CA and certificate, starts
-pulsegate and nginx (whose upstream is this script's relay, on --relay-port, which passes
-every byte on to pulsegate and records the request heads pulsegate receives), and stops
-them and removes the scratch directory afterwards.
+Run through scripts/tls-check, which makes the throwaway CA and certificate and starts
+nginx (whose upstream is this script's relay, on --relay-port), and stops it and removes
+the scratch directory afterwards. This script starts pulsegate (--binary, on a scratch
+database) and the relay, which passes every byte on to pulsegate and records the request
+heads pulsegate receives, and stops them.
 
 Every TLS client here trusts the throwaway CA only (--ca) and verifies the certificate
 and the host name, except the two that check that a client which does not trust the CA
-is refused. Python 3 standard library only (and curl, for HTTP/2). Prints a table of the
-checks; exits 0 when everything passed, 1 otherwise.
+is refused. Python 3 standard library only (with scripts/pulsecheck.py; and curl, for
+HTTP/2). Prints a table of the checks and `N passed, M failed`; exits 0 when everything
+passed, 1 otherwise.
 """
 
 import argparse
 import base64
-import hashlib
 import http.client
 import json
 import os
 import re
 import signal
 import socket
-import socketserver
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import warnings
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+from pulsecheck import Pulsegate, Relay, Report, WebSocket, accept_for, close_code, judge_uptime
+
 MAX_BODY = 8 * 1024 * 1024  # Pulsegate's default --max-body-bytes, and the config's client_max_body_size
-
-
-# ---------------------------------------------------------------- report
-
-class Report:
-    def __init__(self):
-        self.rows = []  # (section, check, ok, detail)
-        self.section = ""
-
-    def heading(self, section):
-        self.section = section
-
-    def add(self, check, ok, detail=""):
-        detail = " ".join(str(detail).split())
-        if len(detail) > 150:
-            detail = detail[:147] + "..."
-        self.rows.append((self.section, check, bool(ok), detail))
-        print(f"  {'pass' if ok else 'FAIL'}  {check}: {detail}", flush=True)
-        return ok
-
-    def table(self):
-        headers = ("section", "check", "result", "detail")
-        rows = [(s, c, "pass" if ok else "FAIL", d) for s, c, ok, d in self.rows]
-        widths = [max(len(r[i]) for r in [headers] + rows) for i in range(3)]
-        print()
-        for r in [headers] + rows:
-            print("  ".join([r[i].ljust(widths[i]) for i in range(3)] + [r[3]]).rstrip())
-        failed = sum(1 for r in self.rows if not r[2])
-        print(f"\ntls-check: {len(self.rows) - failed} passed, {failed} failed", flush=True)
-        return 0 if failed == 0 and self.rows else 1
-
-
-def check(report, name):
-    """Runs the decorated function as one check: it returns (ok, detail); an exception
-    fails the check with the exception as its detail."""
-    def run(fn):
-        try:
-            ok, detail = fn()
-        except Exception as e:  # a failed check, reported as such
-            ok, detail = False, f"{type(e).__name__}: {e}"
-        report.add(name, ok, detail)
-        return ok
-    return run
-
-
-# ---------------------------------------------------------------- the relay
-
-class Relay(socketserver.ThreadingTCPServer):
-    """nginx's upstream: passes every byte on to pulsegate, both ways, and keeps the
-    request head (request line and headers) of each connection, as pulsegate gets it."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, port, target_port):
-        self.target = ("127.0.0.1", target_port)
-        self.heads = []
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", port), RelayHandler)
-
-    def find(self, needle):
-        """The heads holding needle (a token only one request carries)."""
-        with self.lock:
-            return [h for h in self.heads if needle in h]
-
-
-class RelayHandler(socketserver.BaseRequestHandler):
-    def handle(self):
-        client = self.request
-        upstream = socket.create_connection(self.server.target, timeout=30)
-        back = threading.Thread(target=self.pump, args=(upstream, client, None), daemon=True)
-        back.start()
-        self.pump(client, upstream, bytearray())
-        back.join()
-        upstream.close()
-
-    def pump(self, src, dst, head):
-        src.settimeout(None)
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if head is not None:
-                    head += data
-                    end = head.find(b"\r\n\r\n")
-                    if end >= 0 or len(head) > 65536:
-                        with self.server.lock:
-                            self.server.heads.append(bytes(head[:end if end >= 0 else None]).decode("latin-1"))
-                        head = None
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
 
 
 def parse_head(head):
@@ -159,8 +61,9 @@ def expect_headers(head, expected):
 # ---------------------------------------------------------------- clients
 
 class Checks:
-    def __init__(self, args, report, relay):
+    def __init__(self, args, report, relay, server):
         self.args = args
+        self.server = server
         self.report = report
         self.relay = relay
         self.port = args.tls_port
@@ -198,12 +101,12 @@ class Checks:
         r = self.report
         r.heading("tls")
 
-        @check(r, "TLS 1.3 with the CA trusted")
+        @r.run("TLS 1.3 with the CA trusted")
         def _():
             version, cipher, _ = self.handshake(self.context())
             return version == "TLSv1.3", f"{version} {cipher}"
 
-        @check(r, "TLS 1.2 gets a forward-secret AEAD cipher")
+        @r.run("TLS 1.2 gets a forward-secret AEAD cipher")
         def _():
             ctx = self.context()
             ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -221,7 +124,7 @@ class Checks:
                 ok = any(k in str(e) for k in what)
                 return ok, str(e)
 
-        @check(r, "TLS 1.1 refused by ssl_protocols (Debian's http level allows it)")
+        @r.run("TLS 1.1 refused by ssl_protocols (Debian's http level allows it)")
         def _():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -230,7 +133,7 @@ class Checks:
                 ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
             return refused(ctx, ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL"))
 
-        @check(r, "TLS 1.2 without forward secrecy or with CBC refused")
+        @r.run("TLS 1.2 without forward secrecy or with CBC refused")
         def _():
             ctx = self.context()
             ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -239,12 +142,12 @@ class Checks:
                             "DES-CBC3-SHA:@SECLEVEL=0")
             return refused(ctx, ("HANDSHAKE_FAILURE", "NO_SHARED_CIPHER"))
 
-        @check(r, "HTTP/2 offered in ALPN")
+        @r.run("HTTP/2 offered in ALPN")
         def _():
             version, _, alpn = self.handshake(self.context(("h2", "http/1.1")))
             return alpn == "h2", f"{version}, ALPN {alpn}"
 
-        @check(r, "client without the CA: verification fails (Python)")
+        @r.run("client without the CA: verification fails (Python)")
         def _():
             ctx = ssl.create_default_context()  # the system's trust store
             try:
@@ -253,13 +156,13 @@ class Checks:
             except ssl.SSLCertVerificationError as e:
                 return True, e.verify_message or str(e)
 
-        @check(r, "client without the CA: verification fails (curl)")
+        @r.run("client without the CA: verification fails (curl)")
         def _():
             p = subprocess.run(["curl", "-sS", "-o", "/dev/null", f"{self.base}/healthz"],
                                capture_output=True, text=True, timeout=30)
             return p.returncode == 60, f"exit {p.returncode}: {p.stderr.strip()}"
 
-        @check(r, "CA trusted but wrong name: verification fails")
+        @r.run("CA trusted but wrong name: verification fails")
         def _():
             try:
                 self.handshake(self.context(), server_hostname="pulsegate.invalid")
@@ -267,7 +170,7 @@ class Checks:
             except ssl.SSLCertVerificationError as e:
                 return True, e.verify_message or str(e)
 
-        @check(r, "plain HTTP to the TLS port fails")
+        @r.run("plain HTTP to the TLS port fails")
         def _():
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             try:
@@ -279,7 +182,7 @@ class Checks:
             ok = resp.status == 400 and "plain HTTP request was sent to HTTPS port" in body
             return ok, f"{resp.status}: {' '.join(re.sub('<[^>]+>', ' ', body).split())}"
 
-        @check(r, "plain HTTP on port 80's block redirects to https")
+        @r.run("plain HTTP on port 80's block redirects to https")
         def _():
             conn = http.client.HTTPConnection("localhost", self.args.http_port, timeout=10)
             try:
@@ -292,7 +195,7 @@ class Checks:
             return resp.status == 301 and location == "https://localhost/healthz?x=1", f"{resp.status} Location: {location}"
 
         if self.args.ipv6:
-            @check(r, "IPv6 ([::1]) with the CA trusted")
+            @r.run("IPv6 ([::1]) with the CA trusted")
             def _():
                 with socket.create_connection(("::1", self.port), timeout=10) as raw:
                     with self.context().wrap_socket(raw, server_hostname="localhost") as s:
@@ -304,27 +207,27 @@ class Checks:
         r = self.report
         r.heading("https")
 
-        @check(r, "GET /healthz (HTTP/1.1)")
+        @r.run("GET /healthz (HTTP/1.1)")
         def _():
             status, headers, body, version = self.https("GET", "/healthz")
             doc = json.loads(body)
             ok = status == 200 and headers.get_content_type() == "application/json" and doc.get("status") == "ok"
             return ok, f"{status} {version} {body.decode()[:90]}"
 
-        @check(r, "HSTS header on HTTPS answers")
+        @r.run("HSTS header on HTTPS answers")
         def _():
             _, headers, _, _ = self.https("GET", "/healthz")
             value = headers.get("Strict-Transport-Security")
             return value is not None and "max-age=" in value, f"Strict-Transport-Security: {value}"
 
-        @check(r, "GET https://127.0.0.1:<port>/healthz (IP in the certificate)")
+        @r.run("GET https://127.0.0.1:<port>/healthz (IP in the certificate)")
         def _():
             status, _, body, _ = self.https("GET", "/healthz", host="127.0.0.1")
             return status == 200 and json.loads(body).get("status") == "ok", f"{status}"
 
         token = "tls-check-h2-" + os.urandom(6).hex()
 
-        @check(r, "GET /healthz over HTTP/2 (curl)")
+        @r.run("GET /healthz over HTTP/2 (curl)")
         def _():
             p = subprocess.run(["curl", "-sS", "--http2", "--cacert", self.args.ca,
                                 "-H", f"Authorization: Bearer {token}",
@@ -333,7 +236,7 @@ class Checks:
             ok = p.returncode == 0 and p.stdout.startswith("2 200 application/json")
             return ok, f"HTTP/{p.stdout} {p.stderr.strip()}"
 
-        @check(r, "HTTP/2 request: pulsegate gets HTTP/1.1, Host with the port")
+        @r.run("HTTP/2 request: pulsegate gets HTTP/1.1, Host with the port")
         def _():
             heads = self.relay.find(token)
             if len(heads) != 1:
@@ -346,14 +249,14 @@ class Checks:
         ts = int(time.time() * 1000)
         value = 42.5
 
-        @check(r, "POST /ingest (JSON)")
+        @r.run("POST /ingest (JSON)")
         def _():
             body = json.dumps({"samples": [{"metric": metric, "labels": {"via": "nginx"}, "ts": ts, "value": value}]})
             status, _, answer, _ = self.https("POST", "/ingest", body=body.encode(),
                                               headers={"Content-Type": "application/json"})
             return status == 200 and json.loads(answer) == {"accepted": 1}, f"{status} {answer.decode()}"
 
-        @check(r, "GET /history returns the pushed sample")
+        @r.run("GET /history returns the pushed sample")
         def _():
             query = urllib.parse.urlencode({"metric": metric, "from": ts - 60000, "to": ts + 60000})
             status, _, body, _ = self.https("GET", f"/history?{query}")
@@ -363,7 +266,7 @@ class Checks:
                 and series[0].get("points") == [[ts, value]]
             return ok, f"{status} {body.decode()[:120]}"
 
-        @check(r, "a 400 from pulsegate comes through as JSON")
+        @r.run("a 400 from pulsegate comes through as JSON")
         def _():
             status, headers, body, _ = self.https("GET", "/history")
             return status == 400 and "error" in json.loads(body), f"{status} {body.decode()[:100]}"
@@ -382,12 +285,12 @@ class Checks:
             finally:
                 conn.close()
 
-        @check(r, f"POST /ingest of exactly {MAX_BODY} bytes (the limit) accepted")
+        @r.run(f"POST /ingest of exactly {MAX_BODY} bytes (the limit) accepted")
         def _():
             status, body = post_size(MAX_BODY)
             return status == 200, f"{status} {body.decode(errors='replace')[:80]}"
 
-        @check(r, f"POST /ingest of {MAX_BODY + 1} bytes refused by nginx (413)")
+        @r.run(f"POST /ingest of {MAX_BODY + 1} bytes refused by nginx (413)")
         def _():
             status, body = post_size(MAX_BODY + 1)
             text = " ".join(re.sub("<[^>]+>", " ", body.decode(errors="replace")).split())
@@ -395,7 +298,7 @@ class Checks:
 
         token = "tls-check-http-" + os.urandom(6).hex()
 
-        @check(r, "headers pulsegate gets (HTTP)")
+        @r.run("headers pulsegate gets (HTTP)")
         def _():
             status, _, _, _ = self.https("GET", "/healthz", headers={
                 "Authorization": f"Bearer {token}", "Origin": self.origin,
@@ -420,22 +323,23 @@ class Checks:
         key = base64.b64encode(os.urandom(16)).decode()
         ws = None
 
-        @check(r, "TLS connection for the WebSocket (ALPN http/1.1)")
+        @r.run("TLS connection for the WebSocket (ALPN http/1.1)")
         def _():
             nonlocal ws
-            ws = WebSocket(self.context(("http/1.1",)), self.port)
+            raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            ws = WebSocket(self.context(("http/1.1",)).wrap_socket(raw, server_hostname="localhost"))
             return ws.sock.selected_alpn_protocol() in ("http/1.1", None), \
                 f"{ws.sock.version()} {ws.sock.cipher()[0]}, ALPN {ws.sock.selected_alpn_protocol()}"
 
         if ws is None:
             return
 
-        @check(r, "upgrade: 101, Upgrade: websocket, Sec-WebSocket-Accept right")
+        @r.run("upgrade: 101, Upgrade: websocket, Sec-WebSocket-Accept right")
         def _():
             status, headers = ws.handshake("/ws/metrics", {
                 "Host": self.host, "Origin": self.origin, "Authorization": f"Bearer {token}",
                 "Sec-WebSocket-Key": key})
-            accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+            accept = accept_for(key)
             ok = status.startswith("HTTP/1.1 101") and headers.get("upgrade", "").lower() == "websocket" \
                 and "upgrade" in headers.get("connection", "").lower() and headers.get("sec-websocket-accept") == accept
             return ok, f"{status}; Sec-WebSocket-Accept {headers.get('sec-websocket-accept')} (expected {accept})"
@@ -444,7 +348,7 @@ class Checks:
             ws.close()
             return
 
-        @check(r, "headers pulsegate gets (upgrade)")
+        @r.run("headers pulsegate gets (upgrade)")
         def _():
             heads = self.relay.find(token)
             if len(heads) != 1:
@@ -457,7 +361,7 @@ class Checks:
 
         frames = []  # (type, seq) of every frame read
 
-        @check(r, "first frame is hello")
+        @r.run("first frame is hello")
         def _():
             opcode, payload = ws.recv(timeout=10)
             doc = json.loads(payload)
@@ -482,7 +386,7 @@ class Checks:
                     return True, doc, seen
             return False, f"no {what} in {timeout} s ({seen} frames)", seen
 
-        @check(r, "live samples frames from the collector")
+        @r.run("live samples frames from the collector")
         def _():
             ok, doc, seen = until(lambda d: d.get("type") == "samples" and any(
                 s.get("metric", "").startswith("host_") for s in d.get("samples", [])), 10, "collector samples")
@@ -503,19 +407,19 @@ class Checks:
             return lambda d: d.get("type") == "samples" and any(
                 s.get("metric") == metric and s.get("value") == value for s in d.get("samples", []))
 
-        @check(r, "a sample pushed over HTTPS arrives on the stream")
+        @r.run("a sample pushed over HTTPS arrives on the stream")
         def _():
             push(1.25)
             ok, doc, _ = until(has(1.25), 10, f"{metric}=1.25")
             return ok, f"seq {doc['seq']}" if ok else doc
 
-        @check(r, "client message: subscribe answered by subscribed")
+        @r.run("client message: subscribe answered by subscribed")
         def _():
             ws.send(0x1, json.dumps({"type": "subscribe", "metrics": [metric]}).encode())
             ok, doc, _ = until(lambda d: d.get("type") == "subscribed", 10, "subscribed frame")
             return ok, json.dumps(doc)[:120] if ok else doc
 
-        @check(r, "client ping answered by pong")
+        @r.run("client ping answered by pong")
         def _():
             payload = os.urandom(8)
             ws.send(0x9, payload)
@@ -528,14 +432,14 @@ class Checks:
                     break
             return False, "no pong in 10 s"
 
-        @check(r, "server pings (every 2 s here) reach the client, pongs go back")
+        @r.run("server pings (every 2 s here) reach the client, pongs go back")
         def _():
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline and ws.pings < 2:
                 ws.recv(timeout=max(0.1, deadline - time.monotonic()))
             return ws.pings >= 2, f"{ws.pings} pings answered"
 
-        @check(r, "after the pings, the subscription still streams")
+        @r.run("after the pings, the subscription still streams")
         def _():
             push(2.5)
             ok, doc, _ = until(has(2.5), 10, f"{metric}=2.5")
@@ -544,7 +448,7 @@ class Checks:
             others = [s["metric"] for s in doc["samples"] if s["metric"] != metric]
             return not others, f"seq {doc['seq']}" + (f"; unsubscribed metrics: {others[:3]}" if others else "")
 
-        @check(r, "seq never goes back, strictly increasing over samples frames")
+        @r.run("seq never goes back, strictly increasing over samples frames")
         def _():
             seqs = [q for _, q in frames]
             samples = [q for t, q in frames if t == "samples"]
@@ -552,14 +456,14 @@ class Checks:
                 and all(a < b for a, b in zip(samples, samples[1:])) and len(samples) >= 3
             return ok, " ".join(f"{t}:{q}" for t, q in frames)
 
-        @check(r, "close handshake (1000)")
+        @r.run("close handshake (1000)")
         def _():
             ws.send(0x8, (1000).to_bytes(2, "big"))
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 opcode, data = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
                 if opcode == 0x8:
-                    code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+                    code = close_code(data)
                     return code == 1000, f"close {code}"
                 if opcode is None:
                     break
@@ -567,11 +471,24 @@ class Checks:
 
         ws.close()
 
+    def uptime(self):
+        r = self.report
+        r.heading("uptime")
+
+        @r.run("/healthz uptime_seconds through nginx: the time since pulsegate was started")
+        def _():
+            # Asked 3 s after the start at the earliest: below a second, a slip between
+            # seconds and their fraction (the old bug) would still give the right figure.
+            time.sleep(max(0.0, 3 - (time.monotonic() - self.server.ready_at)))
+            asked = time.monotonic()
+            status, _, body, _ = self.https("GET", "/healthz")
+            return judge_uptime(self.server, json.loads(body).get("uptime_seconds"), asked, time.monotonic())
+
     def nginx_log(self):
         r = self.report
         r.heading("nginx")
 
-        @check(r, "error log: no unexpected errors")
+        @r.run("error log: no unexpected errors")
         def _():
             with open(self.args.nginx_error_log, errors="replace") as f:
                 lines = f.read().splitlines()
@@ -584,122 +501,47 @@ class Checks:
             return not bad, (bad[0] if bad else f"{len(lines)} lines; warnings: {'; '.join(warn) or 'none'}")
 
 
-class WebSocket:
-    """A minimal RFC 6455 client over a TLS socket."""
-
-    def __init__(self, ctx, port):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
-        self.buffer = b""
-        self.open = False
-        self.pings = 0
-
-    def handshake(self, path, headers):
-        lines = [f"GET {path} HTTP/1.1", "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        while b"\r\n\r\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise EOFError("connection closed during the handshake")
-            self.buffer += chunk
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        status, fields = parse_head(head.decode("latin-1"))
-        self.open = status.startswith("HTTP/1.1 101")
-        return status, {k: v[-1] for k, v in fields.items()}
-
-    def _read(self, n, deadline):
-        while len(self.buffer) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                raise TimeoutError
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
-
-    def recv(self, timeout):
-        """(opcode, payload) of the next message, fragments joined, pings answered and
-        counted; (None, None) when none came in time. A frame begun is read whole."""
-        deadline = time.monotonic() + timeout
-        message, first = b"", None
-        while True:
-            try:
-                b0, b1 = self._read(2, deadline)
-            except TimeoutError:
-                return None, None
-            rest = max(deadline, time.monotonic() + 10)  # for the rest of this frame only
-            fin, opcode, n = b0 & 0x80, b0 & 0x0F, b1 & 0x7F
-            if n == 126:
-                n = int.from_bytes(self._read(2, rest), "big")
-            elif n == 127:
-                n = int.from_bytes(self._read(8, rest), "big")
-            mask = self._read(4, rest) if b1 & 0x80 else None
-            payload = self._read(n, rest)
-            if mask:
-                raise RuntimeError("the server sent a masked frame")
-            if opcode == 0x9:
-                self.pings += 1
-                self.send(0xA, payload)
-                continue
-            if opcode >= 0x8:
-                return opcode, payload
-            if first is None:
-                first = opcode
-            message += payload
-            if fin:
-                return first, message
-
-    def send(self, opcode, payload=b""):
-        mask = os.urandom(4)
-        header = bytes([0x80 | opcode])
-        n = len(payload)
-        if n < 126:
-            header += bytes([0x80 | n])
-        elif n < 65536:
-            header += bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        else:
-            header += bytes([0x80 | 127]) + n.to_bytes(8, "big")
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 # ---------------------------------------------------------------- main
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", required=True, help="the pulsegate to start")
+    parser.add_argument("--scratch", required=True, help="the wrapper's scratch directory (pulsegate's database and log go there)")
     parser.add_argument("--ca", required=True, help="the throwaway CA's certificate (the only trust root)")
     parser.add_argument("--tls-port", type=int, required=True, help="nginx's TLS port")
     parser.add_argument("--http-port", type=int, required=True, help="nginx's plain HTTP (redirect) port")
     parser.add_argument("--relay-port", type=int, required=True, help="where nginx's upstream points")
-    parser.add_argument("--server-port", type=int, required=True, help="pulsegate's port")
     parser.add_argument("--nginx-error-log", required=True)
     parser.add_argument("--ipv6", action="store_true", help="nginx listens on [::1] too")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    report = Report()
-    relay = Relay(args.relay_port, args.server_port)
-    threading.Thread(target=relay.serve_forever, daemon=True).start()
-    checks = Checks(args, report, relay)
+    report = Report("tls-check")
+    # The collector publishes every second; pings every 2 s instead of 15 so that the
+    # check sees one pass through nginx in a few seconds.
+    server = Pulsegate(args.binary, os.path.join(args.scratch, "pulsegate"), "--collect-interval", "1s",
+                       "--ping-interval", "2s", pids_file=os.path.join(args.scratch, "pids"))
+    relay = None
     try:
-        for part in (checks.tls, checks.http, checks.websocket, checks.nginx_log):
-            print(f"\n== {part.__name__}", flush=True)
+        report.heading("pulsegate")
+        try:
+            server.start()
+        except RuntimeError as e:
+            report.check("pulsegate started", False, e)
+            return report.finish()
+        report.check("pulsegate started", True, f"{args.binary} on 127.0.0.1:{server.port}, pid {server.pid}")
+        relay = Relay(server.port, port=args.relay_port)
+        checks = Checks(args, report, relay, server)
+        for part in (checks.tls, checks.http, checks.websocket, checks.uptime, checks.nginx_log):
             part()
+        code = server.stop()
+        report.heading("end")
+        report.check("pulsegate stopped cleanly on SIGTERM", code == 0, f"exit status {code}")
     finally:
-        relay.shutdown()
-    return report.table()
+        if relay is not None:
+            relay.shutdown()
+        server.stop()
+    return report.finish()
 
 
 if __name__ == "__main__":

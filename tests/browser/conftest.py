@@ -5,13 +5,8 @@ Run by scripts/browser-check, which installs what this needs and sets
 PULSEGATE_BINARY, BROWSER_CHECK_SCRATCH and BROWSER_CHECK_ARTIFACTS.
 """
 
-import json
 import os
-import re
-import signal
-import subprocess
-import time
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +14,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from pulsecheck import Pulsegate, Report  # noqa: E402 (scripts/ is on the path only now)
+
 BINARY = os.environ.get("PULSEGATE_BINARY", str(ROOT / ".build/debug/pulsegate"))
 SCRATCH = Path(os.environ.get("BROWSER_CHECK_SCRATCH", "/tmp/pulsegate-browser-check"))
 ARTIFACTS = Path(os.environ.get("BROWSER_CHECK_ARTIFACTS", str(ROOT / ".build/browser-check")))
@@ -32,73 +30,15 @@ def remember(pid):
         f.write(f"{pid}\n")
 
 
-class Server:
-    """One pulsegate process; stop() and start() again keep the port and the database."""
+class Server(Pulsegate):
+    """One pulsegate process serving the repository's dashboard; stop() and start()
+    again keep the port and the database."""
 
     def __init__(self, name, *args, env=None):
-        self.env = {**os.environ, **(env or {})}
-        self.dir = SCRATCH / name
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.db = self.dir / "db.sqlite"
-        self.args = list(args)
-        self.port = 0
-        self.process = None
-        self.starts = 0
-
-    @property
-    def base(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, *extra):
-        self.starts += 1
-        log = self.dir / f"server-{self.starts}.log"
-        command = [BINARY, "--port", str(self.port), "--db", str(self.db),
-                   "--public-dir", str(ROOT / "Public"), *self.args, *extra]
-        with open(log, "w") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env)
-        remember(self.process.pid)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
-            if match:
-                self.port = int(match.group(1))
-                return self
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"pulsegate did not start:\n{log.read_text()}")
-
-    def stop(self):
-        """SIGTERM, as a service manager would: the server closes live clients with 1001."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def ingest(self, samples, token=None):
-        body = json.dumps({"samples": samples}).encode()
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(f"{self.base}/ingest", data=body, headers=headers)
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200, response.read()
-
-    def metric(self, name):
-        """One unlabelled value of the server's /metrics."""
-        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-        assert match, f"{name} is not in /metrics"
-        return float(match.group(1))
-
-    def get_json(self, path):
-        with urllib.request.urlopen(f"{self.base}{path}", timeout=10) as response:
-            return json.load(response)
+        SCRATCH.mkdir(parents=True, exist_ok=True)
+        super().__init__(BINARY, str(SCRATCH / name), "--public-dir", str(ROOT / "Public"), *args,
+                         env=env, pids_file=str(PIDS))
+        self.dir = Path(self.dir)
 
 
 @pytest.fixture
@@ -154,3 +94,20 @@ def page(driver):
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# The report every check ends with: a table of the cases and `N passed, M failed`.
+REPORT = Report("browser-check")
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        name = report.nodeid.split("::")[-1]
+        detail = f"{report.duration:.1f} s" if report.passed else \
+            (report.longrepr.reprcrash.message if hasattr(report.longrepr, "reprcrash") else str(report.longrepr))
+        if not report.skipped:
+            REPORT.rows.append(("browser", name, report.passed, " ".join(detail.split())))
+
+
+def pytest_terminal_summary(terminalreporter):
+    REPORT.finish()
