@@ -52,11 +52,44 @@ import Testing
 
     /// This test process, as `/metrics` would describe it.
     @Test func readsThisProcess() throws {
+        let cpuBefore = Self.processCPUSeconds()
         let status = try ProcessStatus.read()
+        let cpuAfter = Self.processCPUSeconds()
         let now = Date().timeIntervalSince1970
         #expect(status.startTime <= now + 1 && status.startTime > now - 86_400)
         #expect(status.residentBytes > 1_000_000 && status.virtualBytes >= status.residentBytes)
         #expect(status.openFDs >= 3 && status.cpuSeconds > 0)
+        // Against the kernel's other accounts: the CPU clock (ticks are 10 ms, two fields
+        // of them rounded down) and the descriptor limit as getrlimit tells it.
+        #expect(status.cpuSeconds >= cpuBefore - 0.05 && status.cpuSeconds <= cpuAfter + 0.05, "\(status.cpuSeconds) s, the CPU clock said \(cpuBefore)...\(cpuAfter)")
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let softLimit: Int? = limit.rlim_cur == rlim_t.max ? nil : Int(limit.rlim_cur)
+        #expect(status.maxFDs == softLimit)
+    }
+
+    /// The whole reader on a fixture `/proc`: every figure from the files' numbers, by hand.
+    @Test func readsAProcessFromFixtureFiles() throws {
+        let root = try #require(Bundle.module.url(forResource: "Fixtures/proc", withExtension: nil)).path
+        let status = try ProcessStatus.read(procRoot: root)
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+        // self/stat: utime 150 + stime 50 ticks; starttime 123456 ticks after btime 1700000000.
+        #expect(status.cpuSeconds == 200 / ticksPerSecond)
+        #expect(status.startTime == 1_700_000_000 + 123_456 / ticksPerSecond)
+        // self/statm: 269250 pages of address space, 9216 resident.
+        #expect(status.residentBytes == 9216 * pageSize)
+        #expect(status.virtualBytes == 269_250 * pageSize)
+        // self/fd holds seven entries; self/limits says 20000 (soft) of 1048576.
+        #expect(status.openFDs == 7)
+        #expect(status.maxFDs == 20_000)
+    }
+
+    /// User plus system CPU time of this process, from the kernel's CPU clock.
+    static func processCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
     @Test func parsesProcessStatWithParenthesesInTheName() throws {

@@ -36,9 +36,16 @@ import Testing
         #expect(try json(LiveFrame.subscribed(seq: 1, filter: filter))["metrics"] as? [String] == ["a", "b*"])
     }
 
-    @Test(arguments: ["up", "host_cpu_*", "*", "a:b*"])
-    func acceptsPatterns(_ text: String) throws {
-        _ = try MetricPattern.parse(text).get()
+    /// Each parses to itself, and matches what it says: a name exactly, a prefix before `*`.
+    @Test(arguments: [
+        ("up", ["up"], ["upper", "u", "down"]), ("host_cpu_*", ["host_cpu_", "host_cpu_user"], ["host_cpu", "host_mem_used"]),
+        ("*", ["a", "host_cpu_user"], []), ("a:b*", ["a:b", "a:bc"], ["a:", "ab"]),
+    ])
+    func acceptsPatterns(_ text: String, _ matching: [String], _ notMatching: [String]) throws {
+        let pattern = try MetricPattern.parse(text).get()
+        #expect(pattern.text == text)
+        for metric in matching { #expect(pattern.matches(metric), "\(text) should match \(metric)") }
+        for metric in notMatching { #expect(!pattern.matches(metric), "\(text) should not match \(metric)") }
     }
 
     @Test(arguments: ["", "**", "a*b", "*a", "bad-name", "a b*", "ü*", String(repeating: "a", count: 300)])

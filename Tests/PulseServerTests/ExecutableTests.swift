@@ -117,7 +117,9 @@ import Testing
     func aSignalCommitsWhatIsPendingAndExitsZero(_ signal: Int32) async throws {
         let gateway = try RunningGateway(arguments: ["--db", "data/test.sqlite", "--collect-interval", "100ms", "--batch-age", "1h", "--batch-size", "1000000"])
         try await gateway.start()
-        try await Task.sleep(for: .milliseconds(700))
+        // Four collections published (a batch each), so four are queued behind the hour's batch age.
+        let live = try await LiveClient.connect(port: gateway.port, query: "metric=host_memory_used_bytes")
+        _ = try await live.frames(5, timeout: .seconds(30))
         let status = await gateway.stop(signal)
         #expect(status == 0, "exit status; output:\n\(gateway.text)")
         #expect(gateway.text.contains("store closed"))
@@ -190,7 +192,8 @@ import Testing
         let unused = try RawTCPConnection(port: gateway.port)
         let halfHead = try RawTCPConnection(port: gateway.port)
         halfHead.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        try await Task.sleep(for: .milliseconds(200))  // both accepted and read
+        // Both accepted, and the half head read off the socket (the kernel's queues say so).
+        #expect(await eventually(timeout: .seconds(20)) { LoopbackSockets.serverHasReadEverything(serverPort: gateway.port, from: [unused, halfHead]) })
         let started = ContinuousClock.now
         #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
         #expect(ContinuousClock.now - started < .seconds(10))
@@ -210,7 +213,10 @@ import Testing
         let upload = try RawTCPConnection(port: gateway.port)
         upload.send("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
             + #"{"samples":[{"metric":"stalled","ts":\#(ts),"value":1}"#)
-        try await Task.sleep(for: .milliseconds(200))  // the head is read: a request in progress
+        // The head and the start of the body read off the socket: a request in progress.
+        let read = await eventually(timeout: .seconds(20)) { LoopbackSockets.serverHasReadEverything(serverPort: gateway.port, from: [upload]) }
+        if !read { print("SOCKETS \(LoopbackSockets.entries().filter { $0.localPort == gateway.port || $0.remotePort == gateway.port }), client \(LoopbackSockets.port(of: upload.fd))") }
+        #expect(read)
         let started = ContinuousClock.now
         #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
         let took = ContinuousClock.now - started
@@ -252,6 +258,15 @@ import Testing
     func listensBeyondLoopbackWhenSafe(_ arguments: [String], _ environment: [String: String]) async throws {
         let gateway = try RunningGateway(arguments: ["--host", "0.0.0.0", "--collect-interval", "0"] + arguments, environment: environment)
         try await gateway.start(listening: "0.0.0.0")
+        #expect(try await gateway.request(.GET, "/healthz").0 == 200)
+        if environment["PULSEGATE_TOKENS"] != nil {
+            // With tokens, a request without one is refused.
+            let (status, body) = try await gateway.request(.GET, "/history?metric=m")
+            #expect(status == 401 && body.contains("error"), "\(status) \(body)")
+            #expect(try await gateway.request(.GET, "/history?metric=m", token: String(repeating: "k", count: 20)).0 == 200)
+        } else {
+            #expect(try await gateway.request(.GET, "/history?metric=m").0 == 200)
+        }
         #expect(await gateway.stop(SIGTERM) == 0)
     }
 
@@ -277,7 +292,9 @@ import Testing
                     }
                 }
             }
+            // Sustained: a second and a half at least, and a thousand samples acknowledged however slow the machine.
             try await Task.sleep(for: .milliseconds(1500))
+            _ = await eventually(timeout: .seconds(60)) { ledger.acknowledged.withLock { $0.count } >= 1_000 }
             let killedAt = Timestamp.now()
             #expect(await gateway.stop(SIGKILL) == SIGKILL)
             ledger.stop.store(true, ordering: .relaxed)
@@ -363,6 +380,67 @@ import Testing
         guard process.terminationStatus == 0 else {
             throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(executable) \(arguments.joined(separator: " ")) failed"])
         }
+    }
+
+    /// `/healthz` of the binary, two seconds on: within the wall clock's bounds of the process's life.
+    @Test func uptimeIsTheProcesssLife() async throws {
+        let gateway = try RunningGateway(arguments: ["--collect-interval", "0"])
+        let launched = ContinuousClock.now
+        try await gateway.start()
+        let listening = ContinuousClock.now  // its start was taken before it said so
+        try await Task.sleep(for: .milliseconds(2_100))
+        let asked = ContinuousClock.now
+        let (status, body) = try await gateway.request(.GET, "/healthz")
+        let answered = ContinuousClock.now
+        #expect(status == 200)
+        let uptime = try #require((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["uptime_seconds"] as? Double)
+        let least = (asked - listening).seconds - 0.001, most = (answered - launched).seconds + 0.001
+        #expect(uptime >= 2 && uptime >= least && uptime <= most, "uptime \(uptime), expected \(least)...\(most)")
+        #expect(await gateway.stop(SIGTERM) == 0)
+    }
+
+    /// Tokens from a real `--token-file` (and `PULSEGATE_TOKEN_FILE`): scopes as written, comments skipped.
+    @Test(arguments: [true, false])
+    func aTokenFileGrantsItsScopes(_ asFlag: Bool) async throws {
+        let reader = "r" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let writer = "w" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        let file = NSTemporaryDirectory() + "pulsegate-tokens-\(UUID().uuidString)"
+        try "# who may do what\nread:\(reader)\n\nread,write:\(writer)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let gateway = try RunningGateway(
+            arguments: ["--collect-interval", "0"] + (asFlag ? ["--token-file", file] : []),
+            environment: asFlag ? [:] : ["PULSEGATE_TOKEN_FILE": file]
+        )
+        try await gateway.start()
+        let push = #"{"samples":[{"metric":"m","value":1}]}"#
+        #expect(try await gateway.request(.GET, "/history?metric=m").0 == 401)
+        #expect(try await gateway.request(.GET, "/history?metric=m", token: reader).0 == 200)
+        #expect(try await gateway.request(.POST, "/ingest", contentType: "application/json", body: push, token: reader).0 == 403)
+        #expect(try await gateway.request(.POST, "/ingest", contentType: "application/json", body: push, token: writer).0 == 200)
+        #expect(try await gateway.request(.GET, "/history?metric=m", token: "not-in-the-file-\(reader)").0 == 401)
+        #expect(try await gateway.request(.GET, "/healthz").0 == 200, "health stays open")
+        #expect(await gateway.stop(SIGTERM) == 0)
+    }
+
+    /// Pages of an allowed origin may open the live stream; others get a 403; from the flag and from the environment.
+    @Test(arguments: [true, false])
+    func allowedOriginsOpenTheLiveStream(_ asFlag: Bool) async throws {
+        let gateway = try RunningGateway(
+            arguments: ["--collect-interval", "0"] + (asFlag ? ["--allowed-origin", "https://dash.example", "--allowed-origin", "https://other.example:8443"] : []),
+            environment: asFlag ? [:] : ["PULSEGATE_ALLOWED_ORIGINS": "https://dash.example, https://other.example:8443"]
+        )
+        try await gateway.start()
+        for origin in ["https://dash.example", "https://other.example:8443", "https://DASH.example/"] {
+            let allowed = try await RawWebSocket.open(port: gateway.port, headers: ["Origin": origin])
+            #expect(allowed.status == 101, "\(origin): \(allowed.response)")
+            allowed.drop()
+        }
+        for origin in ["https://evil.example", "https://other.example", "http://dash.example"] {
+            let refused = try await RawWebSocket.open(port: gateway.port, headers: ["Origin": origin])
+            #expect(refused.status == 403, "\(origin): \(refused.response)")
+            #expect(await refused.readRest().contains("--allowed-origin"))
+        }
+        #expect(await gateway.stop(SIGTERM) == 0)
     }
 
     @Test func environmentVariablesConfigureAndFlagsWin() async throws {

@@ -8,6 +8,7 @@ import Testing
 /// `/history`'s parameter parser against random queries for a bounded time
 /// (`PULSEGATE_FUZZ_SECONDS`, default 3 s): every query is either a request
 /// within the bounds or a 400, never a crash, a hang or anything else.
+extension CPUBoundSuites {
 @Suite struct HistoryParameterFuzzTests {
     static let keys = ["metric", "from", "to", "step", "points", "agg", "host", "host!", "__name__", "", "a%20b", "metric", "from"]
     static let values = [
@@ -58,4 +59,5 @@ import Testing
         print("history fuzz (seed \(seed)): \(queries) queries in \(seconds) s, \(accepted) accepted")
         #expect(queries > 100)
     }
+}
 }

@@ -255,6 +255,7 @@ import Testing
             #expect(try await post(client, samples(["a"])).0 == 200)
             #expect(try await post(client, samples(Array(repeating: "a", count: 6))).0 == 400)
             #expect(try await post(client, #"{"samples":[{"metric":"1bad","value":1}]}"#).0 == 400)
+            #expect(try await post(client, #"{"samples":[{"metric":"pulsegate_fake","value":1}]}"#).0 == 400)
             #expect(try await post(client, "{").0 == 400)
             #expect(try await post(client, "<samples/>", contentType: "application/xml").0 == 415)
             #expect(try await post(client, String(repeating: " ", count: 2_000) + "{}").0 == 413)
@@ -274,7 +275,7 @@ import Testing
             #expect(values["pulsegate_ingest_samples_accepted_total"] == "4")
             let expected: [String: String] = [
                 "too_many_new_series": "1", "series_limit": "1", "too_many_samples": "1", "invalid_samples": "1", "malformed": "1",
-                "unsupported_media_type": "1", "body_too_large": "1", "bad_encoding": "2", "store_unavailable": "0",
+                "unsupported_media_type": "1", "body_too_large": "1", "bad_encoding": "2", "store_unavailable": "0", "reserved_name": "1",
             ]
             for (reason, count) in expected {
                 #expect(values[#"pulsegate_ingest_requests_rejected_total{reason="\#(reason)"}"#] == count, "\(reason)")

@@ -143,7 +143,7 @@ final class RawWebSocket: Sendable {
         }) ?? []
     }
 
-    private static func offThePool<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+    static func offThePool<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
         }

@@ -46,6 +46,15 @@ final class RawTCPConnection: @unchecked Sendable {
         return count > 0 ? Array(buffer[0..<count]) : []
     }
 
+    /// Reads what is there, up to `limit` bytes: empty after the 5 s receive
+    /// timeout with nothing read, nil at the end of the stream or on an error.
+    func readChunk(limit: Int) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let count = recv(fd, &buffer, limit, 0)
+        if count > 0 { return Array(buffer[0..<count]) }
+        return count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? [] : nil
+    }
+
     /// Drops the connection without a close, like a peer that vanishes.
     func drop() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)  // RST, not FIN

@@ -91,7 +91,8 @@ import Testing
         let configuration = scratch.configuration(collectInterval: .milliseconds(100))
         let app = try await buildApplication(configuration)
         try await app.application.test(.live) { client in
-            try await Task.sleep(for: .milliseconds(600))
+            // Each collection is one batch through the pipeline, and the hub sees each.
+            #expect(await eventually(timeout: .seconds(30)) { app.hub.statistics.published >= 3 })
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
         }
         // The batch age is an hour: only the graceful stop can have committed these.
@@ -114,12 +115,15 @@ import Testing
         await seeded.close()
 
         let app = try await buildApplication(configuration)
-        try await app.application.test(.live) { _ in
+        try await app.application.test(.live) { client in
             // The service runs retention as it starts, then every minute.
             let pruned = try await eventually(timeout: .seconds(10)) {
                 try await app.store.range(SeriesSelector(metric: "seeded"), from: 0, to: .max).first?.points.count == 1
             }
             #expect(pruned)
+            // Counted: the two rows older than the retention.
+            let scrape = try await client.execute(uri: "/metrics", method: .get) { MetricsTests.Scrape(String(buffer: $0.body)) }
+            #expect(scrape["pulsegate_store_retention_deleted_rows_total"] == 2)
         }
     }
 }

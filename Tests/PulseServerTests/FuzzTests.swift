@@ -10,7 +10,9 @@ import Testing
 /// Seeded, so a failure repeats: the seed and the input are in the message.
 /// `PULSEGATE_FUZZ_SECONDS` sets the time per parser (default 3 s);
 /// `PULSEGATE_FUZZ_SEED` a fixed seed (default: a new one each run, printed).
+extension CPUBoundSuites {
 @Suite struct FuzzTests {
+    static let maxSamples = 20
     static let seconds = Double(ProcessInfo.processInfo.environment["PULSEGATE_FUZZ_SECONDS"] ?? "") ?? 3
     static let seed = UInt64(ProcessInfo.processInfo.environment["PULSEGATE_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64.max)
 
@@ -28,23 +30,67 @@ import Testing
 
     @Test func jsonIngestAnswersEveryInput() async {
         await fuzz(seeds: Self.jsonSeeds) { bytes in
-            JSONIngest.samples(from: bytes, now: 1_764_470_000_000, maxSamples: 1_000, validator: SampleValidator())
+            JSONIngest.samples(from: bytes, now: 1_764_470_000_000, maxSamples: Self.maxSamples, validator: SampleValidator())
         }
     }
 
     @Test func prometheusTextAnswersEveryInput() async {
         await fuzz(seeds: Self.textSeeds) { bytes in
-            PrometheusText.samples(from: bytes, now: 1_764_470_000_000, maxSamples: 1_000, validator: SampleValidator())
+            PrometheusText.samples(from: bytes, now: 1_764_470_000_000, maxSamples: Self.maxSamples, validator: SampleValidator())
+        }
+    }
+
+    /// The seeds themselves parse to what they say, so the fuzzers start from accepted input.
+    @Test func theSeedsAreAccepted() throws {
+        let json = try JSONIngest.samples(from: Array(Self.jsonSeeds[0].utf8), now: 0, maxSamples: Self.maxSamples, validator: SampleValidator()).get()
+        #expect(json == [Sample(metric: "cpu", labels: ["host": "a", "core": "1"], timestamp: 1_764_470_000_000, value: 0.5)])
+        let text = try PrometheusText.samples(from: Array(Self.textSeeds[1].utf8), now: 7, maxSamples: Self.maxSamples, validator: SampleValidator()).get()
+        #expect(text == [
+            Sample(metric: "cpu_seconds", labels: ["mode": "idle"], timestamp: 7, value: 350),
+            Sample(metric: "memory_bytes", timestamp: 7, value: 1.2e9), Sample(metric: "up", timestamp: 7, value: 1),
+        ])
+        for seed in Self.jsonSeeds {
+            #expect(throws: Never.self) { try JSONIngest.samples(from: Array(seed.utf8), now: 0, maxSamples: Self.maxSamples, validator: SampleValidator()).get() }
+        }
+        for seed in Self.textSeeds.prefix(2) {
+            #expect(throws: Never.self) { try PrometheusText.samples(from: Array(seed.utf8), now: 0, maxSamples: Self.maxSamples, validator: SampleValidator()).get() }
+        }
+        // The third is well-formed text whose values (±Inf, NaN) the validator refuses.
+        if case let .failure(rejection) = PrometheusText.samples(from: Array(Self.textSeeds[2].utf8), now: 0, maxSamples: Self.maxSamples, validator: SampleValidator()) {
+            #expect(rejection.reason == .invalidSamples && rejection.problems.count == 3, "\(rejection)")
+        } else {
+            Issue.record("infinite and NaN values were accepted")
+        }
+    }
+
+    /// `maxSamples` is a bound on what a parser returns: at it, accepted; one more, refused as too many.
+    @Test func theSampleBoundHoldsInBothFormats() throws {
+        let json = #"{"samples":["# + (0..<21).map { #"{"metric":"m","labels":{"i":"\#($0)"},"value":1}"# }.joined(separator: ",") + "]}"
+        let text = (0..<21).map { "m{i=\"\($0)\"} 1\n" }.joined()
+        let atTheBound = #"{"samples":["# + (0..<20).map { #"{"metric":"m","labels":{"i":"\#($0)"},"value":1}"# }.joined(separator: ",") + "]}"
+        #expect(try JSONIngest.samples(from: Array(atTheBound.utf8), now: 0, maxSamples: 20, validator: SampleValidator()).get().count == 20)
+        let textAtTheBound = (0..<20).map { "m{i=\"\($0)\"} 1\n" }.joined()
+        #expect(try PrometheusText.samples(from: Array(textAtTheBound.utf8), now: 0, maxSamples: 20, validator: SampleValidator()).get().count == 20)
+        for result in [
+            JSONIngest.samples(from: Array(json.utf8), now: 0, maxSamples: 20, validator: SampleValidator()),
+            PrometheusText.samples(from: Array(text.utf8), now: 0, maxSamples: 20, validator: SampleValidator()),
+        ] {
+            guard case let .failure(rejection) = result else {
+                Issue.record("21 samples accepted with maxSamples 20")
+                continue
+            }
+            #expect(rejection.reason == .tooManySamples, "\(rejection)")
         }
     }
 
     @Test func deepNestingIsRefusedNotRecursedInto() {
         for depth in [33, 1_000, 100_000] {
             let body = Array((#"{"samples":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}").utf8)
-            guard case .failure = JSONIngest.samples(from: body, now: 0, maxSamples: 10, validator: SampleValidator()) else {
+            guard case let .failure(rejection) = JSONIngest.samples(from: body, now: 0, maxSamples: 10, validator: SampleValidator()) else {
                 Issue.record("nesting \(depth) deep was accepted")
                 continue
             }
+            #expect(rejection.reason == .malformed && !rejection.message.isEmpty, "\(rejection)")
         }
     }
 
@@ -54,6 +100,7 @@ import Testing
         let validator = SampleValidator()
         let deadline = Date().addingTimeInterval(Self.seconds)
         var inputs = 0, accepted = 0
+        var reasons: [IngestRejection.Reason: Int] = [:]
         while Date() < deadline {
             let input = random.next() % 8 == 0 ? random.bytes(count: Int(random.next() % 512)) : mutate(Array(seeds[Int(random.next() % UInt64(seeds.count))].utf8), &random)
             let started = threadCPUTime()
@@ -66,15 +113,26 @@ import Testing
             // A seconds-long loop must not hold a thread of the cooperative pool (two here):
             // other tests' servers answer pings and requests from it.
             if inputs % 256 == 0 { await Task.yield() }
+            if case let .failure(rejection) = result {
+                reasons[rejection.reason, default: 0] += 1
+                if rejection.message.isEmpty { Issue.record("seed \(Self.seed): a rejection without a message for \(Array(input.prefix(200)))") }
+            }
             if case let .success(samples) = result {
                 accepted += 1
+                if samples.count > Self.maxSamples {
+                    Issue.record("seed \(Self.seed): \(samples.count) samples accepted, at most \(Self.maxSamples) may be")
+                }
                 for sample in samples where !validator.problems(in: sample).isEmpty {
                     Issue.record("seed \(Self.seed): accepted an invalid sample \(sample) from \(String(decoding: input.prefix(300), as: UTF8.self))")
                 }
             }
         }
-        print("fuzz (seed \(Self.seed)): \(inputs) inputs in \(Self.seconds) s, \(accepted) accepted")
+        print("fuzz (seed \(Self.seed)): \(inputs) inputs in \(Self.seconds) s, \(accepted) accepted, rejected: \(reasons)")
         #expect(inputs > 100)
+        // Mutated seeds are often still good and often not: a parser that took or refused
+        // everything would be found out here.
+        #expect(accepted > 0 && reasons.values.reduce(0, +) > 0, "\(accepted) accepted, rejected: \(reasons)")
+        #expect(reasons[.malformed, default: 0] > 0, "broken syntax must be refused as malformed: \(reasons)")
     }
 
     /// One to four edits: flip a bit, insert, delete or repeat a byte, cut the tail, splice in a token.
@@ -94,4 +152,5 @@ import Testing
         }
         return bytes
     }
+}
 }
