@@ -44,7 +44,7 @@ import Testing
         let store = try SampleStore.open(StoreConfiguration(path: directory + "/h.sqlite"), logger: quietTestLogger)
         let router = Router()
         let built = ContinuousClock.now
-        HealthController<BasicRequestContext>(databasePath: "h.sqlite", startedAt: built - .milliseconds(121_500), store: store).addRoutes(to: router)
+        HealthController<BasicRequestContext>(databasePath: "h.sqlite", startedAt: built - .milliseconds(121_500), writer: store).addRoutes(to: router)
         try await Application(router: router).test(.router) { client in
             let (status, body) = try await get(client, "/healthz")
             let asked = ContinuousClock.now - built
