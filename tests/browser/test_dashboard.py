@@ -687,12 +687,14 @@ def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, s
         wait_live(page)
         wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd && gd.data && gd.data.length === 30 && gd.data.every((t) => t.x.length >= 3)",
                  timeout=30, what="30 synthetic traces")
-        assert server.metric("pulsegate_ws_frames_dropped_total") == 0, "frames dropped before the stall"
+        # A frame is larger than the outbox: on a loaded machine the server may drop one
+        # now and then even before the stall (its gap frame is recorded too).
+        before = server.metric("pulsegate_ws_frames_dropped_total")
         relay.hold("GET /ws/metrics")
         try:
             deadline = time.monotonic() + 90
-            while (dropped := server.metric("pulsegate_ws_frames_dropped_total")) < 10:
-                assert time.monotonic() < deadline, f"the server dropped only {dropped:.0f} frames in 90 s of stall"
+            while (dropped := server.metric("pulsegate_ws_frames_dropped_total")) < before + 10:
+                assert time.monotonic() < deadline, f"the server dropped only {dropped - before:.0f} frames in 90 s of stall"
                 time.sleep(0.2)
         finally:
             relay.release()
@@ -708,7 +710,9 @@ def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, s
             assert time.monotonic() < deadline, f"gap frames announce {sum(g['dropped'] for g in gaps)} dropped frames, the server counts {dropped:.0f}: {gaps}"
             time.sleep(0.2)
         assert all(g["from_ts"] <= g["to_ts"] and g["from_seq"] <= g["seq"] for g in gaps), gaps
-        assert max(m["to"] for m in marks) == max(g["to_ts"] for g in gaps), (marks, gaps)
+        # ...and the page backfilled up to the last of them.
+        wait_for(page, "return performance.getEntriesByName('pulsegate:backfill').some((e) => e.detail.type === 'gap' && e.detail.to === arguments[0])",
+                 max(g["to_ts"] for g in gaps), timeout=30, what=f"a backfill to the last gap's to_ts; had {marks}")
         wait_until_drawn_past(page, "synthetic_value", max(g["to_ts"] for g in gaps) + 2000)
         now = int(time.time() * 1000)
         _, compared = assert_page_equals_history(page, server, "synthetic_value", now)
