@@ -676,8 +676,9 @@ def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, s
     """A real gap: the page's live connection stalls on the way (a relay stops passing the
     server's bytes on, as a congested link would), the server's outbox for it (1 KiB) fills
     and it drops frames for it, and when the link moves again the server sends its `gap`
-    frame. The page must fill the gap from /history. 30 series x 20 frames/s fill the
-    server's socket in seconds (the relay's small window keeps it to tens of kilobytes)."""
+    frame. The page must fill the gap from /history. 30 series x 20 frames/s (some 50 KB/s)
+    fill the server's socket buffer in seconds: the relay's small window and segments keep
+    it far below the megabytes that loopback TCP would otherwise buffer."""
     server = server_factory("real-gap", "--collect-interval", "0", "--synthetic-series", "30", "--synthetic-rate", "20",
                             "--outbox-bytes", "1024", "--slow-client-timeout", "120s").start()
     relay = Relay(server.port, upstream_buffer=4096)
