@@ -11,7 +11,6 @@ and `N passed, M failed`; exits 0 when everything passed, 1 otherwise.
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -460,7 +460,7 @@ class Relay(socketserver.ThreadingTCPServer):
     back on the connections whose head holds a string (hold/release): a client that
     stops reading, as far as the target can tell. `upstream_buffer` shrinks the relay's
     receive buffer and segment size towards the target, so that a held connection fills
-    the target's socket within kilobytes rather than megabytes."""
+    the target's socket buffer far sooner than loopback TCP's megabytes would allow."""
 
     daemon_threads = True
     allow_reuse_address = True

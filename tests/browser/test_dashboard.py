@@ -259,8 +259,16 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
     pause.click()
     wait_for(page, "return document.getElementById('status').dataset.state === 'paused'", what="status paused")
     assert pause.get_attribute("aria-pressed") == "true" and pause.text == "Resume"
-    time.sleep(2.5)  # what arrived before the pause may still be drawn (redraws wait up to 2 s)
-    held = traces(page, "synthetic_value")
+    # What arrived before the pause may still be drawn (redraws wait up to 2 s, longer on
+    # a loaded machine): until the chart has held still for 3 s.
+    held, still_since = traces(page, "synthetic_value"), time.monotonic()
+    deadline = time.monotonic() + 30
+    while time.monotonic() - still_since < 3:
+        assert time.monotonic() < deadline, "the chart kept changing for 30 s after the pause"
+        time.sleep(0.5)
+        now_drawn = traces(page, "synthetic_value")
+        if now_drawn != held:
+            held, still_since = now_drawn, time.monotonic()
     # Paused longer than the 5 s after which a silent series counts as quiet: the bucket
     # left open by the pause must wait for the ring's replay, not be drawn short.
     time.sleep(4)
@@ -271,7 +279,7 @@ def test_controls_pick_metrics_pause_and_switch_windows(page, server_factory):
     paused_until = max(held[0]["x"])
     wait_until_drawn_past(page, "synthetic_value", paused_until + 5000)
     assert_page_equals_history(page, server, "synthetic_value", int(time.time() * 1000))
-    print("  pause: nothing drawn for 6.5 s; resume filled those seconds, every bucket equal to /history, none twice")
+    print("  pause: nothing drawn for 7 s and more; resume filled those seconds, every bucket equal to /history, none twice")
 
     # Another window: a new history request sized to the chart, its step on the axis.
     page.find_element("css selector", "label[for='window-1h']").click()
@@ -416,10 +424,11 @@ def test_update_cost_at_10_series_and_10_frames_per_second(page, server_factory)
     # the Long Tasks API's 50 ms, a frame or three dropped. A task of 100 ms would be a
     # hitch anyone sees; but long tasks are wall-clock time, and on a shared 2-core
     # machine the renderer is now and then preempted, or the VM stalls (~1 s at times),
-    # in any task: a few such in 15 s say nothing of the page. Hitching, the page
-    # redrawing too much, shows as many of them (and in the per-frame cost above).
+    # in any task: a few such in 15 s say nothing of the page (with a schemathesis run
+    # beside it: 116, 220 and 109 ms). A page that hitches spends a good part of its time
+    # in them (and shows in the per-frame cost above): a tenth of the 15 s at most.
     hitches = [round(t) for t in long_tasks if t >= 100]
-    assert len(hitches) <= 3, f"{len(hitches)} tasks of 100 ms or more while streaming: {hitches}"
+    assert sum(hitches) <= 1500, f"{sum(hitches)} ms of the 15 s in tasks of 100 ms or more: {hitches}"
     # The budget spaces redraws, but must not stop the chart: the median spacing stays
     # near MAX_DRAW_WAIT_MS (2 s) at most (a median, since one stalled timer is no defect)
     # and the chart stays behind the stream by seconds, not by the length of the test
@@ -674,12 +683,13 @@ GAP_RECORDER = """
 
 def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, server_factory):
     """A real gap: the page's live connection stalls on the way (a relay stops passing the
-    server's bytes on, as a congested link would), the server's outbox for it (1 KiB) fills
+    server's bytes on, as a congested link would), the server's outbox for it (16 KiB) fills
     and it drops frames for it, and when the link moves again the server sends its `gap`
-    frame. The page must fill the gap from /history. 30 series x 20 frames/s fill the
-    server's socket in seconds (the relay's small window keeps it to tens of kilobytes)."""
+    frame. The page must fill the gap from /history. 30 series x 20 frames/s (some 50 KB/s)
+    fill the server's socket buffer in seconds: the relay's small window and segments keep
+    it far below the megabytes that loopback TCP would otherwise buffer."""
     server = server_factory("real-gap", "--collect-interval", "0", "--synthetic-series", "30", "--synthetic-rate", "20",
-                            "--outbox-bytes", "1024", "--slow-client-timeout", "120s").start()
+                            "--outbox-bytes", "16384", "--slow-client-timeout", "120s").start()
     relay = Relay(server.port, upstream_buffer=4096)
     script = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": GAP_RECORDER})
     try:
@@ -687,12 +697,15 @@ def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, s
         wait_live(page)
         wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd && gd.data && gd.data.length === 30 && gd.data.every((t) => t.x.length >= 3)",
                  timeout=30, what="30 synthetic traces")
-        assert server.metric("pulsegate_ws_frames_dropped_total") == 0, "frames dropped before the stall"
+        # The outbox (16 KiB) holds several frames (2.7 KB each), so that a loaded machine
+        # does not make the server drop frames before the stall; should it all the same,
+        # their gap frames are recorded and counted too.
+        before = server.metric("pulsegate_ws_frames_dropped_total")
         relay.hold("GET /ws/metrics")
         try:
             deadline = time.monotonic() + 90
-            while (dropped := server.metric("pulsegate_ws_frames_dropped_total")) < 10:
-                assert time.monotonic() < deadline, f"the server dropped only {dropped:.0f} frames in 90 s of stall"
+            while (dropped := server.metric("pulsegate_ws_frames_dropped_total")) < before + 10:
+                assert time.monotonic() < deadline, f"the server dropped only {dropped - before:.0f} frames in 90 s of stall"
                 time.sleep(0.2)
         finally:
             relay.release()
@@ -708,7 +721,9 @@ def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, s
             assert time.monotonic() < deadline, f"gap frames announce {sum(g['dropped'] for g in gaps)} dropped frames, the server counts {dropped:.0f}: {gaps}"
             time.sleep(0.2)
         assert all(g["from_ts"] <= g["to_ts"] and g["from_seq"] <= g["seq"] for g in gaps), gaps
-        assert max(m["to"] for m in marks) == max(g["to_ts"] for g in gaps), (marks, gaps)
+        # ...and the page backfilled up to the last of them.
+        wait_for(page, "return performance.getEntriesByName('pulsegate:backfill').some((e) => e.detail.type === 'gap' && e.detail.to === arguments[0])",
+                 max(g["to_ts"] for g in gaps), timeout=30, what=f"a backfill to the last gap's to_ts; had {marks}")
         wait_until_drawn_past(page, "synthetic_value", max(g["to_ts"] for g in gaps) + 2000)
         now = int(time.time() * 1000)
         _, compared = assert_page_equals_history(page, server, "synthetic_value", now)
