@@ -215,8 +215,7 @@ import Testing
             + #"{"samples":[{"metric":"stalled","ts":\#(ts),"value":1}"#)
         // The head and the start of the body read off the socket: a request in progress.
         let read = await eventually(timeout: .seconds(20)) { LoopbackSockets.serverHasReadEverything(serverPort: gateway.port, from: [upload]) }
-        if !read { print("SOCKETS \(LoopbackSockets.entries().filter { $0.localPort == gateway.port || $0.remotePort == gateway.port }), client \(LoopbackSockets.port(of: upload.fd))") }
-        #expect(read)
+        #expect(read, "sockets of the server's port: \(LoopbackSockets.entries().filter { $0.localPort == gateway.port || $0.remotePort == gateway.port }); the client's is \(LoopbackSockets.port(of: upload.fd))")
         let started = ContinuousClock.now
         #expect(await gateway.stop(SIGTERM) == 0, "output:\n\(gateway.text)")
         let took = ContinuousClock.now - started
