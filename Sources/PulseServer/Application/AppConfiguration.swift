@@ -11,6 +11,8 @@ public struct AppConfiguration: Sendable {
     public var live: LiveConfiguration
     public var query: QueryLimits
     public var ingest: IngestLimits
+    /// Bounds on request heads: size, header fields, time.
+    public var http: HTTPLimits
     /// Bounds on every sample's name and labels, whatever its source.
     public var sampleLimits: SampleLimits
     /// How often live connections are pinged; a peer that misses a pong is closed.
@@ -43,6 +45,7 @@ public struct AppConfiguration: Sendable {
         live: LiveConfiguration = LiveConfiguration(),
         query: QueryLimits = QueryLimits(),
         ingest: IngestLimits = IngestLimits(),
+        http: HTTPLimits = HTTPLimits(),
         sampleLimits: SampleLimits = .default,
         pingInterval: Duration = .seconds(15),
         maxLiveMessageBytes: Int = 16 * 1024,
@@ -62,6 +65,7 @@ public struct AppConfiguration: Sendable {
         self.live = live
         self.query = query
         self.ingest = ingest
+        self.http = http
         self.sampleLimits = sampleLimits
         self.pingInterval = pingInterval
         self.maxLiveMessageBytes = maxLiveMessageBytes

@@ -17,7 +17,7 @@ struct IngestController<Context: RequestContext> {
     /// Counts refused samples by reason, beside the pipeline's own counts.
     let samplesMetrics: PipelineMetrics
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/ingest") { request, context in try await ingest(request, context: context) }
     }
 
