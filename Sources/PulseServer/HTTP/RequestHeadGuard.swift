@@ -22,8 +22,8 @@ import PulseCore
 /// answer, as Apache's KeepAliveTimeout does; one that is still being
 /// answered, or uploading a body, is not: body time is not head time.
 ///
-/// When a WebSocket upgrade is accepted (a 101 goes out) it leaves the
-/// pipeline, with `leavesWith`: what follows is WebSocket frames.
+/// When a WebSocket upgrade is accepted (a 101 goes out) it lets everything
+/// through untouched from then on: what follows is WebSocket frames.
 final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -55,8 +55,6 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let limits: HTTPLimits
-    /// A handler that leaves the pipeline with this one (`HTTPParserErrorCatcher`).
-    var leavesWith: (any RemovableChannelHandler)?
     private var state = State.head
     private var scanner: RequestHeadScanner
     private var context: ChannelHandlerContext?
@@ -70,6 +68,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var headTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
+    private var lingering = false
 
     /// After a refusal, how long input is still read (and dropped) before the
     /// connection is closed: closing on unread input sends a reset, which can
@@ -164,9 +163,10 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .refused = state, let event = event as? ChannelEvent, event == .inputClosed {
+        if lingering, let event = event as? ChannelEvent, event == .inputClosed {
             // The client has read its answer and gone: nothing to linger for.
-            context.close(promise: nil)
+            closeNow(context: context)
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -199,8 +199,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             // A request whose body cannot be read is being answered, or waits for
             // its body: no answer can be placed after it. Only closing is left.
             state = .refused
-            cancelTimers()
-            context.close(promise: nil)
+            closeNow(context: context)
         }
     }
 
@@ -213,13 +212,10 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch unwrapOutboundIn(data) {
         case let .head(head) where head.status == .switchingProtocols:
+            // Inert from here on; it stays, as removing it while the upgrade
+            // rebuilds the pipeline breaks the upgrade.
             state = .passthrough
             cancelTimers()
-            context.write(data, promise: promise)
-            let pipeline = context.pipeline.syncOperations
-            if let companion = leavesWith { pipeline.removeHandler(companion, promise: nil) }
-            pipeline.removeHandler(context: context, promise: nil)
-            return
         case .head, .body:
             break
         case .end:
@@ -261,13 +257,35 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in
-            // The answer is out: say so with a FIN, read (and drop) what the client
-            // still sends for a while, then close.
+            // The answer is out: say so with a FIN, and tell the handlers behind
+            // that the client is done (they end quietly, as for a client that left).
+            // Input is still read, and dropped, for a while before the close.
             let halfClosed = context.eventLoop.makePromise(of: Void.self)
             context.close(mode: .output, promise: halfClosed)
-            halfClosed.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
-            self.lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+            halfClosed.futureResult.assumeIsolated().whenFailure { _ in self.closeNow(context: context) }
+            self.lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { self.closeNow(context: context) }
+            self.lingering = true
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
+    }
+
+    /// While lingering, a close from the handlers behind waits for the linger's end.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard lingering, mode == .all else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if let promise { context.channel.closeFuture.cascade(to: promise) }
+    }
+
+    /// Closes the connection, telling the handlers behind first that the client is
+    /// done, so that they end quietly (a bare close before the first request is
+    /// logged as an error by the upgrade's waiter).
+    private func closeNow(context: ChannelHandlerContext) {
+        lingering = false
+        cancelTimers()
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        context.close(promise: nil)
     }
 
     // MARK: Timers
@@ -288,7 +306,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .head = self.state, !self.scanner.started, self.outstanding <= 0 else { return }
             // Nothing asked, nothing to answer: a quiet close, as for a kept-alive connection.
             self.state = .refused
-            context.close(promise: nil)
+            self.closeNow(context: context)
         }
     }
 

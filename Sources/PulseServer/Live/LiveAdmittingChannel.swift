@@ -34,7 +34,6 @@ struct LiveAdmittingChannel: ServerChildChannel {
             let parserErrors = HTTPParserErrorCatcher(reportingTo: headGuard)
             try operations.addHandler(headGuard, position: .before(decoder))
             try operations.addHandler(parserErrors, position: .after(decoder))
-            headGuard.leavesWith = parserErrors  // after the 101: the bytes are WebSocket frames
             return value
         }
     }
