@@ -72,6 +72,15 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: Pulsegate.help("Longest from–to range of one /history query, e.g. 31d (env PULSEGATE_MAX_QUERY_RANGE).", default: .milliseconds(defaults.query.maxRange)), transform: Pulsegate.duration)
     var maxQueryRange: Duration = Environment.duration("PULSEGATE_MAX_QUERY_RANGE") ?? .milliseconds(defaults.query.maxRange)
 
+    @Option(help: "Largest request head (request line and header fields) in bytes; beyond it 414 or 431 (env PULSEGATE_MAX_REQUEST_HEAD_BYTES).")
+    var maxRequestHeadBytes: Int = Environment.int("PULSEGATE_MAX_REQUEST_HEAD_BYTES") ?? defaults.http.maxRequestHeadBytes
+
+    @Option(help: "Most header fields in one request; beyond it 431 (env PULSEGATE_MAX_REQUEST_HEADERS).")
+    var maxRequestHeaders: Int = Environment.int("PULSEGATE_MAX_REQUEST_HEADERS") ?? defaults.http.maxRequestHeaders
+
+    @Option(help: Pulsegate.help("Time a request head may take from its first byte, e.g. 10s, else 408; also how long a silent connection stays open (env PULSEGATE_REQUEST_HEAD_TIMEOUT).", default: defaults.http.requestHeadTimeout), transform: Pulsegate.duration)
+    var requestHeadTimeout: Duration = Environment.duration("PULSEGATE_REQUEST_HEAD_TIMEOUT") ?? defaults.http.requestHeadTimeout
+
     @Option(help: "Most open live (WebSocket) connections; more are refused with 503 (env PULSEGATE_MAX_CONNECTIONS).")
     var maxConnections: Int = Environment.int("PULSEGATE_MAX_CONNECTIONS") ?? defaults.live.maxConnections
 
@@ -128,6 +137,9 @@ struct Pulsegate: AsyncParsableCommand {
         guard (128...16_777_216).contains(maxLiveMessageBytes) else { throw ValidationError("--max-live-message-bytes must be between 128 and 16777216") }
         guard (1...QueryLimits.maxPointsPerSeries).contains(maxQueryPoints) else { throw ValidationError("--max-query-points must be between 1 and \(QueryLimits.maxPointsPerSeries)") }
         guard maxQuerySeries > 0, maxQueryRange > .zero else { throw ValidationError("--max-query-series and --max-query-range must be positive") }
+        guard (1_024...1_048_576).contains(maxRequestHeadBytes) else { throw ValidationError("--max-request-head-bytes must be between 1024 and 1048576") }
+        guard (1...10_000).contains(maxRequestHeaders) else { throw ValidationError("--max-request-headers must be between 1 and 10000") }
+        guard requestHeadTimeout > .zero else { throw ValidationError("--request-head-timeout must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
         guard ringSamples > 0 else { throw ValidationError("--ring-samples must be positive") }
@@ -154,6 +166,7 @@ struct Pulsegate: AsyncParsableCommand {
             query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.milliseconds, maxPoints: maxQueryPoints),
             ingest: IngestLimits(maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest),
             series: SeriesLimits(maxNewSeriesPerBatch: maxNewSeriesPerRequest, maxSeries: maxSeries),
+            http: HTTPLimits(maxRequestHeadBytes: maxRequestHeadBytes, maxRequestHeaders: maxRequestHeaders, requestHeadTimeout: requestHeadTimeout),
             sampleLimits: SampleLimits(maxLabels: maxLabelsPerSample, maxLabelValueLength: maxLabelValueBytes),
             pingInterval: pingInterval,
             maxLiveMessageBytes: maxLiveMessageBytes,

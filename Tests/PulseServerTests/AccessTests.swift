@@ -68,6 +68,67 @@ import Testing
         }
     }
 
+    /// The public list, written here apart from the code's own.
+    static let publicPaths: Set<String> = ["/healthz", "/readyz", "/openapi.json"]
+
+    @Test func everyRegisteredRouteDeclaresItsAccess() async throws {
+        try await withTestGateway { gateway, _ in
+            #expect(gateway.httpRoutes.routes.count >= 8, "\(gateway.httpRoutes.routes)")
+            #expect(gateway.httpRoutes.problems(publicPaths: Self.publicPaths) == [])
+            #expect(!gateway.webSocketRoutes.routes.isEmpty)
+            #expect(gateway.webSocketRoutes.problems(publicPaths: []) == [], "no WebSocket route is open")
+            #expect(gateway.webSocketRoutes.table.access(method: .get, path: "/ws/metrics") == .scope(.read))
+        }
+        // The check itself, over a router built here with the defects it must find.
+        let registry = RouteAccessRegistry()
+        let router = Router()
+        AccessGroup(.scope(.read), on: router, control: .open, registry: registry).get("/fine") { _, _ in "data" }
+        AccessGroup(.open, on: router, control: .open, registry: registry).get("/healthz") { _, _ in "ok" }
+        router.get("/leak") { _, _ in "data without a scope" }
+        AccessGroup(.open, on: router, control: .open, registry: registry).post("/sneaky") { _, _ in "open, not listed" }
+        let problems = RouteInventory(router: router, table: registry.table).problems(publicPaths: Self.publicPaths)
+        #expect(problems.count == 2, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("GET /leak has no declared access") }, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("POST /sneaky is declared open but is not on the list") }, "\(problems)")
+    }
+
+    @Test func publicRoutesAreOpenAndEveryProtectedRouteNeedsItsScope() async throws {
+        let files = NSTemporaryDirectory() + "pulsegate-public-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: files) }
+        try "<html>dashboard</html>".write(toFile: files + "/index.html", atomically: true, encoding: .utf8)
+        try "console.log(1)".write(toFile: files + "/app.js", atomically: true, encoding: .utf8)
+        let tokens = try AccessTokens(parsing: [Self.reader, Self.writer, Self.scraper].joined(separator: "\n"), origin: "test")
+        try await withTestGateway({
+            $0.access = AccessControl(tokens: tokens)
+            $0.publicDirectory = files
+        }) { gateway, client in
+            for uri in ["/healthz", "/readyz", "/openapi.json", "/", "/index.html", "/app.js"] {
+                #expect(try await status(client, .get, uri).0 == 200, "\(uri) is open")
+            }
+            // Every scoped route the router has, with a request it answers and the status of that answer.
+            let requests: [String: (uri: String, answered: Int)] = [
+                "GET /history": ("/history?metric=guarded", 200), "GET /api/series": ("/api/series", 200),
+                "GET /ws/metrics": ("/ws/metrics", 426), "POST /ingest": ("/ingest", 200), "GET /metrics": ("/metrics", 200),
+            ]
+            let holder: [AccessScope: String] = [.read: Self.reader, .write: Self.writer, .metrics: Self.scraper]
+            var tried = 0
+            for route in gateway.httpRoutes.routes {
+                guard case let .scope(scope) = gateway.httpRoutes.table.entries[route] else { continue }
+                let request = try #require(requests[route.description], "no request to try for \(route)")
+                let method = HTTPRequest.Method(route.method)!
+                #expect(try await status(client, method, request.uri).0 == 401, "\(route) without a token")
+                let wrong = holder.first { $0.key != scope }!.value
+                #expect(try await status(client, method, request.uri, token: wrong).0 == 403, "\(route) with a token of another scope")
+                #expect(try await status(client, method, request.uri, token: holder[scope]!).0 == request.answered, "\(route) with its scope")
+                tried += 1
+            }
+            #expect(tried == requests.count, "every protected route was tried")
+            // A path no route serves: 404 with or without a token, no data.
+            #expect(try await status(client, .get, "/no-such-path").0 == 404)
+        }
+    }
+
     @Test func theLiveStreamTakesTheTokenFromTheQueryOrTheHeader() async throws {
         try await withTokens { _, port in
             let none = try await RawWebSocket.open(port: port)

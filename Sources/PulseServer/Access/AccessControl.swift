@@ -12,11 +12,11 @@ public struct AccessControl: Sendable {
 
     public static let open = AccessControl(tokens: nil)
 
-    /// The refusal for a request to `path`, or nil when it may go on.
-    /// `queryToken` is `?token=` of a WebSocket upgrade, the one place it is
-    /// read: a browser cannot set headers on one.
-    func refusal(path: String, authorization: String?, queryToken: String? = nil) -> APIError? {
-        guard let tokens, let scope = AccessScope.required(forPath: path) else { return nil }
+    /// The refusal for a request to `path`, whose route needs `scope`, or nil
+    /// when it may go on. `queryToken` is `?token=` of a WebSocket upgrade, the
+    /// one place it is read: a browser cannot set headers on one.
+    func refusal(scope: AccessScope, path: String, authorization: String?, queryToken: String? = nil) -> APIError? {
+        guard let tokens else { return nil }
         guard let presented = Self.bearer(authorization) ?? queryToken else {
             return APIError(
                 .unauthorized, "\(path) needs a token with the \(scope.rawValue) scope: send Authorization: Bearer <token>",

@@ -13,6 +13,8 @@ public struct AppConfiguration: Sendable {
     public var ingest: IngestLimits
     /// Bounds on series (cardinality), per batch and in all, whatever the source.
     public var series: SeriesLimits
+    /// Bounds on request heads: size, header fields, time.
+    public var http: HTTPLimits
     /// Bounds on every sample's name and labels, whatever its source.
     public var sampleLimits: SampleLimits
     /// How often live connections are pinged; a peer that misses a pong is closed.
@@ -46,6 +48,7 @@ public struct AppConfiguration: Sendable {
         query: QueryLimits = QueryLimits(),
         ingest: IngestLimits = IngestLimits(),
         series: SeriesLimits = SeriesLimits(),
+        http: HTTPLimits = HTTPLimits(),
         sampleLimits: SampleLimits = .default,
         pingInterval: Duration = .seconds(15),
         maxLiveMessageBytes: Int = 16 * 1024,
@@ -66,6 +69,7 @@ public struct AppConfiguration: Sendable {
         self.query = query
         self.ingest = ingest
         self.series = series
+        self.http = http
         self.sampleLimits = sampleLimits
         self.pingInterval = pingInterval
         self.maxLiveMessageBytes = maxLiveMessageBytes

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import PulseCollect
@@ -35,25 +36,38 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
 
     let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes, metrics: metrics.liveMessages)
     let scrapeTime = ScrapeTimeMetrics(hub: hub, store: store, latestValues: latestValues, factory: metrics.factory, logger: logger)
+    let httpAccess = RouteAccessRegistry()
     let router = buildRouter(
         configuration, store: store, pipeline: pipeline, live: live,
-        metrics: metrics, exposition: MetricsController(registry: metrics.registry, scrapeTime: scrapeTime, latestValues: latestValues), logger: logger
+        metrics: metrics, exposition: MetricsController(registry: metrics.registry, scrapeTime: scrapeTime, latestValues: latestValues),
+        access: httpAccess, logger: logger
     )
+    let webSocketAccess = RouteAccessRegistry()
     let webSocketRouter = Router(context: LiveRequestContext.self)
     // Upgrades do not pass the HTTP router: they are logged here, their ?token= redacted.
     webSocketRouter.add(middleware: RequestLogMiddleware())
-    live.addRoutes(to: webSocketRouter)
+    live.addRoutes(to: AccessGroup(.scope(.read), on: webSocketRouter, control: configuration.access, registry: webSocketAccess, acceptsQueryToken: true))
+
+    // Fails closed: a route registered outside every access group is a gateway that does not start.
+    let httpRoutes = RouteInventory(router: router, table: httpAccess.table)
+    let webSocketRoutes = RouteInventory(router: webSocketRouter, table: webSocketAccess.table)
+    let problems = httpRoutes.problems(publicPaths: RouteAccess.publicPaths) + webSocketRoutes.problems(publicPaths: [])
+    guard problems.isEmpty else {
+        await store.close()
+        throw UndeclaredRouteAccess(problems: problems)
+    }
 
     let application = Application(
         router: router,
         server: .http1LiveWebSocket(
             webSocketRouter: webSocketRouter,
-            configuration: .init(ws: WebSocketServerConfiguration(
+            configuration: .init(http1: decoderAbove(configuration.http), ws: WebSocketServerConfiguration(
                 maxFrameSize: configuration.maxLiveMessageBytes,
                 autoPing: .enabled(timePeriod: configuration.pingInterval),
                 closeTimeout: .seconds(5)
             )),
-            hub: hub, access: configuration.access, origins: configuration.origins
+            hub: hub, access: configuration.access, webSocketRoutes: webSocketAccess.table, origins: configuration.origins,
+            limits: configuration.http
         ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pulsegate"),
         services: services,
@@ -61,34 +75,61 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     )
     return Gateway(
         application: application, hub: hub, pipeline: pipeline, store: store, metrics: metrics,
-        shutdownTimeout: configuration.shutdownTimeout, logger: logger
+        shutdownTimeout: configuration.shutdownTimeout, httpRoutes: httpRoutes, webSocketRoutes: webSocketRoutes, logger: logger
     )
 }
 
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.
+///
+/// Every route is registered in the group of the access it needs, which puts
+/// the scope's check in front of it and records it in `access`; the gateway
+/// does not start with a route outside every group (`RouteInventory`).
 func buildRouter(
     _ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics,
-    exposition: MetricsController<BasicRequestContext>, logger: Logger
+    exposition: MetricsController<BasicRequestContext>, access: RouteAccessRegistry, logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
     // First: every answer is counted and timed, the others' included.
     router.add(middleware: HTTPMetricsMiddleware(factory: metrics.factory))
     router.add(middleware: RequestLogMiddleware())
-    // Before anything that serves data; the dashboard's files are open (they hold none).
-    router.add(middleware: AccessMiddleware(access: configuration.access))
+
+    func group(_ needed: RouteAccess) -> AccessGroup<BasicRequestContext> {
+        AccessGroup(needed, on: router, control: configuration.access, registry: access)
+    }
+    // Open to anyone: probes and the API's description (on `RouteAccess.publicPaths`).
+    let open = group(.open)
+    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now, writer: store).addRoutes(to: open)
+    OpenAPIController<BasicRequestContext>().addRoutes(to: open)
+    // The dashboard's data.
+    let read = group(.scope(.read))
+    HistoryController<BasicRequestContext, SampleStore>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: read)
+    live.addRoutes(to: read)
+    // Pushes.
+    IngestController<BasicRequestContext>(pipeline: pipeline, parsers: .standard, limits: configuration.ingest, metrics: metrics.ingest)
+        .addRoutes(to: group(.scope(.write)))
+    // Prometheus scraping the gateway.
+    exposition.addRoutes(to: group(.scope(.metrics)))
+
+    // After the routes, router middleware runs only for requests no route
+    // matched: the dashboard's files (open: they hold no data; the page asks
+    // for a token when the data needs one), then 405 for a known path asked
+    // with another method, else 404. Neither serves data without its scope.
     if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
         router.add(middleware: FileMiddleware(configuration.publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {
         logger.warning("dashboard files not found; / will answer 404", metadata: ["directory": "\(configuration.publicDirectory)"])
     }
-    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now, writer: store).addRoutes(to: router)
-    OpenAPIController<BasicRequestContext>().addRoutes(to: router)
-    HistoryController<BasicRequestContext, SampleStore>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: router)
-    IngestController<BasicRequestContext>(pipeline: pipeline, parsers: .standard, limits: configuration.ingest, metrics: metrics.ingest).addRoutes(to: router)
-    exposition.addRoutes(to: router)
-    live.addRoutes(to: router)
-    // Last: a router middleware runs only for the routes added before it and for
-    // requests no route matches, which are the ones this one answers.
     router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
+}
+
+/// NIO's decoder limits, raised above ours so that `RequestHeadGuard`, which
+/// answers with a 414 or 431 that names the flag, is the one that refuses.
+func decoderAbove(_ limits: HTTPLimits) -> HTTP1Channel.Configuration {
+    let defaults = HTTP1Channel.Configuration.DecoderConfiguration()
+    return HTTP1Channel.Configuration(httpDecoderConfiguration: .init(
+        maxHeaderFieldSize: max(defaults.maxHeaderFieldSize, limits.maxRequestHeadBytes + 1),
+        maxHeaderListSize: max(defaults.maxHeaderListSize, limits.maxRequestHeadBytes + 1),
+        maxHeaderFieldCount: max(defaults.maxHeaderFieldCount, limits.maxRequestHeaders + 1)
+    ))
 }

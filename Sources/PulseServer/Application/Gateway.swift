@@ -22,6 +22,9 @@ public struct Gateway: Service {
     public let metrics: GatewayMetrics
     /// How long a graceful shutdown may take before what still runs is cancelled.
     let shutdownTimeout: Duration
+    /// The routes served, with the access each declared (for tests of that).
+    let httpRoutes: RouteInventory
+    let webSocketRoutes: RouteInventory
     let logger: Logger
 
     public func run() async throws {

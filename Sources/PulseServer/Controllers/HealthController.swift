@@ -22,7 +22,7 @@ struct HealthController<Context: RequestContext> {
         }
     }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/healthz") { _, _ in
             return Health(
                 status: "ok",

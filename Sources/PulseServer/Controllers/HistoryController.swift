@@ -12,7 +12,7 @@ struct HistoryController<Context: RequestContext, Store: SampleReader> {
     /// How long a sample may be stamped before it reaches the store's queue, at most, in ms.
     static var handoverGrace: Int64 { 2_000 }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/history") { request, _ in
             do {
                 return try await history(request)

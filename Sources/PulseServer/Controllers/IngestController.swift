@@ -15,7 +15,7 @@ struct IngestController<Context: RequestContext> {
     let limits: IngestLimits
     let metrics: IngestMetrics
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/ingest") { request, context in try await ingest(request, context: context) }
     }
 

@@ -9,7 +9,7 @@ struct MetricsController<Context: RequestContext> {
     let scrapeTime: ScrapeTimeMetrics
     let latestValues: LatestValues
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/metrics") { _, _ in
             var latest: [UInt8] = []
             latest.reserveCapacity(64 * 1024)

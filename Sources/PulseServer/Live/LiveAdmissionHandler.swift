@@ -14,8 +14,11 @@ import PulseLive
 /// site's page gets a 403, one without the token it needs a 401 (or 403 for
 /// a token without the read scope; here `?token=` counts, as a browser cannot
 /// set headers on an upgrade), one with bad parameters a 400, and one beyond
-/// the connection limit a 503, each with a JSON body that says why. Anything else passes, and the handler leaves the
-/// pipeline after the first request (only a first request can upgrade).
+/// the connection limit a 503, each with a JSON body that says why. The scope
+/// an upgrade needs is the one its route declared where it was registered
+/// (`RouteAccessTable`), the same declaration that guards it in the WebSocket
+/// router. Anything else passes, and the handler leaves the pipeline after the
+/// first request (only a first request can upgrade).
 final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -23,12 +26,15 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
 
     private let hub: LiveHub
     private let access: AccessControl
+    /// The access each WebSocket route declared where it was registered.
+    private let routes: RouteAccessTable
     private let origins: OriginPolicy
     private var refusal: APIError?
 
-    init(hub: LiveHub, access: AccessControl, origins: OriginPolicy) {
+    init(hub: LiveHub, access: AccessControl, routes: RouteAccessTable, origins: OriginPolicy) {
         self.hub = hub
         self.access = access
+        self.routes = routes
         self.origins = origins
     }
 
@@ -52,16 +58,19 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
 
     private func decide(_ head: HTTPRequestHead) -> APIError? {
         let uri = URI(head.uri)
-        guard uri.path == LiveController.path,
-              head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" })
+        // An upgrade to a path with no WebSocket route is no upgrade: the HTTP router answers it.
+        guard head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }),
+              let declared = routes.access(method: .get, path: uri.path)
         else { return nil }
         if let reason = origins.refusal(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host")) {
             return APIError(.forbidden, reason)
         }
         let queryToken = uri.queryParameters["token"].map { String($0) }
-        if let refusal = access.refusal(path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken) {
+        if case let .scope(scope) = declared,
+           let refusal = access.refusal(scope: scope, path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken) {
             return refusal
         }
+        guard uri.path == LiveController.path else { return nil }
         do {
             _ = try LiveRequest(uri: uri)
         } catch {

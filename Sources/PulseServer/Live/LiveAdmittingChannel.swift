@@ -7,14 +7,18 @@ import NIOHTTP1
 import PulseLive
 
 /// Hummingbird's HTTP/1 + WebSocket channel with `LiveAdmissionHandler` in front of its upgrade,
-/// and `QuiesceBeforeFirstRequestHandler` so that an unused connection does not hold a shutdown.
+/// `QuiesceBeforeFirstRequestHandler` so that an unused connection does not hold a shutdown, and
+/// `RequestHeadGuard` in front of the HTTP decoder (with `HTTPParserErrorCatcher` behind it) so that
+/// every request head is bounded in size, fields and time, and answered when it is not valid.
 struct LiveAdmittingChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
 
     let upgradeChannel: HTTP1WebSocketUpgradeChannel
     let hub: LiveHub
     let access: AccessControl
+    let webSocketRoutes: RouteAccessTable
     let origins: OriginPolicy
+    let limits: HTTPLimits
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         upgradeChannel.setup(channel: channel, logger: logger).flatMapThrowing { value in
@@ -24,7 +28,12 @@ struct LiveAdmittingChannel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
             try operations.addHandler(QuiesceBeforeFirstRequestHandler(), position: .before(upgrader))
-            try operations.addHandler(LiveAdmissionHandler(hub: hub, access: access, origins: origins), position: .before(upgrader))
+            try operations.addHandler(LiveAdmissionHandler(hub: hub, access: access, routes: webSocketRoutes, origins: origins), position: .before(upgrader))
+            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let headGuard = RequestHeadGuard(limits: limits)
+            let parserErrors = HTTPParserErrorCatcher(reportingTo: headGuard)
+            try operations.addHandler(headGuard, position: .before(decoder))
+            try operations.addHandler(parserErrors, position: .after(decoder))
             return value
         }
     }
@@ -41,13 +50,15 @@ extension HTTPServerBuilder {
         configuration: HTTP1WebSocketUpgradeChannel.Configuration,
         hub: LiveHub,
         access: AccessControl,
-        origins: OriginPolicy
+        webSocketRoutes: RouteAccessTable,
+        origins: OriginPolicy,
+        limits: HTTPLimits
     ) -> HTTPServerBuilder {
         let webSocketResponder = webSocketRouter.buildResponder()
         return HTTPServerBuilder { responder in
             LiveAdmittingChannel(
                 upgradeChannel: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                hub: hub, access: access, origins: origins
+                hub: hub, access: access, webSocketRoutes: webSocketRoutes, origins: origins, limits: limits
             )
         }
     }

@@ -22,7 +22,7 @@ struct LiveController {
     static let path = "/ws/metrics"
 
     /// The upgrade route, on the WebSocket router.
-    func addRoutes(to router: Router<LiveRequestContext>) {
+    func addRoutes(to router: some RouterMethods<LiveRequestContext>) {
         router.ws(RouterPath(Self.path)) { request, _ in
             // `LiveAdmissionHandler` has already refused bad parameters and a full hub
             // with a proper answer; these checks only catch a race with other upgrades.
@@ -35,7 +35,7 @@ struct LiveController {
     }
 
     /// The same path on the HTTP router answers what the upgrade refused, and why.
-    func addRoutes(to router: Router<some RequestContext>) {
+    func addRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
         router.get(RouterPath(Self.path)) { request, _ -> Response in
             _ = try LiveRequest(request)
             if request.headers[.upgrade]?.lowercased() == "websocket" {
