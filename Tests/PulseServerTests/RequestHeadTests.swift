@@ -64,6 +64,41 @@ import Testing
         }
     }
 
+    /// Every refusal is counted by its reason at `/metrics`, exactly.
+    @Test func refusedHeadsAreCountedByReason() async throws {
+        try await withTestGateway({ $0.http.requestHeadTimeout = .seconds(1) }) { _, client in
+            let port = try #require(client.port)
+            // On a connection of its own each time: a kept-alive one goes idle past the 1 s timeout here.
+            func scrape() async throws -> MetricsTests.Scrape {
+                let raw = try RawHTTPClient(port: port)
+                await raw.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                let received = await raw.readUntilClosed()
+                return MetricsTests.Scrape(received.text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n"))
+            }
+            let reasons = ["uri_too_long", "head_too_large", "too_many_headers", "head_timeout", "malformed"]
+            let before = try await scrape()
+            for reason in reasons {
+                #expect(before.values[#"pulsegate_http_heads_refused_total{reason="\#(reason)"}"#] == 0, "\(reason) present at 0")
+            }
+            let requests: [(String, Int)] = [
+                (history(metricBytes: 100_000), 414),
+                ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + String(repeating: "b", count: 70_000) + "\r\n\r\n", 431),
+                ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + String(repeating: "a: b\r\n", count: 200) + "\r\n", 431),
+                ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: s", 408),  // never ends
+                ("NONSENSE\r\n\r\n", 400),
+                (history(metricBytes: 100_000), 414),
+            ]
+            for (request, status) in requests {
+                let raw = try RawHTTPClient(port: port)
+                await raw.send(request)
+                #expect(await raw.readUntilClosed().status == status, "\(request.prefix(40))")
+            }
+            let after = try await scrape()
+            let counted = reasons.map { after.values[#"pulsegate_http_heads_refused_total{reason="\#($0)"}"#] ?? -1 }
+            #expect(counted == [2, 1, 1, 1, 1], "\(zip(reasons, counted).map { "\($0)=\($1)" })")
+        }
+    }
+
     @Test func aDrippedHeadGets408AfterTheHeadTimeout() async throws {
         try await withTestGateway({ $0.http.requestHeadTimeout = .seconds(1) }) { _, client in
             let port = try #require(client.port)

@@ -67,7 +67,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
                 closeTimeout: .seconds(5)
             )),
             hub: hub, access: configuration.access, webSocketRoutes: webSocketAccess.table, origins: configuration.origins,
-            limits: configuration.http
+            limits: configuration.http, headMetrics: metrics.requestHeads
         ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pulsegate"),
         services: services,

@@ -75,8 +75,11 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// destroy the answer before the client reads it.
     static let lingerTime = TimeAmount.seconds(2)
 
-    init(limits: HTTPLimits) {
+    private let metrics: RequestHeadMetrics
+
+    init(limits: HTTPLimits, metrics: RequestHeadMetrics) {
         self.limits = limits
+        self.metrics = metrics
         self.scanner = RequestHeadScanner(maxBytes: limits.maxRequestHeadBytes, maxFields: limits.maxRequestHeaders)
     }
 
@@ -152,11 +155,11 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     requestsForwarded += 1
                     forward(buffer.readSlice(length: consumed)!, as: .wholeHead, context: context)
                 case .requestLineTooLong:
-                    refuse(.uriTooLong, "the request line is longer than this server's limit of \(limits.maxRequestHeadBytes) bytes for a request head (--max-request-head-bytes): send a shorter URL", context: context)
+                    refuse(.uriTooLong, .uriTooLong, "the request line is longer than this server's limit of \(limits.maxRequestHeadBytes) bytes for a request head (--max-request-head-bytes): send a shorter URL", context: context)
                 case .headTooLarge:
-                    refuse(.requestHeaderFieldsTooLarge, "the request head (request line and header fields) is larger than this server's limit of \(limits.maxRequestHeadBytes) bytes (--max-request-head-bytes)", context: context)
+                    refuse(.requestHeaderFieldsTooLarge, .headTooLarge, "the request head (request line and header fields) is larger than this server's limit of \(limits.maxRequestHeadBytes) bytes (--max-request-head-bytes)", context: context)
                 case .tooManyFields:
-                    refuse(.requestHeaderFieldsTooLarge, "the request has more than \(limits.maxRequestHeaders) header fields, this server's limit (--max-request-headers)", context: context)
+                    refuse(.requestHeaderFieldsTooLarge, .tooManyHeaders, "the request has more than \(limits.maxRequestHeaders) header fields, this server's limit (--max-request-headers)", context: context)
                 }
             }
         }
@@ -194,7 +197,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .partialHead, .wholeHead:
             // This head never became a request: the ones before it are answered, then this one is.
             if kind == .wholeHead { requestsForwarded -= 1 }
-            refuse(.badRequest, "the request is not valid HTTP/1.1 (\(error)); the connection is closed", context: context)
+            refuse(.badRequest, .malformed, "the request is not valid HTTP/1.1 (\(error)); the connection is closed", context: context)
         case .body:
             // A request whose body cannot be read is being answered, or waits for
             // its body: no answer can be placed after it. Only closing is left.
@@ -235,7 +238,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Refusals
 
-    private func refuse(_ status: HTTPResponseStatus, _ message: String, context: ChannelHandlerContext) {
+    private func refuse(_ status: HTTPResponseStatus, _ reason: RequestHeadMetrics.Reason, _ message: String, context: ChannelHandlerContext) {
+        metrics.refused(reason)
         state = .refused
         cancel(&headTimer)
         cancel(&idleTimer)
@@ -295,7 +299,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         headTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.requestHeadTimeout)) {
             self.headTimer = nil
             guard case .head = self.state, self.scanner.started else { return }
-            self.refuse(.requestTimeout, "the request head was not complete within \(DurationText.format(milliseconds: self.limits.requestHeadTimeout.milliseconds)) of its first byte (--request-head-timeout)", context: context)
+            self.refuse(.requestTimeout, .headTimeout, "the request head was not complete within \(DurationText.format(milliseconds: self.limits.requestHeadTimeout.milliseconds)) of its first byte (--request-head-timeout)", context: context)
         }
     }
 

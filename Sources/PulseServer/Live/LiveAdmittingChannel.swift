@@ -19,6 +19,7 @@ struct LiveAdmittingChannel: ServerChildChannel {
     let webSocketRoutes: RouteAccessTable
     let origins: OriginPolicy
     let limits: HTTPLimits
+    let headMetrics: RequestHeadMetrics
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         upgradeChannel.setup(channel: channel, logger: logger).flatMapThrowing { value in
@@ -30,7 +31,7 @@ struct LiveAdmittingChannel: ServerChildChannel {
             try operations.addHandler(QuiesceBeforeFirstRequestHandler(), position: .before(upgrader))
             try operations.addHandler(LiveAdmissionHandler(hub: hub, access: access, routes: webSocketRoutes, origins: origins), position: .before(upgrader))
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            let headGuard = RequestHeadGuard(limits: limits)
+            let headGuard = RequestHeadGuard(limits: limits, metrics: headMetrics)
             let parserErrors = HTTPParserErrorCatcher(reportingTo: headGuard)
             try operations.addHandler(headGuard, position: .before(decoder))
             try operations.addHandler(parserErrors, position: .after(decoder))
@@ -52,13 +53,14 @@ extension HTTPServerBuilder {
         access: AccessControl,
         webSocketRoutes: RouteAccessTable,
         origins: OriginPolicy,
-        limits: HTTPLimits
+        limits: HTTPLimits,
+        headMetrics: RequestHeadMetrics
     ) -> HTTPServerBuilder {
         let webSocketResponder = webSocketRouter.buildResponder()
         return HTTPServerBuilder { responder in
             LiveAdmittingChannel(
                 upgradeChannel: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                hub: hub, access: access, webSocketRoutes: webSocketRoutes, origins: origins, limits: limits
+                hub: hub, access: access, webSocketRoutes: webSocketRoutes, origins: origins, limits: limits, headMetrics: headMetrics
             )
         }
     }

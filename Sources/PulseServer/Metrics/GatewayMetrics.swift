@@ -13,6 +13,7 @@ public struct GatewayMetrics: Sendable {
     let pipeline: PipelineMetrics
     let query: QueryMetrics
     let liveMessages: LiveMessageMetrics
+    let requestHeads: RequestHeadMetrics
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -21,5 +22,6 @@ public struct GatewayMetrics: Sendable {
         pipeline = PipelineMetrics(factory: factory)
         query = QueryMetrics(factory: factory)
         liveMessages = LiveMessageMetrics(factory: factory)
+        requestHeads = RequestHeadMetrics(factory: factory)
     }
 }

@@ -13,6 +13,7 @@ enum MetricsCatalog {
         "pulsegate_build_info": Family(help: "Always 1; the labels say which Pulsegate and Swift built it."),
         // HTTP
         "pulsegate_http_requests_total": Family(help: "HTTP requests answered, by route, method and status."),
+        "pulsegate_http_heads_refused_total": Family(help: "Requests refused before routing for their head, by reason (uri_too_long, head_too_large, too_many_headers, head_timeout, malformed)."),
         "pulsegate_http_request_duration_seconds": Family(
             help: "Time from a request's head to the end of its response, by route and method.",
             buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
