@@ -72,4 +72,17 @@ import Testing
             }
         }
     }
+    /// `?token=` on the upgrade is read like every parameter: percent-decoded, given once.
+    @Test func theUpgradesTokenIsReadAsAnyParameter() async throws {
+        let tokens = try AccessTokens(parsing: "read:plus+slash/equals=0123456789", origin: "test")
+        try await withTestGateway({ $0.access = AccessControl(tokens: tokens) }) { _, client in
+            let port = try #require(client.port)
+            let encoded = try await RawWebSocket.open(port: port, query: "token=plus%2Bslash%2Fequals%3D0123456789")
+            #expect(encoded.status == 101, "\(encoded.response)")
+            encoded.drop()
+            let twice = try await RawWebSocket.open(port: port, query: "token=plus%2Bslash%2Fequals%3D0123456789&token=x")
+            #expect(twice.status == 400, "\(twice.response)")
+            #expect(await twice.readRest().contains(#"{"error":"token is given more than once"}"#))
+        }
+    }
 }

@@ -65,7 +65,14 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
         if let reason = origins.refusal(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host")) {
             return APIError(.forbidden, reason)
         }
-        let queryToken = uri.queryParameters["token"].map { String($0) }
+        // Read as every other parameter is (`QueryParameters`): a page's
+        // `URLSearchParams` writes a token's `+` and `=` as %2B and %3D.
+        let queryToken: String?
+        do {
+            queryToken = try QueryParameters(uri.query).value("token")
+        } catch {
+            return error
+        }
         if case let .scope(scope) = declared,
            let refusal = access.refusal(scope: scope, path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken) {
             return refusal
