@@ -72,7 +72,7 @@ def on_signal(signum, _frame):
 class Podman:
     """podman with this check's storage, runtime and containers.conf."""
 
-    def __init__(self, scratch, storage):
+    def __init__(self, scratch, storage, runroot):
         self.conf = os.path.join(scratch, "containers.conf")
         # The defaults ask for more than this machine's hard limits (runc then fails with
         # "error setting rlimits"): the hard limits, and no more processes than pid_max,
@@ -91,7 +91,7 @@ class Podman:
             f.write('events_logger = "file"\n')
             f.write('cgroup_manager = "cgroupfs"\n')  # no systemd to ask
         self.storage = storage
-        self.runroot = os.path.join(scratch, "runroot")
+        self.runroot = runroot
         self.env = dict(os.environ, CONTAINERS_CONF=self.conf)
         self.current = None  # the running podman, to stop it on a signal
 
@@ -122,8 +122,8 @@ class Podman:
             raise RuntimeError(f"podman {' '.join(args[:2])} failed with {status}{where}")
         return status, stdout, stderr
 
-    def inspect(self, name, template):
-        return self.run("inspect", "--format", template, name)[1].strip()
+    def inspect(self, kind, name, template):
+        return self.run(kind, "inspect", "--format", template, name)[1].strip()
 
 
 def log(message):
@@ -202,6 +202,13 @@ def run_image(podman, scratch, timings):
                                     stdout=out, stderr=subprocess.STDOUT).returncode
         if status != 0:
             raise RuntimeError(f"debootstrap failed with {status}: {tail(os.path.join(scratch, 'debootstrap.log'))}")
+        # As in debian:bookworm-slim: no downloaded packages, no package lists (the
+        # Dockerfile's apt-get update fetches them).
+        for folder in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for entry in os.listdir(os.path.join(rootfs, folder)):
+                path = os.path.join(rootfs, folder, entry)
+                if os.path.isfile(path):
+                    os.remove(path)
         subprocess.run(["tar", "-C", rootfs, "-cf", tarball + ".partial", "."], check=True)
         os.replace(tarball + ".partial", tarball)
         replace_cache("run-", tarball)
@@ -319,7 +326,7 @@ class Session:
         return name, port
 
     def state(self, name):
-        return json.loads(self.podman.inspect(name, "{{json .State}}"))
+        return json.loads(self.podman.inspect("container", name, "{{json .State}}"))
 
     def wait_served(self, name, port):
         """Waits for /healthz through the published port; (ok, detail)."""
@@ -361,16 +368,17 @@ class Session:
 
     def close(self):
         for name in reversed(self.containers):
-            self.podman.run("rm", "-f", "-t", "0", name, check=False, timeout=120)
+            # -v: the anonymous volume a container without -v gets for VOLUME /data
+            self.podman.run("rm", "-f", "-v", "-t", "0", name, check=False, timeout=120)
         for name in self.volumes:
             self.podman.run("volume", "rm", "-f", name, check=False, timeout=120)
 
 
 def check_image(check, session):
     podman, image = session.podman, session.image
-    config = json.loads(podman.inspect(image, "{{json .Config}}"))
+    config = json.loads(podman.inspect("image", image, "{{json .Config}}"))
     env = dict(item.split("=", 1) for item in config.get("Env") or [])
-    health = config.get("Healthcheck") or {}
+    health = json.loads(podman.inspect("image", image, "{{json .HealthCheck}}") or "null") or {}
     problems = []
     if config.get("User") != f"{UID}:{UID}":
         problems.append(f"user {config.get('User')!r}")
@@ -382,6 +390,8 @@ def check_image(check, session):
         problems.append(f"env {env}")
     if not health.get("Test"):
         problems.append("no HEALTHCHECK (built with --format oci?)")
+    elif "/healthz" not in " ".join(health["Test"]):
+        problems.append(f"HEALTHCHECK does not ask /healthz: {health['Test']}")
     if config.get("Entrypoint") != ["/usr/local/bin/pulsegate"]:
         problems.append(f"entrypoint {config.get('Entrypoint')} (the exec form keeps pulsegate PID 1)")
     check.record("image configuration", not problems,
@@ -469,9 +479,9 @@ def check_trusted(check, session):
     status, body, _ = http("POST", f"http://127.0.0.1:{port}/ingest", json.dumps(push).encode(),
                            {"Content-Type": "application/json"})
     check.record("POST /ingest", status == 200 and body == {"accepted": 1}, f"{status} {json.dumps(body)}")
-    history = (f"http://127.0.0.1:{port}/history?metric=container_check_value&run={run_label}"
+    history = (f"/history?metric=container_check_value&run={run_label}"
                f"&from={ts - 60_000}&to={ts + 60_000}")
-    status, body, _ = http("GET", history)
+    status, body, _ = http("GET", f"http://127.0.0.1:{port}{history}")
     points = points_of(body)
     check.record("/history returns the pushed sample", status == 200 and points == [[ts, value]],
                  f"{points} (pushed [[{ts}, {value}]])")
@@ -499,7 +509,7 @@ def check_trusted(check, session):
     # The same volume, a new container: the sample is still there.
     second, port = session.start("again", "-e", "PULSEGATE_TRUSTED_NETWORK=1", "-v", f"{volume}:/data")
     served, detail = session.wait_served(second, port)
-    status, body, _ = http("GET", history) if served else (None, detail, None)
+    status, body, _ = http("GET", f"http://127.0.0.1:{port}{history}") if served else (None, detail, None)
     points = points_of(body)
     check.record("second container on the volume: the sample kept", points == [[ts, value]],
                  f"{points}" if served else detail)
@@ -520,7 +530,7 @@ def check_unhealthy(check, session):
     status, out, err = session.podman.run("healthcheck", "run", name, check=False, timeout=120)
     check.record("podman healthcheck run: unhealthy when nothing listens", status != 0,
                  f"exit {status} {(out + err).strip()[:80]}")
-    session.podman.run("rm", "-f", "-t", "0", name, check=False)
+    session.podman.run("rm", "-f", "-v", "-t", "0", name, check=False)
 
 
 def check_systemd(check, session, scratch):
@@ -549,12 +559,39 @@ def check_systemd(check, session, scratch):
     score = float(match.group(1)) if match else None
     check.record("systemd-analyze security: exposure at most 2.0", score is not None and score <= 2.0,
                  f"{match.group(1)} {match.group(2)}" if match else (result.stdout + result.stderr).strip()[-200:])
-    # The binary runs with the flags the unit gives it (a flag renamed would break the unit).
-    line = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).split()
-    args = [a.replace("%S", os.path.join(folder, "state")) for a in line[1:]]
-    result = subprocess.run([binary, *args, "--help"], capture_output=True, text=True)
-    check.record("the unit's ExecStart flags parse", result.returncode == 0, f"{' '.join(line[1:])}: exit {result.returncode} "
-                 f"{(result.stderr.strip().splitlines() or [''])[0][:100]}")
+    # The unit's command line, as systemd would run it (%S: a scratch state directory,
+    # its Environment= lines), on a free port: it starts, serves, and SIGTERM stops it with 0.
+    command = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).split()
+    state = os.path.join(folder, "state")
+    os.makedirs(os.path.join(state, "pulsegate"))
+    env = dict(os.environ)
+    for assignment in re.findall(r"^Environment=(.*)$", unit, re.M):
+        name, _, value = assignment.partition("=")
+        env[name] = value.replace("/usr/local/share/pulsegate/Public", os.path.join(REPO, "Public"))
+    env["PULSEGATE_PORT"] = "0"
+    database = os.path.join(state, "pulsegate", "pulsegate.sqlite")
+    with open(os.path.join(folder, "unit.log"), "wb") as out:
+        process = subprocess.Popen([binary, *[a.replace("%S", state) for a in command[1:]]], env=env,
+                                   cwd=os.path.join(state, "pulsegate"), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        port = None
+        deadline = time.monotonic() + START_DEADLINE
+        while port is None and time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+)", tail(os.path.join(folder, "unit.log")))
+            port = int(found.group(1)) if found else None
+            time.sleep(0.2)
+        status = http("GET", f"http://127.0.0.1:{port}/healthz")[0] if port else None
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=STOP_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    check.record("the unit's ExecStart runs: serves, stops with 0 on SIGTERM",
+                 status == 200 and code == 0 and os.path.exists(database),
+                 f"{' '.join(command[1:])}: /healthz {status}, exit {code}, database "
+                 f"{'made' if os.path.exists(database) else 'missing'}"
+                 + ("" if status == 200 else f": {tail(os.path.join(folder, 'unit.log'), 5).strip()[-300:]}"))
 
 
 def unmount_under(folder):
@@ -572,6 +609,7 @@ def unmount_under(folder):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--storage", help="podman storage root to use and keep (default: a scratch one)")
+    parser.add_argument("--runroot", help="podman's run root to go with --storage (default: beside it, DIR.runroot)")
     parser.add_argument("--image", help="check this image, already in --storage, instead of building one")
     options = parser.parse_args()
     if options.image and not options.storage:
@@ -586,7 +624,8 @@ def main():
     os.makedirs(CACHE, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix="container-check.")
     storage = os.path.abspath(options.storage) if options.storage else os.path.join(scratch, "storage")
-    podman = Podman(scratch, storage)
+    runroot = options.runroot or (storage + ".runroot" if options.storage else os.path.join(scratch, "runroot"))
+    podman = Podman(scratch, storage, runroot)
     session = None
     check = Check()
     failed = 1
@@ -619,7 +658,7 @@ def main():
                 print(tail(build_log, 60), file=sys.stderr)
                 raise
             timings["podman build"] = time.monotonic() - started
-            size = int(podman.inspect(image, "{{.Size}}"))
+            size = int(podman.inspect("image", image, "{{.Size}}"))
             check.record("podman build", True, f"{timings['podman build']:.0f} s, image {size / 1e6:.0f} MB "
                                                f"(run image from debootstrap, {mirror})")
         session = Session(podman, image)
