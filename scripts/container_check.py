@@ -116,7 +116,10 @@ class Podman:
             if log:
                 out.close()
         stdout = (stdout or b"").decode(errors="replace")
-        stderr = (stderr or b"").decode(errors="replace")
+        # Without systemd, podman says on every run of an image with a HEALTHCHECK that it
+        # cannot add the timer (podman healthcheck run is the way here): not news.
+        stderr = "".join(line for line in (stderr or b"").decode(errors="replace").splitlines(True)
+                         if "unable to get systemd connection" not in line)
         if check and status != 0:
             where = f" (log: {log})" if log else f": {stderr.strip()[-2000:]}"
             raise RuntimeError(f"podman {' '.join(args[:2])} failed with {status}{where}")
@@ -464,8 +467,9 @@ def check_trusted(check, session):
     name, port = session.start("trusted", "-e", "PULSEGATE_TRUSTED_NETWORK=1", "-v", f"{volume}:/data")
     served, body = session.wait_served(name, port)
     healthy = served and isinstance(body, dict) and body.get("status") == "ok" and body.get("database") == "/data/pulsegate.sqlite"
-    if not check.record("trusted network: /healthz from outside", healthy,
-                        f"127.0.0.1:{port} -> 8080: {json.dumps(body)[:100]}" if served else body):
+    check.record("trusted network: /healthz from outside, database in /data", healthy,
+                 f"127.0.0.1:{port} -> 8080: {json.dumps(body)[:100]}" if served else body)
+    if not served:
         return
 
     status, out, err = session.podman.run("healthcheck", "run", name, check=False, timeout=120)
