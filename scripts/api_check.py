@@ -31,12 +31,8 @@ def main():
         server = Pulsegate(args.binary, scratch, "--collect-interval", "0")
         try:
             report.heading("pulsegate")
-            try:
-                server.start()
-            except RuntimeError as e:
-                report.check("pulsegate started", False, e)
+            if not report.started(server):
                 return report.finish()
-            report.check("pulsegate started", True, f"{args.binary} on {server.base}, pid {server.pid}")
 
             # Samples in the last hour for the metric and labels of the document's examples,
             # so that the examples read real points; and values near the largest double,

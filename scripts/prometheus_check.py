@@ -426,13 +426,9 @@ def main():
             f.write("<!doctype html><title>prometheus-check</title>\n")
         server = Pulsegate(args.binary, os.path.join(args.scratch, "pulsegate"), "--collect-interval", "1s",
                            "--public-dir", public, pids_file=pids)
-        try:
-            server.start()
-        except RuntimeError as e:
-            report.check("pulsegate started", False, e)
+        if not report.started(server):
             return report.finish()
         base = server.base
-        report.check("pulsegate started", True, f"listening on {base}, pid {server.pid}")
         traffic = Traffic(server, stop)
         traffic.start()
         ws = LiveClient(server.port, stop)

@@ -564,6 +564,15 @@ class Report:
         print(f"  {'pass' if ok else 'FAIL'}  {name}: {shown}", flush=True)
         return bool(ok)
 
+    def started(self, server):
+        """Starts `server` as the check "pulsegate started"; False (and the failure
+        reported) when it does not come up, so that the caller can finish at once."""
+        try:
+            server.start()
+        except RuntimeError as e:
+            return self.check("pulsegate started", False, e)
+        return self.check("pulsegate started", True, f"{server.binary} on {server.base}, pid {server.pid}")
+
     def run(self, name):
         """Decorator: runs the function as one check; it returns (ok, detail), and an
         exception fails the check with the exception as its detail."""

@@ -524,12 +524,8 @@ def main():
     relay = None
     try:
         report.heading("pulsegate")
-        try:
-            server.start()
-        except RuntimeError as e:
-            report.check("pulsegate started", False, e)
+        if not report.started(server):
             return report.finish()
-        report.check("pulsegate started", True, f"{args.binary} on 127.0.0.1:{server.port}, pid {server.pid}")
         relay = Relay(server.port, port=args.relay_port)
         checks = Checks(args, report, relay, server)
         for part in (checks.tls, checks.http, checks.websocket, checks.uptime, checks.nginx_log):
