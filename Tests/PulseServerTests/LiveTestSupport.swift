@@ -226,6 +226,11 @@ func liveTestConfiguration(directory: String, live: LiveConfiguration = LiveConf
         // runs as the gateway starts, must not race them away.
         store: StoreConfiguration(path: directory + "/live.sqlite", retention: .seconds(100 * 365 * 86_400), rollupRetention: .seconds(100 * 365 * 86_400)),
         live: live,
+        // HummingbirdTesting's live client keeps one connection for a whole test and
+        // does not open another when the server closes it: a test that waits longer
+        // than the idle bound (`--request-head-timeout`, 10 s) between two requests
+        // would find it closed. The bound's own tests set a short one.
+        http: HTTPLimits(requestHeadTimeout: .seconds(600)),
         pingInterval: pingInterval,
         collectInterval: nil,
         publicDirectory: directory + "/public"
