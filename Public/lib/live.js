@@ -51,6 +51,18 @@ export class LiveConnection {
     this.onState({ state });
   }
 
+  /**
+   * Asks the server to confirm the subscription (the same metrics): its `subscribed`
+   * reply comes after every frame the server wrote before it, in order, so it tells
+   * a silent stream (nothing published) from a stalled link (frames still on the way).
+   * False if there is no open connection to ask on.
+   */
+  probe() {
+    if (!this.#ws || this.#ws.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(JSON.stringify({ type: 'subscribe', metrics: this.metrics }));
+    return true;
+  }
+
   /** The next delay: exponential, capped, with "equal jitter" (half fixed, half random) so that
    *  many pages that lost the same server do not all come back in the same millisecond. */
   nextDelay(attempt) {
@@ -76,7 +88,10 @@ export class LiveConnection {
       if (ws !== this.#ws) return;
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
-      if (typeof frame.seq === 'number') this.lastSeq = frame.seq; // seq never goes back within an instance
+      // seq never goes back within an instance. A `subscribed` reply (to probe()) carries the
+      // server's newest batch, which may be one dropped for this client and not yet announced
+      // by a `gap`: resuming after it would skip that batch.
+      if (typeof frame.seq === 'number' && frame.type !== 'subscribed') this.lastSeq = frame.seq;
       if (frame.type === 'hello') {
         greeted = true;
         this.#attempt = 0;

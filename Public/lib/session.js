@@ -60,6 +60,11 @@ export class Session {
   #lastControl = null;
   #idleTimer = null;
   #undrawn = new Map(); // chart state -> Map(trace index -> { x, y })
+  // The stream's clock: the server_ts of the newest samples frame applied, or what an
+  // answered probe proved. Quiet buckets are judged by it, not by the wall clock.
+  #streamTs = -Infinity;
+  #lastSamplesAt = 0; // performance.now() when the last samples frame arrived
+  #probe = null; // { serverTs, spoiled } while a probe awaits its `subscribed` reply
 
   /**
    * metrics: names; windowMs and points: the window and how many points fit the chart.
@@ -91,6 +96,7 @@ export class Session {
       onFrame: (frame) => this.#enqueue(frame),
       onState: (status) => {
         if (status.state === 'live' && this.#liveState !== 'live') this.#liveSince = performance.now();
+        if (status.state !== 'live') this.#probe = null; // its reply would have come on that connection
         this.#liveState = status.state;
         this.onStatus(status);
       },
@@ -218,6 +224,15 @@ export class Session {
     if (typeof frame.server_ts === 'number') this.#clockOffset = frame.server_ts - Date.now();
     if (frame.type === 'samples') this.onActivity?.(frame.server_ts);
     if (frame.type === 'error') console.warn('pulsegate live:', frame.error);
+    if (frame.type === 'samples') {
+      this.#lastSamplesAt = performance.now();
+      if (this.#probe) this.#probe.spoiled = true;
+    } else if (frame.type === 'subscribed' && this.#probe) {
+      // Nothing came between the probe and its reply: nothing was on its way, so the
+      // stream was silent, by the server's clock, up to when the probe was sent.
+      if (!this.#probe.spoiled) frame.quietUntil = this.#probe.serverTs;
+      this.#probe = null;
+    }
     this.#queue.push(frame);
     this.#apply();
   }
@@ -248,7 +263,10 @@ export class Session {
     let taken = 0;
     while (taken < this.#queue.length) {
       const frame = this.#queue[taken++];
-      if (frame.type === 'samples') this.#ingest(frame.samples);
+      if (frame.type === 'samples') {
+        this.#ingest(frame.samples);
+        if (typeof frame.server_ts === 'number') this.#streamTs = Math.max(this.#streamTs, frame.server_ts);
+      } else if (frame.type === 'subscribed' && frame.quietUntil !== undefined) this.#streamTs = Math.max(this.#streamTs, frame.quietUntil);
       else if (frame.type === 'reset' || frame.type === 'gap') {
         backfillTo = frame.type === 'reset' ? frame.complete_from_ts : frame.to_ts;
         this.#lastControl = frame.type;
@@ -256,7 +274,10 @@ export class Session {
       if (backfillTo !== null) break; // later frames wait for the backfill
     }
     this.#queue.splice(0, taken);
-    if (this.#liveState === 'live' && backfillTo === null && performance.now() - this.#liveSince >= QUIET_MS) this.#closeQuiet();
+    if (this.#liveState === 'live' && backfillTo === null && performance.now() - this.#liveSince >= QUIET_MS) {
+      this.#closeQuiet();
+      this.#probeIfSilent();
+    }
     if (taken > 0) this.#measure('pulsegate:apply', started);
     if (backfillTo !== null) {
       // Visible in DevTools' timeline, and how the browser check knows a backfill ran.
@@ -330,9 +351,16 @@ export class Session {
    * first QUIET_MS, when the ring's replay (or a reset's backfill) is still bringing the
    * rest of a bucket left open by the break. Closed early, that bucket would be drawn
    * short, and its late samples skipped.
+   *
+   * Silent by the stream's clock (#streamTs), not the wall clock: a link that stalls (a
+   * congested network, a relay that stops passing bytes) keeps the connection open and
+   * delivers nothing for seconds, then the frames it held, then the server's `gap`. By the
+   * wall clock, the bucket open when the stall began would be closed during it, short,
+   * and the held frames' samples for it skipped as late (the real-gap browser check drew
+   * such a bucket with a few samples of its 20).
    */
   #closeQuiet() {
-    const before = this.serverNow() - QUIET_MS;
+    const before = this.#streamTs - QUIET_MS;
     const out = [];
     for (const state of this.state.values()) {
       for (const series of state.series.values()) {
@@ -343,6 +371,17 @@ export class Session {
         }
       }
     }
+  }
+
+  /**
+   * A connection with no samples for QUIET_MS is either silent (every series it carries
+   * stopped) or stalled; only the server can tell, so it is asked (LiveConnection.probe):
+   * a reply with no samples before it advances the stream's clock to when it was asked.
+   */
+  #probeIfSilent() {
+    if (this.#probe || this.paused || performance.now() - this.#lastSamplesAt < QUIET_MS) return;
+    const serverTs = this.serverNow();
+    if (this.live.probe()) this.#probe = { serverTs, spoiled: false };
   }
 
   #addSeries(state, key, labels) {

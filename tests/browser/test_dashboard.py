@@ -679,3 +679,57 @@ GAP_RECORDER = """
   };
 })();
 """
+
+
+def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, server_factory):
+    """A real gap: the page's live connection stalls on the way (a relay stops passing the
+    server's bytes on, as a congested link would), the server's outbox for it (16 KiB) fills
+    and it drops frames for it, and when the link moves again the server sends its `gap`
+    frame. The page must fill the gap from /history. 30 series x 20 frames/s (some 50 KB/s)
+    fill the server's socket buffer in seconds: the relay's small window and segments keep
+    it far below the megabytes that loopback TCP would otherwise buffer."""
+    server = server_factory("real-gap", "--collect-interval", "0", "--synthetic-series", "30", "--synthetic-rate", "20",
+                            "--outbox-bytes", "16384", "--slow-client-timeout", "120s").start()
+    relay = Relay(server.port, upstream_buffer=4096)
+    script = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": GAP_RECORDER})
+    try:
+        page.get(f"http://127.0.0.1:{relay.port}/?metric=synthetic_value&window={WINDOW}")
+        wait_live(page)
+        wait_for(page, "const gd = document.getElementById('chart-synthetic_value'); return gd && gd.data && gd.data.length === 30 && gd.data.every((t) => t.x.length >= 3)",
+                 timeout=30, what="30 synthetic traces")
+        # The outbox (16 KiB) holds several frames (2.7 KB each), so that a loaded machine
+        # does not make the server drop frames before the stall; should it all the same,
+        # their gap frames are recorded and counted too.
+        before = server.metric("pulsegate_ws_frames_dropped_total")
+        relay.hold("GET /ws/metrics")
+        try:
+            deadline = time.monotonic() + 90
+            while (dropped := server.metric("pulsegate_ws_frames_dropped_total")) < before + 10:
+                assert time.monotonic() < deadline, f"the server dropped only {dropped - before:.0f} frames in 90 s of stall"
+                time.sleep(0.2)
+        finally:
+            relay.release()
+        marks = wait_for(page, "return performance.getEntriesByName('pulsegate:backfill').map(e => e.detail).filter(d => d.type === 'gap')",
+                         timeout=60, what="a backfill after the server's gap frame")
+        # Every frame the server dropped for the page is announced in a gap frame.
+        deadline = time.monotonic() + 30
+        while True:
+            gaps = page.execute_script("return window.__gaps")
+            dropped = server.metric("pulsegate_ws_frames_dropped_total")
+            if sum(g["dropped"] for g in gaps) == dropped:
+                break
+            assert time.monotonic() < deadline, f"gap frames announce {sum(g['dropped'] for g in gaps)} dropped frames, the server counts {dropped:.0f}: {gaps}"
+            time.sleep(0.2)
+        assert all(g["from_ts"] <= g["to_ts"] and g["from_seq"] <= g["seq"] for g in gaps), gaps
+        # ...and the page backfilled up to the last of them.
+        wait_for(page, "return performance.getEntriesByName('pulsegate:backfill').some((e) => e.detail.type === 'gap' && e.detail.to === arguments[0])",
+                 max(g["to_ts"] for g in gaps), timeout=30, what=f"a backfill to the last gap's to_ts; had {marks}")
+        wait_until_drawn_past(page, "synthetic_value", max(g["to_ts"] for g in gaps) + 2000)
+        now = int(time.time() * 1000)
+        _, compared = assert_page_equals_history(page, server, "synthetic_value", now)
+        print(f"\n  real gap: {dropped:.0f} frames dropped by the server in {len(gaps)} gap frame(s) "
+              f"(ts {gaps[0]['from_ts']}..{gaps[-1]['to_ts']}); filled from history, {compared} buckets equal to /history, none twice")
+    finally:
+        relay.release()
+        relay.shutdown()
+        page.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
