@@ -461,7 +461,9 @@ def check_tokens(check, session):
         source_document = f.read()
     check.record("with tokens: /openapi.json served without a token, equal to the source",
                  served_document == source_document,
-                 f"{len(served_document)} bytes served, {len(source_document)} in Sources/PulseServer/Resources")
+                 f"{len(served_document)} bytes served (sha256 {hashlib.sha256(served_document).hexdigest()[:12]}), "
+                 f"{len(source_document)} in Sources/PulseServer/Resources "
+                 f"(sha256 {hashlib.sha256(source_document).hexdigest()[:12]})")
     url = f"http://127.0.0.1:{port}/history?metric=host_cpu_usage_ratio&from=-1m"
     status, body, headers = http("GET", url)
     check.record("with tokens: /history without a token is 401", status == 401 and isinstance(body, dict) and "error" in body
