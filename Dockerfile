@@ -38,6 +38,8 @@ RUN swift build -c release --product pulsegate --static-swift-stdlib \
     && install -D -m 755 "$(swift build -c release --show-bin-path)/pulsegate" /out/pulsegate \
     && strip --strip-debug /out/pulsegate
 
+# The binary is all the build gives the run stage: the OpenAPI document is compiled into it
+# (no resource bundle to copy); the dashboard's files come from the sources.
 FROM ${RUN_IMAGE}
 RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-0 zlib1g \

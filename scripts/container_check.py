@@ -12,7 +12,8 @@ containers.conf in the scratch directory (CONTAINERS_CONF).
 
 Checks: the image's configuration (non-root user, /data volume, port, HEALTHCHECK,
 listening on 0.0.0.0); the dashboard and its Plotly inside; the binary's libraries;
-without tokens it refuses to start; with tokens a request without one gets 401 and one
+without tokens it refuses to start; with tokens /openapi.json (compiled into the binary)
+is served without one, equal to the source file, a request without one gets 401 and one
 with it is served; with PULSEGATE_TRUSTED_NETWORK=1 on a named volume: /healthz from
 outside through the published loopback port, `podman healthcheck run` healthy (and
 unhealthy in a container where nothing listens), a push to /ingest read back from
@@ -449,6 +450,20 @@ def check_tokens(check, session):
     served, detail = session.wait_served(name, port)
     if not check.record("with tokens: /healthz served without a token", served, "200" if served else detail):
         return
+    # The OpenAPI document is compiled into the binary (no resource bundle in the image):
+    # served without a token, the same bytes as the file in the sources.
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=15) as response:
+            served_document = response.read()
+    except urllib.error.HTTPError as error:
+        served_document = f"HTTP {error.code}".encode()
+    with open(os.path.join(REPO, "Sources", "PulseServer", "Resources", "openapi.json"), "rb") as f:
+        source_document = f.read()
+    check.record("with tokens: /openapi.json served without a token, equal to the source",
+                 served_document == source_document,
+                 f"{len(served_document)} bytes served (sha256 {hashlib.sha256(served_document).hexdigest()[:12]}), "
+                 f"{len(source_document)} in Sources/PulseServer/Resources "
+                 f"(sha256 {hashlib.sha256(source_document).hexdigest()[:12]})")
     url = f"http://127.0.0.1:{port}/history?metric=host_cpu_usage_ratio&from=-1m"
     status, body, headers = http("GET", url)
     check.record("with tokens: /history without a token is 401", status == 401 and isinstance(body, dict) and "error" in body
