@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The system's libsqlite3 (Debian: libsqlite3-dev).
@@ -69,6 +70,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Cluster mode: the PostgreSQL store (shared history) and the cross-node stream, behind PulseCore's protocols.
+        .target(
+            name: "PulseCluster",
+            dependencies: [
+                "PulseCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // HTTP: routes, configuration, the application builder.
         .target(
             name: "PulseServer",
@@ -76,6 +89,7 @@ let package = Package(
                 "CZlib",
                 "PulseCore",
                 "PulseStore",
+                "PulseCluster",
                 "PulseLive",
                 "PulseCollect",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -121,7 +135,11 @@ let package = Package(
             ]
         ),
         // What several test targets share (a seeded generator, an in-memory store); no product code.
-        .target(name: "PulseTestSupport", dependencies: ["PulseCore"], path: "Tests/PulseTestSupport"),
+        .target(
+            name: "PulseTestSupport",
+            dependencies: ["PulseCore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            path: "Tests/PulseTestSupport"
+        ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore", "PulseTestSupport"]),
         .testTarget(
             name: "PulseLiveTests",
@@ -132,6 +150,14 @@ let package = Package(
         .testTarget(
             name: "PulseStoreTests",
             dependencies: ["PulseStore", "PulseCore", "PulseTestSupport", "CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "PulseClusterTests",
+            dependencies: [
+                "PulseCluster", "PulseCore", "PulseStore", "PulseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(
             name: "PulseCollectTests",

@@ -1,3 +1,5 @@
+import PulseCore
+
 /// The newest committed rollup of each series the writer has touched: the
 /// minute that nearly every new sample folds into, kept in memory so that a
 /// transaction does not read it back from SQLite. Owned by the writer's thread.

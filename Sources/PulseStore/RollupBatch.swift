@@ -1,3 +1,5 @@
+import PulseCore
+
 /// The rollups touched by one write transaction, kept by the writer.
 ///
 /// A sample later than every sample of its minute is folded into that minute's

@@ -1,3 +1,5 @@
+import PulseCore
+
 /// The SQL of the `rollups_1m` table: one `MinuteRollup` per series and minute.
 ///
 /// The writer keeps it in the same transaction as the raw rows it summarises,
@@ -75,19 +77,13 @@ enum RollupTable {
         statement.bind(seriesID, at: 1)
         statement.bind(from, at: 2)
         statement.bind(to, at: 3)
-        var current: (minute: Int64, rollup: MinuteRollup)?
-        while try statement.step() {
-            let timestamp = statement.int64(at: 0)
-            let value = statement.double(at: 1)
-            let minute = MinuteRollup.minute(of: timestamp)
-            if current?.minute == minute {
-                current!.rollup.add(timestamp: timestamp, value: value)
-            } else {
-                if let done = current { body(done.minute, done.rollup) }
-                current = (minute, MinuteRollup(timestamp: timestamp, value: value))
+        try withoutActuallyEscaping(body) { body in
+            var folder = MinuteFolder(body)
+            while try statement.step() {
+                folder.add(timestamp: statement.int64(at: 0), value: statement.double(at: 1))
             }
+            folder.finish()
         }
-        if let done = current { body(done.minute, done.rollup) }
     }
 
     /// The rollup of one series and minute computed from its raw rows (nil when it has none).

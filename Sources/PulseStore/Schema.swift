@@ -1,3 +1,5 @@
+import PulseCore
+
 /// The database schema, as an ordered list of migrations.
 ///
 /// `PRAGMA user_version` records how many have been applied. A migration is

@@ -49,7 +49,7 @@ enum SeriesQueries {
             """)
         defer { statement.reset() }
         statement.bind(prefix, at: 1)
-        statement.bind(prefixUpperBound(prefix), at: 2)
+        statement.bind(PrefixRange.upperBound(of: prefix), at: 2)
         let latest = try connection.cached("SELECT ts FROM samples WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1")
         var found: [SeriesInfo] = []
         while found.count < limit, try statement.step() {
@@ -60,16 +60,6 @@ enum SeriesQueries {
             found.append(SeriesInfo(key: SeriesKey(metric: statement.string(at: 1), labels: labels), lastTimestamp: latest.int64(at: 0)))
         }
         return found
-    }
-
-    /// The smallest string greater than every string starting with `prefix`
-    /// ("" when there is none, e.g. for an empty prefix). Metric names are ASCII.
-    static func prefixUpperBound(_ prefix: String) -> String {
-        var bytes = Array(prefix.utf8)
-        while let last = bytes.popLast() {
-            if last < 0x7F { return String(decoding: bytes + [last + 1], as: UTF8.self) }
-        }
-        return ""
     }
 
     /// One point per non-empty bucket of `step` ms, for the samples with
@@ -111,19 +101,16 @@ enum SeriesQueries {
         useRollups: Bool, on connection: SQLiteConnection
     ) throws -> [Point] {
         var buckets = BucketFolder(step: step)
-        let resolution = MinuteRollup.resolution
-        // Whole minutes are those starting in [firstWhole, endWhole).
-        let firstWhole = from <= 0 ? 0 : MinuteRollup.minute(of: from - 1) + resolution
-        let endWhole = to < 0 ? 0 : MinuteRollup.minute(of: to == .max ? to : to + 1)
-        if useRollups, firstWhole < endWhole {
-            if from < firstWhole {
-                try RollupTable.foldRaw(seriesID: seriesID, from: from, to: firstWhole - 1, on: connection) { buckets.add($0, $1) }
+        let split = MinuteSplit(from: from, to: to)
+        if useRollups, let whole = split.wholeMinutes {
+            if let leading = split.leadingRaw {
+                try RollupTable.foldRaw(seriesID: seriesID, from: leading.lowerBound, to: leading.upperBound, on: connection) { buckets.add($0, $1) }
             }
-            try RollupTable.range(seriesID: seriesID, firstMinute: firstWhole, lastMinute: endWhole - resolution, on: connection) {
+            try RollupTable.range(seriesID: seriesID, firstMinute: whole.lowerBound, lastMinute: whole.upperBound, on: connection) {
                 buckets.add($0, $1)
             }
-            if endWhole <= to {
-                try RollupTable.foldRaw(seriesID: seriesID, from: endWhole, to: to, on: connection) { buckets.add($0, $1) }
+            if let trailing = split.trailingRaw {
+                try RollupTable.foldRaw(seriesID: seriesID, from: trailing.lowerBound, to: trailing.upperBound, on: connection) { buckets.add($0, $1) }
             }
         } else {
             try RollupTable.foldRaw(seriesID: seriesID, from: from, to: to, on: connection) { buckets.add($0, $1) }

@@ -1,4 +1,5 @@
-/// What the writer has done since it started; read by self-instrumentation.
+/// What a store's writer has done since it started; read by self-instrumentation.
+/// (`checkpoints` is the SQLite store's alone.)
 public struct WriterStatistics: Sendable, Equatable {
     public var batchesCommitted = 0
     public var rowsWritten = 0

@@ -1,5 +1,3 @@
-import PulseCore
-
 /// The aggregates of one series over a span of time: what a downsampling
 /// bucket needs, whatever its aggregation.
 ///
@@ -13,23 +11,23 @@ import PulseCore
 /// `merge` in ascending minute order. Floating-point addition is not
 /// associative, so this one order on both sides is what makes a query served
 /// from rollups return the very same bits as one computed from raw rows.
-struct MinuteRollup: Equatable {
+public struct MinuteRollup: Equatable, Sendable {
     /// The width of a rollup, in ms.
-    static let resolution: Int64 = 60_000
+    public static let resolution: Int64 = 60_000
 
     /// The start of the minute holding `timestamp` (never negative: the model refuses that).
-    static func minute(of timestamp: Int64) -> Int64 {
+    public static func minute(of timestamp: Int64) -> Int64 {
         timestamp - timestamp % resolution
     }
 
-    var count: Int64
-    var sum: Double
-    var min: Double
-    var max: Double
-    var last: Double
-    var lastTimestamp: Int64
+    public var count: Int64
+    public var sum: Double
+    public var min: Double
+    public var max: Double
+    public var last: Double
+    public var lastTimestamp: Int64
 
-    init(count: Int64, sum: Double, min: Double, max: Double, last: Double, lastTimestamp: Int64) {
+    public init(count: Int64, sum: Double, min: Double, max: Double, last: Double, lastTimestamp: Int64) {
         self.count = count
         self.sum = sum
         self.min = min
@@ -39,12 +37,12 @@ struct MinuteRollup: Equatable {
     }
 
     /// The aggregates of a single sample.
-    init(timestamp: Int64, value: Double) {
+    public init(timestamp: Int64, value: Double) {
         self.init(count: 1, sum: value, min: value, max: value, last: value, lastTimestamp: timestamp)
     }
 
     /// Folds in a sample later than every one so far.
-    mutating func add(timestamp: Int64, value: Double) {
+    public mutating func add(timestamp: Int64, value: Double) {
         precondition(timestamp > lastTimestamp, "rollups fold samples in ascending ts order")
         count += 1
         sum += value
@@ -55,7 +53,7 @@ struct MinuteRollup: Equatable {
     }
 
     /// Folds in the aggregates of a later span.
-    mutating func merge(_ later: MinuteRollup) {
+    public mutating func merge(_ later: MinuteRollup) {
         count += later.count
         sum += later.sum
         min = Swift.min(min, later.min)
@@ -66,7 +64,7 @@ struct MinuteRollup: Equatable {
         }
     }
 
-    func value(_ aggregation: Aggregation) -> Double {
+    public func value(_ aggregation: Aggregation) -> Double {
         switch aggregation {
         case .avg: sum / Double(count)
         case .min: min

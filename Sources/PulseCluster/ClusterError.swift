@@ -1,0 +1,20 @@
+/// Why the cluster's store refuses to start or to write.
+public enum ClusterError: Error, CustomStringConvertible, Equatable {
+    /// The database was set up by a newer Pulsegate, whose tables this one cannot read safely.
+    case schemaTooNew(found: Int, supported: Int)
+    /// The store is closing or closed.
+    case closed
+    /// More samples wait for PostgreSQL than the node may hold.
+    case backlogFull(limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .schemaTooNew(found, supported):
+            "the PostgreSQL database has schema version \(found), newer than this Pulsegate supports (\(supported)): upgrade Pulsegate, or point it at another database"
+        case .closed:
+            "the store is closed"
+        case let .backlogFull(limit):
+            "more than \(limit) samples are waiting for PostgreSQL: try again shortly"
+        }
+    }
+}

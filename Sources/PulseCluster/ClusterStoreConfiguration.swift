@@ -1,0 +1,43 @@
+/// How the cluster's store writes and forgets. The batching and retention
+/// settings are the embedded store's (the same flags); the rest is PostgreSQL's.
+public struct ClusterStoreConfiguration: Sendable {
+    public var postgres: PostgresSettings
+    /// Commit when this many samples are pending…
+    public var batchSize: Int
+    /// …or when the oldest has waited this long.
+    public var batchAge: Duration
+    /// Raw samples older than this go, a whole day's partition at a time.
+    public var retention: Duration
+    /// Per-minute rollups older than this go; at least `retention`.
+    public var rollupRetention: Duration
+    /// How often partitions are made ahead and retention runs (on one node at a time).
+    public var maintenanceInterval: Duration
+    /// Rollup rows deleted per retention transaction.
+    public var retentionChunk: Int
+    /// Samples that may wait for PostgreSQL (also while it is down) before new ones are refused.
+    public var maxPendingSamples: Int
+    /// Day partitions made ahead of today.
+    public var partitionsAhead: Int
+
+    public init(
+        postgres: PostgresSettings,
+        batchSize: Int = 10_000,
+        batchAge: Duration = .seconds(1),
+        retention: Duration = .seconds(7 * 24 * 3600),
+        rollupRetention: Duration = .seconds(90 * 24 * 3600),
+        maintenanceInterval: Duration = .seconds(60),
+        retentionChunk: Int = 5_000,
+        maxPendingSamples: Int = 1_000_000,
+        partitionsAhead: Int = 2
+    ) {
+        self.postgres = postgres
+        self.batchSize = batchSize
+        self.batchAge = batchAge
+        self.retention = retention
+        self.rollupRetention = rollupRetention
+        self.maintenanceInterval = maintenanceInterval
+        self.retentionChunk = retentionChunk
+        self.maxPendingSamples = maxPendingSamples
+        self.partitionsAhead = partitionsAhead
+    }
+}

@@ -1,0 +1,136 @@
+import Logging
+import Metrics
+import PostgresNIO
+import PulseCore
+
+/// The cluster's store: every node's history in one PostgreSQL database,
+/// behind the same protocols as the embedded SQLite store, answering the same
+/// for the same data.
+///
+/// Writes go through the node's `PostgresWriter` (group commits, COPY); reads
+/// go to PostgreSQL through the client's pool, off every event loop's way
+/// (postgres-nio's I/O never blocks a thread).
+public final class PostgresSampleStore: SampleWriter, SampleReader, Sendable {
+    public let configuration: ClusterStoreConfiguration
+    let client: PostgresClient
+    private let writer: PostgresWriter
+    private let queries: PostgresQueries
+    private let maintenance: PartitionMaintenance
+    private let logger: Logger
+
+    private init(configuration: ClusterStoreConfiguration, client: PostgresClient, writer: PostgresWriter, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.writer = writer
+        self.queries = PostgresQueries(client: client, logger: logger)
+        self.maintenance = PartitionMaintenance(client: client, configuration: configuration, logger: logger)
+        self.logger = logger
+    }
+
+    /// Connects, applies migrations, makes today's partitions and loads the
+    /// series; then `run()` must run (it drives the connection pool and the writer).
+    ///
+    /// Throws `ClusterError.schemaTooNew` for a database set up by a newer Pulsegate.
+    /// `client` is the pool whose `run()` is already running (see `PostgresStoreService`).
+    static func open(
+        _ configuration: ClusterStoreConfiguration, client: PostgresClient, logger: Logger, metrics: any MetricsFactory
+    ) async throws -> PostgresSampleStore {
+        try await PostgresSchema.migrate(client, logger: logger)
+        let maintenance = PartitionMaintenance(client: client, configuration: configuration, logger: logger)
+        try await maintenance.run()
+        var seriesIDs: [SeriesKey: Int64] = [:]
+        let rows = try await client.query("SELECT id, metric, labels FROM series", logger: logger)
+        for try await (id, metric, labelText) in rows.decode((Int64, String, String).self) {
+            if let labels = LabelJSON.decode(labelText) { seriesIDs[SeriesKey(metric: metric, labels: labels)] = id }
+        }
+        let partitions = try await client.withConnection { try await Partitions.existing(on: $0, logger: logger) }
+        let writer = PostgresWriter(
+            client: client, configuration: configuration, seriesIDs: seriesIDs, partitions: partitions, logger: logger, metrics: metrics
+        )
+        logger.info("cluster store opened", metadata: [
+            "postgres": "\(configuration.postgres)", "schema": "\(PostgresSchema.currentVersion)", "series": "\(seriesIDs.count)",
+        ])
+        return PostgresSampleStore(configuration: configuration, client: client, writer: writer, logger: logger)
+    }
+
+    /// Runs the writer and the periodic maintenance until `close()`.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.writer.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.configuration.maintenanceInterval)
+                    if Task.isCancelled { return }
+                    do {
+                        try await self.maintenance.run()
+                    } catch {
+                        self.logger.error("partition maintenance failed", metadata: ["error": "\(String(reflecting: error))"])
+                    }
+                }
+            }
+            // The writer returns once stopped and drained; then maintenance stops too.
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Writing
+
+    public func write(_ samples: [Sample], durability: Durability) async throws {
+        try await writer.write(samples, durability: durability)
+    }
+
+    /// Commits everything queued so far.
+    public func flush() async throws {
+        try await writer.write([], durability: .committed)
+    }
+
+    /// One round of partition upkeep and retention, relative to `now`.
+    func maintain(now: Int64) async throws -> PartitionMaintenance.Round {
+        try await maintenance.run(now: now)
+    }
+
+    /// Asks the writer to commit what is queued and stop; `run()` returns after.
+    func requestStop() {
+        writer.requestStop()
+    }
+
+    public var statistics: WriterStatistics { writer.statistics }
+
+    public var writeFailure: String? { writer.statistics.lastWriteError }
+
+    public var seriesCount: Int { writer.registry.count }
+
+    public func newSeriesCount(in keys: Set<SeriesKey>) -> Int {
+        writer.registry.unknownCount(in: keys)
+    }
+
+    // MARK: Reading
+
+    public func range(_ selector: SeriesSelector, from: Int64, to: Int64, limit: Int? = nil) async throws -> [SeriesPoints] {
+        var result: [SeriesPoints] = []
+        for (id, key) in try await queries.series(selector) {
+            result.append(SeriesPoints(key: key, points: try await queries.raw(seriesID: id, from: from, to: to, limit: limit)))
+        }
+        return result
+    }
+
+    public func downsample(_ selector: SeriesSelector, from: Int64, to: Int64, step: Int64, aggregation: Aggregation) async throws -> [SeriesPoints] {
+        precondition(step > 0, "step must be positive")
+        var result: [SeriesPoints] = []
+        for (id, key) in try await queries.series(selector) {
+            result.append(SeriesPoints(key: key, points: try await queries.downsampled(seriesID: id, from: from, to: to, step: step, aggregation: aggregation)))
+        }
+        return result
+    }
+
+    public func catalog(prefix: String = "", limit: Int = 10_000) async throws -> [SeriesInfo] {
+        try await queries.catalog(prefix: prefix, limit: limit)
+    }
+
+    /// The latest ts up to which every sample this node accepted is committed:
+    /// one less than the oldest ts still waiting for its writer, or `now`.
+    public func committedThrough(now: Int64 = Timestamp.now()) -> Int64 {
+        writer.oldestPendingTimestamp.map { min(now, $0 - 1) } ?? now
+    }
+}

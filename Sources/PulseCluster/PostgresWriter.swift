@@ -1,0 +1,250 @@
+import Foundation
+import Logging
+import Metrics
+import PostgresNIO
+import PulseCore
+import Synchronization
+
+/// The node's writer into PostgreSQL: group commits, one transaction at a time.
+///
+/// Callers queue samples and return at once (`.buffered`: the collector) or
+/// wait for the COMMIT that holds them (`.committed`: pushes, whose 2xx means
+/// durable). A commit starts at once when someone waits, else when `batchSize`
+/// samples are queued or the oldest is `batchAge` old; callers that arrive while
+/// one runs share the next (group commit). One caller's samples are never split
+/// across transactions.
+///
+/// When a transaction fails (PostgreSQL down, say), those who wait get the
+/// error (a push is answered 503, never 2xx), and buffered samples go back to
+/// the front of the queue, to be written with their own timestamps once
+/// PostgreSQL answers again; the queue is bounded (`maxPendingSamples`), and
+/// what does not fit is refused and counted.
+final class PostgresWriter: Sendable {
+    private struct QueuedWrite {
+        let samples: [Sample]
+        let waiter: CheckedContinuation<Void, any Error>?
+    }
+
+    private struct State {
+        var queue: [QueuedWrite] = []
+        var queuedSamples = 0
+        var queuedWaiters = 0
+        var queuedSince: ContinuousClock.Instant?
+        var queuedMinTimestamp: Int64?
+        var committingMinTimestamp: Int64?
+        var stopping = false
+        /// While set, failed writes are retried after this instant, not before.
+        var retryAfter: ContinuousClock.Instant?
+        var statistics = WriterStatistics()
+    }
+
+    private let client: PostgresClient
+    private let batchSize: Int
+    private let batchAge: Duration
+    private let maxPendingSamples: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+    /// Wakes the loop; holds at most one pending wake-up, so none is lost.
+    private let wakeUps: AsyncStream<Void>.Continuation
+    private let wakeUpStream: AsyncStream<Void>
+    private let batchSamples: Recorder
+    private let commitDuration: Metrics.Timer
+
+    /// Series and partitions known to exist; owned by the loop, shared with readers of cardinality.
+    let registry = SeriesRegistry()
+    private let caches: Mutex<(seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>)>
+
+    init(
+        client: PostgresClient, configuration: ClusterStoreConfiguration, seriesIDs: [SeriesKey: Int64],
+        partitions: Set<DayPartition>, logger: Logger, metrics: any MetricsFactory
+    ) {
+        self.client = client
+        self.batchSize = max(1, configuration.batchSize)
+        self.batchAge = configuration.batchAge
+        self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
+        self.logger = logger
+        self.batchSamples = Recorder(label: "pulsegate_store_batch_samples", aggregate: true, factory: metrics)
+        self.commitDuration = Metrics.Timer(label: "pulsegate_store_commit_duration_seconds", factory: metrics)
+        self.caches = Mutex((seriesIDs, partitions))
+        (wakeUpStream, wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        registry.add(seriesIDs.keys)
+    }
+
+    // MARK: Called from any task
+
+    func write(_ samples: [Sample], durability: Durability) async throws {
+        switch durability {
+        case .buffered:
+            try state.withLock { try enqueue(QueuedWrite(samples: samples, waiter: nil), &$0) }
+        case .committed:
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                state.withLock { state in
+                    do {
+                        try enqueue(QueuedWrite(samples: samples, waiter: continuation), &state)
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+
+    private func enqueue(_ write: QueuedWrite, _ state: inout State) throws {
+        if state.stopping { throw ClusterError.closed }
+        if state.queuedSamples + write.samples.count > maxPendingSamples {
+            state.statistics.samplesRefused += write.samples.count
+            throw ClusterError.backlogFull(limit: maxPendingSamples)
+        }
+        if state.queuedSince == nil, !write.samples.isEmpty {
+            state.queuedSince = .now
+            // The deadline of the batch that starts here.
+            let age = batchAge
+            Task { [wakeUps] in
+                try? await Task.sleep(for: age)
+                wakeUps.yield()
+            }
+        }
+        if let oldest = write.samples.lazy.map(\.timestamp).min() {
+            state.queuedMinTimestamp = min(state.queuedMinTimestamp ?? oldest, oldest)
+        }
+        state.queue.append(write)
+        state.queuedSamples += write.samples.count
+        if write.waiter != nil { state.queuedWaiters += 1 }
+        if write.waiter != nil || state.queuedSamples >= batchSize { wakeUps.yield() }
+    }
+
+    /// The oldest sample ts accepted but not yet committed.
+    var oldestPendingTimestamp: Int64? {
+        state.withLock { state in
+            switch (state.queuedMinTimestamp, state.committingMinTimestamp) {
+            case let (queued?, committing?): min(queued, committing)
+            case let (queued, committing): queued ?? committing
+            }
+        }
+    }
+
+    var statistics: WriterStatistics {
+        state.withLock { state in
+            var copy = state.statistics
+            copy.pendingSamples = state.queuedSamples
+            return copy
+        }
+    }
+
+    /// Asks the loop to commit what is queued and return.
+    func requestStop() {
+        state.withLock { $0.stopping = true }
+        wakeUps.yield()
+    }
+
+    // MARK: The loop
+
+    /// Commits batches until stopped; returns once what was queued before the
+    /// stop is committed (or has failed).
+    func run() async {
+        for await _ in wakeUpStream {
+            while let batch = nextBatch() {
+                await commit(batch)
+            }
+            if state.withLock({ $0.stopping && $0.queue.isEmpty }) { break }
+            if let retryAfter = state.withLock({ $0.retryAfter }) {
+                // PostgreSQL failed: wait before trying again (a push's waiter still triggers a try).
+                try? await Task.sleep(until: retryAfter)
+                wakeUps.yield()
+            }
+        }
+    }
+
+    /// The writes of the next transaction, if one is due now.
+    private func nextBatch() -> [QueuedWrite]? {
+        state.withLock { state in
+            guard !state.queue.isEmpty else { return nil }
+            let due = state.queuedWaiters > 0 || state.stopping || state.queuedSamples >= batchSize
+                || (state.queuedSince.map { ContinuousClock.now - $0 >= batchAge } ?? false)
+            let waiting = state.retryAfter.map { ContinuousClock.now < $0 } ?? false
+            guard due, !waiting || state.queuedWaiters > 0 || state.stopping else { return nil }
+            var taken: [QueuedWrite] = []
+            var count = 0
+            while let first = state.queue.first, taken.isEmpty || count + first.samples.count <= batchSize {
+                taken.append(state.queue.removeFirst())
+                count += first.samples.count
+            }
+            state.queuedSamples -= count
+            state.queuedWaiters -= taken.lazy.filter { $0.waiter != nil }.count
+            state.committingMinTimestamp = taken.lazy.flatMap(\.samples).map(\.timestamp).min()
+            state.queuedMinTimestamp = state.queue.lazy.flatMap(\.samples).map(\.timestamp).min()
+            state.queuedSince = state.queue.isEmpty ? nil : .now
+            state.statistics.committingSamples = count
+            return taken
+        }
+    }
+
+    private func commit(_ writes: [QueuedWrite]) async {
+        let samples = writes.flatMap(\.samples)
+        let started = ContinuousClock.now
+        let caches = self.caches.withLock { $0 }
+        do {
+            let outcome = try await client.transaction(logger: logger) { connection in
+                try await WriteTransaction(connection: connection, logger: logger)
+                    .run(samples, seriesIDs: caches.seriesIDs, partitions: caches.partitions)
+            }
+            let elapsed = ContinuousClock.now - started
+            self.caches.withLock { caches in
+                caches.seriesIDs.merge(outcome.newSeries) { $1 }
+                caches.partitions.formUnion(outcome.newPartitions)
+            }
+            registry.add(outcome.newSeries.keys)
+            state.withLock { state in
+                state.statistics.batchesCommitted += 1
+                state.statistics.rowsWritten += outcome.rowsWritten
+                state.statistics.seriesCreated += outcome.newSeries.count
+                state.statistics.rollupsWritten += outcome.rollupsWritten
+                state.statistics.rollupsRecomputed += outcome.rollupsRecomputed
+                state.statistics.lastCommitDuration = elapsed
+                state.statistics.lastWriteError = nil
+                state.statistics.committingSamples = 0
+                state.committingMinTimestamp = nil
+                state.retryAfter = nil
+            }
+            batchSamples.record(samples.count)
+            commitDuration.recordNanoseconds(Int64(elapsed.seconds * 1e9))
+            for write in writes { write.waiter?.resume() }
+        } catch {
+            let reason = String(reflecting: error)
+            logger.error("PostgreSQL write failed", metadata: ["samples": "\(samples.count)", "error": "\(reason)"])
+            let requeued = writes.filter { $0.waiter == nil }
+            state.withLock { state in
+                state.statistics.writeErrors += 1
+                state.statistics.lastWriteError = reason
+                state.statistics.committingSamples = 0
+                state.committingMinTimestamp = nil
+                state.retryAfter = .now + .seconds(1)
+                // Buffered samples wait for the next try, in front, as far as the bound
+                // allows; not when stopping, which must end even with PostgreSQL away.
+                var room = state.stopping ? 0 : maxPendingSamples - state.queuedSamples
+                var kept: [QueuedWrite] = []
+                for write in requeued {
+                    if write.samples.count <= room {
+                        kept.append(write)
+                        room -= write.samples.count
+                    } else {
+                        state.statistics.samplesRefused += write.samples.count
+                    }
+                }
+                state.queue.insert(contentsOf: kept, at: 0)
+                state.queuedSamples += kept.reduce(0) { $0 + $1.samples.count }
+                if let oldest = kept.lazy.flatMap(\.samples).map(\.timestamp).min() {
+                    state.queuedMinTimestamp = min(state.queuedMinTimestamp ?? oldest, oldest)
+                }
+                if !kept.isEmpty, state.queuedSince == nil { state.queuedSince = .now }
+            }
+            for write in writes { write.waiter?.resume(throwing: StoreUnavailable(reason: reason)) }
+        }
+    }
+}
+
+/// PostgreSQL could not take a write: the caller may retry later (a push gets 503).
+public struct StoreUnavailable: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "PostgreSQL is unavailable: \(reason)" }
+}
