@@ -1,5 +1,7 @@
+import PulseCore
+
 /// Why the cluster's store refuses to start or to write.
-public enum ClusterError: Error, CustomStringConvertible, Equatable {
+public enum ClusterError: StoreUnavailableError, Equatable {
     /// The database was set up by a newer Pulsegate, whose tables this one cannot read safely.
     case schemaTooNew(found: Int, supported: Int)
     /// The store is closing or closed.

@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import PulseCore
+import Synchronization
 
 /// The cluster's store: every node's history in one PostgreSQL database,
 /// behind the same protocols as the embedded SQLite store, answering the same
@@ -10,13 +11,18 @@ import PulseCore
 /// Writes go through the node's `PostgresWriter` (group commits, COPY); reads
 /// go to PostgreSQL through the client's pool, off every event loop's way
 /// (postgres-nio's I/O never blocks a thread).
-public final class PostgresSampleStore: SampleWriter, SampleReader, Sendable {
+public final class PostgresSampleStore: SampleStorage, Sendable {
     public let configuration: ClusterStoreConfiguration
     let client: PostgresClient
     private let writer: PostgresWriter
     private let queries: PostgresQueries
     private let maintenance: PartitionMaintenance
     private let logger: Logger
+    /// What the probe last saw: the database's size, or why PostgreSQL did not answer.
+    private let probe = Mutex<(bytes: Int, failure: String?)>((0, nil))
+
+    /// How often PostgreSQL is asked whether it answers (and how large the database is).
+    static let probeInterval: Duration = .seconds(2)
 
     private init(configuration: ClusterStoreConfiguration, client: PostgresClient, writer: PostgresWriter, logger: Logger) {
         self.configuration = configuration
@@ -68,9 +74,27 @@ public final class PostgresSampleStore: SampleWriter, SampleReader, Sendable {
                     }
                 }
             }
-            // The writer returns once stopped and drained; then maintenance stops too.
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.probeOnce()
+                    try? await Task.sleep(for: Self.probeInterval)
+                }
+            }
+            // The writer returns once stopped and drained; then maintenance and the probe stop too.
             await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Readiness between writes: a node whose PostgreSQL stops answering says so
+    /// within `probeInterval`, before a push has to find out.
+    func probeOnce() async {
+        do {
+            let bytes = try await client.query("SELECT pg_database_size(current_database())", logger: logger)
+                .collect().first?.decode(Int64.self) ?? 0
+            probe.withLock { $0 = (Int(bytes), nil) }
+        } catch {
+            probe.withLock { $0.failure = "PostgreSQL does not answer: \(String(reflecting: error))" }
         }
     }
 
@@ -97,7 +121,11 @@ public final class PostgresSampleStore: SampleWriter, SampleReader, Sendable {
 
     public var statistics: WriterStatistics { writer.statistics }
 
-    public var writeFailure: String? { writer.statistics.lastWriteError }
+    public var writeFailure: String? { writer.statistics.lastWriteError ?? probe.withLock { $0.failure } }
+
+    public var databaseBytes: Int { probe.withLock { $0.bytes } }
+
+    public var location: String { configuration.postgres.description }
 
     public var seriesCount: Int { writer.registry.count }
 
@@ -107,7 +135,7 @@ public final class PostgresSampleStore: SampleWriter, SampleReader, Sendable {
 
     // MARK: Reading
 
-    public func range(_ selector: SeriesSelector, from: Int64, to: Int64, limit: Int? = nil) async throws -> [SeriesPoints] {
+    public func range(_ selector: SeriesSelector, from: Int64, to: Int64, limit: Int?) async throws -> [SeriesPoints] {
         var result: [SeriesPoints] = []
         for (id, key) in try await queries.series(selector) {
             result.append(SeriesPoints(key: key, points: try await queries.raw(seriesID: id, from: from, to: to, limit: limit)))
@@ -124,7 +152,7 @@ public final class PostgresSampleStore: SampleWriter, SampleReader, Sendable {
         return result
     }
 
-    public func catalog(prefix: String = "", limit: Int = 10_000) async throws -> [SeriesInfo] {
+    public func catalog(prefix: String, limit: Int) async throws -> [SeriesInfo] {
         try await queries.catalog(prefix: prefix, limit: limit)
     }
 

@@ -244,7 +244,7 @@ final class PostgresWriter: Sendable {
 }
 
 /// PostgreSQL could not take a write: the caller may retry later (a push gets 503).
-public struct StoreUnavailable: Error, CustomStringConvertible {
+public struct StoreUnavailable: StoreUnavailableError {
     public let reason: String
     public var description: String { "PostgreSQL is unavailable: \(reason)" }
 }

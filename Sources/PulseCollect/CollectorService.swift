@@ -15,12 +15,15 @@ public struct CollectorService: Service {
     private let procRoot: String
     private let logger: Logger
     private let metrics: any MetricsFactory
+    /// Added to every sample (a cluster node's `node` label, so that nodes' host figures never collide).
+    private let labels: [String: String]
 
     public init(
-        interval: Duration = .seconds(1), sink: any SampleSink, procRoot: String = "/proc",
+        interval: Duration = .seconds(1), sink: any SampleSink, procRoot: String = "/proc", labels: [String: String] = [:],
         logger: Logger = Logger(label: "pulsegate.collector"), metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.interval = interval
+        self.labels = labels
         self.sink = sink
         self.procRoot = procRoot
         self.logger = logger
@@ -34,8 +37,10 @@ public struct CollectorService: Service {
             var next = clock.now
             while !Task.isCancelled {
                 do {
+                    let labels = self.labels
                     let samples = try await NIOThreadPool.singleton.runIfActive {
-                        box.collector.collect(at: Timestamp.now())
+                        let samples = box.collector.collect(at: Timestamp.now())
+                        return labels.isEmpty ? samples : samples.map { $0.adding(labels) }
                     }
                     try await sink.accept(samples, from: .collector, durability: .buffered)
                 } catch is CancellationError {

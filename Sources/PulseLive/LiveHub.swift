@@ -14,10 +14,13 @@ import Synchronization
 /// batches stay in a replay ring so that a reconnecting client can resume
 /// without a gap.
 public final class LiveHub: SamplePublisher, Sendable {
-    /// Identifies this server process: `seq` numbers mean nothing across instances.
+    /// Identifies the stream that `seq` numbers count: this server process, or
+    /// in cluster mode the cluster's epoch. `seq` numbers mean nothing across instances.
     public let instance: String
     public let configuration: LiveConfiguration
     private let wireFormat: LiveWireFormat
+    /// Where batches older than the ring are still kept (cluster mode's shared log), if anywhere.
+    private let log: (any StreamLog)?
 
     /// The subscribers served by one event loop, grouped by filter.
     private struct LoopGroup {
@@ -51,53 +54,76 @@ public final class LiveHub: SamplePublisher, Sendable {
     private let framesDropped = Atomic<Int>(0)
     private let slowClientsClosed = Atomic<Int>(0)
 
-    public init(configuration: LiveConfiguration = LiveConfiguration(), wireFormat: LiveWireFormat = .plain, start: Int64 = Timestamp.now()) {
-        self.instance = UUID().uuidString.lowercased()
+    /// A hub that numbers its own batches from 1 (the embedded gateway), or one
+    /// that carries a stream numbered elsewhere (cluster mode: `instance` is the
+    /// cluster's epoch, `headSeq` the stream's head when the hub starts, `log`
+    /// the shared log of older batches, and batches come in through `publish(_:)`).
+    public init(
+        configuration: LiveConfiguration = LiveConfiguration(), wireFormat: LiveWireFormat = .plain, start: Int64 = Timestamp.now(),
+        instance: String = UUID().uuidString.lowercased(), headSeq: UInt64 = 0, log: (any StreamLog)? = nil
+    ) {
+        self.instance = instance
         self.configuration = configuration
         self.wireFormat = wireFormat
-        self.state = Mutex(State(ring: ReplayRing(capacity: configuration.ringSamples, start: start)))
+        self.log = log
+        var state = State(ring: ReplayRing(capacity: configuration.ringSamples, start: start))
+        state.headSeq = headSeq
+        self.state = Mutex(state)
     }
 
     // MARK: Publishing
 
+    /// Publishes a batch as the stream's next one (the embedded gateway: the hub numbers it).
     public func publish(_ samples: [Sample], from source: SampleSource) {
         guard !samples.isEmpty else { return }
         let serverTime = Self.nowMilliseconds()
         state.withLock { state in
-            guard !state.closed else { return }
-            state.headSeq += 1
-            let seq = state.headSeq
-            state.ring.append(ReplayRing.Entry(seq: seq, serverTime: serverTime, samples: samples))
-            state.statistics.published += 1
-            var frames: [SubscriptionFilter: (ByteBuffer, SubscriberDelivery.Position)] = [:]
-            for filter in state.filterCounts.keys {
-                frames[filter] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil, format: wireFormat)
-            }
-            guard !frames.isEmpty else { return }
-            // Scheduled under the lock, so that every event loop sees publishes in seq order.
-            for group in state.loops.values {
-                let byFilter = group.byFilter
-                group.eventLoop.execute { [self] in
-                    let now = ContinuousClock.now
-                    var sent = 0
-                    var dropped = 0
-                    var tooSlow: [UInt64] = []
-                    for (filter, deliveries) in byFilter {
-                        guard let (frame, position) = frames[filter] else { continue }
-                        for delivery in deliveries.values {
-                            switch delivery.deliver(frame, at: position, now: now) {
-                            case .written: sent += 1
-                            case .dropped: dropped += 1
-                            case .closedTooSlow: dropped += 1; tooSlow.append(delivery.id)
-                            }
+            publish(seq: state.headSeq + 1, serverTime: serverTime, samples: samples, &state)
+        }
+    }
+
+    /// Publishes a batch numbered elsewhere (cluster mode), which must follow the
+    /// head; one that does not (a duplicate, an older one) is ignored.
+    public func publish(_ batch: PublishedBatch) {
+        state.withLock { state in
+            guard batch.seq > state.headSeq else { return }
+            publish(seq: batch.seq, serverTime: batch.serverTime, samples: batch.samples, &state)
+        }
+    }
+
+    private func publish(seq: UInt64, serverTime: Double, samples: [Sample], _ state: inout State) {
+        guard !state.closed else { return }
+        state.headSeq = seq
+        state.ring.append(ReplayRing.Entry(seq: seq, serverTime: serverTime, samples: samples))
+        state.statistics.published += 1
+        var frames: [SubscriptionFilter: (ByteBuffer, SubscriberDelivery.Position)] = [:]
+        for filter in state.filterCounts.keys {
+            frames[filter] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil, format: wireFormat)
+        }
+        guard !frames.isEmpty else { return }
+        // Scheduled under the lock, so that every event loop sees publishes in seq order.
+        for group in state.loops.values {
+            let byFilter = group.byFilter
+            group.eventLoop.execute { [self] in
+                let now = ContinuousClock.now
+                var sent = 0
+                var dropped = 0
+                var tooSlow: [UInt64] = []
+                for (filter, deliveries) in byFilter {
+                    guard let (frame, position) = frames[filter] else { continue }
+                    for delivery in deliveries.values {
+                        switch delivery.deliver(frame, at: position, now: now) {
+                        case .written: sent += 1
+                        case .dropped: dropped += 1
+                        case .closedTooSlow: dropped += 1; tooSlow.append(delivery.id)
                         }
                     }
-                    framesSent.add(sent, ordering: .relaxed)
-                    if dropped > 0 { framesDropped.add(dropped, ordering: .relaxed) }
-                    if !tooSlow.isEmpty {
-                        slowClientsClosed.add(tooSlow.count, ordering: .relaxed)
-                        for id in tooSlow { remove(id) }
-                    }
+                }
+                framesSent.add(sent, ordering: .relaxed)
+                if dropped > 0 { framesDropped.add(dropped, ordering: .relaxed) }
+                if !tooSlow.isEmpty {
+                    slowClientsClosed.add(tooSlow.count, ordering: .relaxed)
+                    for id in tooSlow { remove(id) }
                 }
             }
         }
@@ -147,11 +173,23 @@ public final class LiveHub: SamplePublisher, Sendable {
         return fits
     }
 
+    /// The batches a resuming client needs from before the ring, read from the
+    /// stream's log (cluster mode), to be passed to `subscribe`; empty when the
+    /// ring has them, there is no log, or the log no longer has them either.
+    public func earlierBatches(for resume: ResumePoint?) async -> [PublishedBatch] {
+        guard let log, case let .sequence(since, clientInstance, _)? = resume, clientInstance == nil || clientInstance == instance else { return [] }
+        let (head, coverage) = state.withLock { ($0.headSeq, $0.ring.coverage(headSeq: $0.headSeq)) }
+        let beforeRing = coverage.oldestSeq - 1
+        guard since < beforeRing, since <= head else { return [] }
+        return (try? await log.batches(after: since, through: beforeRing)) ?? []
+    }
+
     /// Registers a subscriber and writes its first frames: `hello`, then what
     /// `resume` asks for from the ring (or a `reset` where the ring falls short).
     /// Registration and replay happen under one lock, so the live frames that
-    /// follow continue exactly where the replay ends.
-    public func subscribe(_ sink: any LiveSink, filter: SubscriptionFilter, resume: ResumePoint? = nil) -> LiveSubscription {
+    /// follow continue exactly where the replay ends. `earlier` are batches from
+    /// the stream's log that precede the ring (`earlierBatches(for:)`).
+    public func subscribe(_ sink: any LiveSink, filter: SubscriptionFilter, resume: ResumePoint? = nil, earlier: [PublishedBatch] = []) -> LiveSubscription {
         let id = state.withLock { state -> UInt64 in
             if !state.reservations.isEmpty { state.reservations.removeFirst() }
             let id = state.nextID
@@ -161,7 +199,7 @@ public final class LiveHub: SamplePublisher, Sendable {
                 sink.eventLoop.execute { delivery.close(.goingAway) }
                 return id
             }
-            let opening = Self.openingFrames(for: resume, filter: filter, state: &state, instance: instance).map(wireFormat.encode)
+            let opening = Self.openingFrames(for: resume, filter: filter, earlier: earlier, state: &state, instance: instance).map(wireFormat.encode)
             sink.eventLoop.execute { delivery.deliverControl(opening) }
             let loop = ObjectIdentifier(sink.eventLoop)
             state.subscribers[id] = Subscriber(filter: filter, delivery: delivery, loop: loop)
@@ -173,7 +211,9 @@ public final class LiveHub: SamplePublisher, Sendable {
         return LiveSubscription(id: id, hub: self)
     }
 
-    private static func openingFrames(for resume: ResumePoint?, filter: SubscriptionFilter, state: inout State, instance: String) -> [String] {
+    private static func openingFrames(
+        for resume: ResumePoint?, filter: SubscriptionFilter, earlier: [PublishedBatch] = [], state: inout State, instance: String
+    ) -> [String] {
         let head = state.headSeq
         let coverage = state.ring.coverage(headSeq: head)
         let serverTime = Timestamp.now()
@@ -200,11 +240,23 @@ public final class LiveHub: SamplePublisher, Sendable {
             return [hello(head)]
         case let .sequence(since, clientInstance, fallback):
             if clientInstance == nil || clientInstance == instance {
-                guard since >= beforeRing, since <= head else {
+                guard since <= head else {
+                    return reset("seq \(since) is ahead of the stream's head \(head)")
+                }
+                if since >= beforeRing {
+                    state.statistics.replaysServed += 1
+                    return [hello(since)] + replay(seqAfter: since, timestampAfter: nil)
+                }
+                // Before the ring: the log's batches (read before this lock) must reach it.
+                guard earlier.first?.seq == since + 1, let last = earlier.last?.seq, last >= beforeRing else {
                     return reset("seq \(since) is no longer in the replay ring (it holds \(coverage.oldestSeq)...\(coverage.newestSeq))")
                 }
                 state.statistics.replaysServed += 1
-                return [hello(since)] + replay(seqAfter: since, timestampAfter: nil)
+                let fromLog = earlier.lazy.filter { $0.seq <= beforeRing }.compactMap { batch -> String? in
+                    let selected = batch.samples.filter { filter.matches($0.key.metric) }
+                    return selected.isEmpty ? nil : LiveFrame.samples(seq: batch.seq, serverTime: batch.serverTime, samples: selected)
+                }
+                return [hello(since)] + fromLog + replay(seqAfter: beforeRing, timestampAfter: nil)
             }
             if let fallback {
                 return openingFrames(for: .timestamp(fallback), filter: filter, state: &state, instance: instance)

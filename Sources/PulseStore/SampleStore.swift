@@ -8,7 +8,7 @@ import PulseCore
 /// This is the only type of the module that other modules use. It writes
 /// through `StoreWriter` (batches, group commit) and reads through `ReaderPool`
 /// (read-only connections on their own threads).
-public final class SampleStore: SampleWriter, SampleReader, Sendable {
+public final class SampleStore: SampleStorage, Sendable {
     public let configuration: StoreConfiguration
     private let writer: StoreWriter
     private let readers: ReaderPool
@@ -91,6 +91,17 @@ public final class SampleStore: SampleWriter, SampleReader, Sendable {
         writer.statistics.lastWriteError
     }
 
+    /// The file and its write-ahead log.
+    public var databaseBytes: Int {
+        Self.fileSize(configuration.path) + Self.fileSize(configuration.path + "-wal")
+    }
+
+    private static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    public var location: String { configuration.path }
+
     /// Series stored so far (committed).
     public var seriesCount: Int {
         writer.registry.count
@@ -124,7 +135,7 @@ public final class SampleStore: SampleWriter, SampleReader, Sendable {
 
     /// Every stored point with `from <= ts <= to`, per series, ascending; at most
     /// `limit` points per series when given.
-    public func range(_ selector: SeriesSelector, from: Int64, to: Int64, limit: Int? = nil) async throws -> [SeriesPoints] {
+    public func range(_ selector: SeriesSelector, from: Int64, to: Int64, limit: Int?) async throws -> [SeriesPoints] {
         try await readers.read { connection in
             try SeriesQueries.series(selector, on: connection).map { id, key in
                 SeriesPoints(key: key, points: try SeriesQueries.raw(seriesID: id, from: from, to: to, limit: limit, on: connection))
@@ -144,7 +155,7 @@ public final class SampleStore: SampleWriter, SampleReader, Sendable {
     }
 
     /// Known series whose metric starts with `prefix`, with their latest sample's ts.
-    public func catalog(prefix: String = "", limit: Int = 10_000) async throws -> [SeriesInfo] {
+    public func catalog(prefix: String, limit: Int) async throws -> [SeriesInfo] {
         try await readers.read { connection in
             try SeriesQueries.catalog(prefix: prefix, limit: limit, on: connection)
         }

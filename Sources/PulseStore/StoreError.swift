@@ -1,5 +1,7 @@
+import PulseCore
+
 /// Errors the store reports to its callers, worded for the person who runs Pulsegate.
-public enum StoreError: Error, CustomStringConvertible, Sendable {
+public enum StoreError: StoreUnavailableError, Sendable {
     /// The file was written by a newer version of Pulsegate.
     case schemaTooNew(path: String, found: Int, supported: Int)
     /// The writer's queue is full: the disk cannot keep up with what arrives.

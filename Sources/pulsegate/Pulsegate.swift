@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PulseCluster
 import PulseCore
 import PulseLive
 import PulseServer
@@ -26,6 +27,15 @@ struct Pulsegate: AsyncParsableCommand {
 
     @Option(name: .customLong("db"), help: "SQLite database file; its directory is created (env PULSEGATE_DB).")
     var database: String = Environment.string("PULSEGATE_DB") ?? defaults.store.path
+
+    @Option(name: .customLong("postgres-url"), help: "Cluster mode: the PostgreSQL that every node shares, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]; without it, one process on --db (env PULSEGATE_POSTGRES_URL).")
+    var postgresURL: String? = Environment.string("PULSEGATE_POSTGRES_URL")
+
+    @Option(help: "File holding the PostgreSQL password, when the URL has none (env PULSEGATE_POSTGRES_PASSWORD_FILE; or the password itself in PULSEGATE_POSTGRES_PASSWORD).")
+    var postgresPasswordFile: String? = Environment.string("PULSEGATE_POSTGRES_PASSWORD_FILE")
+
+    @Option(help: "Cluster mode: this node's name, which its collector's samples carry as node=\"…\" (env PULSEGATE_NODE) (default: the host name).")
+    var node: String? = Environment.string("PULSEGATE_NODE")
 
     @Option(help: Pulsegate.help("Keep raw samples this long, e.g. 7d, 12h (env PULSEGATE_RETENTION).", default: defaults.store.retention), transform: Pulsegate.duration)
     var retention: Duration = Environment.duration("PULSEGATE_RETENTION") ?? defaults.store.retention
@@ -149,6 +159,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard shutdownTimeout > .zero else { throw ValidationError("--shutdown-timeout must be positive") }
         guard expositionStaleness > .zero else { throw ValidationError("--exposition-staleness must be positive") }
         _ = try accessControl()
+        _ = try cluster()
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -159,6 +170,7 @@ struct Pulsegate: AsyncParsableCommand {
             host: host,
             port: port,
             store: StoreConfiguration(path: database, batchSize: batchSize, batchAge: batchAge, retention: retention, rollupRetention: rollupRetention),
+            cluster: try cluster(),
             live: LiveConfiguration(
                 ringSamples: ringSamples, outboxBytes: outboxBytes,
                 slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
@@ -212,6 +224,41 @@ struct Pulsegate: AsyncParsableCommand {
                 """)
         }
         return AccessControl(tokens: tokens)
+    }
+
+    /// Cluster mode's settings, when a PostgreSQL URL is given. The password
+    /// comes from the URL, else the file, else `PULSEGATE_POSTGRES_PASSWORD`; no
+    /// error names it.
+    func cluster() throws -> ClusterConfiguration? {
+        guard let postgresURL else {
+            if node != nil { throw ValidationError("--node names a cluster node: give --postgres-url too (or leave --node out)") }
+            return nil
+        }
+        var settings: PostgresSettings
+        do {
+            settings = try PostgresSettings(url: postgresURL)
+        } catch let error as PostgresSettings.InvalidURL {
+            throw ValidationError("--postgres-url: \(error.description)")
+        }
+        if settings.password == nil {
+            if let postgresPasswordFile {
+                do {
+                    let text = try String(contentsOfFile: postgresPasswordFile, encoding: .utf8)
+                    settings.password = text.trimmingCharacters(in: .newlines)
+                } catch {
+                    throw ValidationError("cannot read --postgres-password-file \(postgresPasswordFile): \((error as NSError).localizedDescription)")
+                }
+            } else if let password = Environment.string("PULSEGATE_POSTGRES_PASSWORD") {
+                settings.password = password
+            }
+        }
+        if let node {
+            guard !node.isEmpty, node.utf8.count <= 128, !node.contains(where: \.isNewline) else {
+                throw ValidationError("--node must be 1 to 128 bytes, on one line")
+            }
+            return ClusterConfiguration(postgres: settings, node: node)
+        }
+        return ClusterConfiguration(postgres: settings)
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -44,7 +44,7 @@ import Testing
         let store = try SampleStore.open(StoreConfiguration(path: directory + "/h.sqlite"), logger: quietTestLogger)
         let router = Router()
         let built = ContinuousClock.now
-        HealthController<BasicRequestContext>(databasePath: "h.sqlite", startedAt: built - .milliseconds(121_500), writer: store).addRoutes(to: router)
+        HealthController<BasicRequestContext>(database: "h.sqlite", mode: .embedded, startedAt: built - .milliseconds(121_500), writer: store).addRoutes(to: router)
         try await Application(router: router).test(.router) { client in
             let (status, body) = try await get(client, "/healthz")
             let asked = ContinuousClock.now - built
@@ -158,7 +158,7 @@ import Testing
             let five = (0..<5).map { Sample(metric: "store_figures", labels: ["i": "\($0)"], timestamp: now + 1000, value: 2) }
             try await gateway.pipeline.accept(five, from: .ingest, durability: .buffered)
 
-            let path = gateway.store.configuration.path
+            let path = gateway.store.location
             let sizeBefore = Self.fileSize(path) + Self.fileSize(path + "-wal")
             let scrape = try await scrape(client)
             let sizeAfter = Self.fileSize(path) + Self.fileSize(path + "-wal")
@@ -198,7 +198,7 @@ import Testing
         try await withTestGateway { gateway, client in
             let ts = Timestamp.now()
             #expect(try await get(client, "/readyz").0 == 200)
-            let saboteur = try SQLiteConnection(path: gateway.store.configuration.path, readOnly: false)
+            let saboteur = try SQLiteConnection(path: gateway.store.location, readOnly: false)
             try saboteur.execute("CREATE TRIGGER refuse_writes BEFORE INSERT ON samples BEGIN SELECT RAISE(ABORT, 'seeded write failure'); END")
 
             let (refused, body) = try await push(client, #"{"samples":[{"metric":"cannot_write","ts":\#(ts),"value":1}]}"#)

@@ -15,3 +15,12 @@ public struct Sample: Hashable, Sendable {
         self.init(key: SeriesKey(metric: metric, labels: labels), timestamp: timestamp, value: value)
     }
 }
+
+extension Sample {
+    /// The same observation with `labels` added to its series' (replacing any of the same name).
+    public func adding(_ labels: [String: String]) -> Sample {
+        var all = Dictionary(key.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        all.merge(labels) { $1 }
+        return Sample(metric: key.metric, labels: all, timestamp: timestamp, value: value)
+    }
+}

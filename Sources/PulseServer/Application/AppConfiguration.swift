@@ -8,6 +8,8 @@ public struct AppConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var store: StoreConfiguration
+    /// Cluster mode (the store in PostgreSQL, shared with other nodes); nil runs on `store`'s SQLite file.
+    public var cluster: ClusterConfiguration?
     public var live: LiveConfiguration
     public var query: QueryLimits
     public var ingest: IngestLimits
@@ -44,6 +46,7 @@ public struct AppConfiguration: Sendable {
         host: String = "127.0.0.1",
         port: Int = 8080,
         store: StoreConfiguration = StoreConfiguration(),
+        cluster: ClusterConfiguration? = nil,
         live: LiveConfiguration = LiveConfiguration(),
         query: QueryLimits = QueryLimits(),
         ingest: IngestLimits = IngestLimits(),
@@ -65,6 +68,7 @@ public struct AppConfiguration: Sendable {
         self.host = host
         self.port = port
         self.store = store
+        self.cluster = cluster
         self.live = live
         self.query = query
         self.ingest = ingest

@@ -3,21 +3,23 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import PulseCluster
 import PulseCollect
 import PulseCore
 import PulseLive
 import PulseStore
 import ServiceLifecycle
 
-/// Builds the gateway: opens the store, wires the pipeline to the store and the
-/// live hub, adds the sample sources, and builds the HTTP and WebSocket routes.
+/// Builds the gateway: opens the store (the SQLite file, or in cluster mode
+/// PostgreSQL), wires the pipeline to the store and the live hub, adds the
+/// sample sources, and builds the HTTP and WebSocket routes.
 ///
 /// Inside the application, services stop in reverse order: the HTTP server
 /// (added last by Hummingbird) stops accepting first, then the sources stop,
 /// and the store, listed first, commits what they queued and closes.
 public func buildApplication(_ configuration: AppConfiguration, logger: Logger = Logger(label: "pulsegate")) async throws -> Gateway {
     let metrics = GatewayMetrics()
-    let store = try SampleStore.open(configuration.store, logger: logger, metrics: metrics.factory)
+    let (store, storeService) = try await openStore(configuration, logger: logger, metrics: metrics)
     let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
     let latestValues = LatestValues(staleness: configuration.expositionStaleness)
     let pipeline = Pipeline(
@@ -26,9 +28,13 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         publishers: [hub, latestValues], observer: metrics.pipeline
     )
 
-    var services: [any Service] = [StoreService(store: store, logger: logger)]
+    var services: [any Service] = [storeService]
     if let interval = configuration.collectInterval {
-        services.append(CollectorService(interval: interval, sink: pipeline, procRoot: configuration.procRoot, logger: logger, metrics: metrics.factory))
+        // In a cluster, each node's host figures carry its name, so that nodes' series never collide.
+        let labels = configuration.cluster.map { ["node": $0.node] } ?? [:]
+        services.append(CollectorService(
+            interval: interval, sink: pipeline, procRoot: configuration.procRoot, labels: labels, logger: logger, metrics: metrics.factory
+        ))
     }
     if configuration.syntheticSeries > 0 {
         services.append(SyntheticSource(series: configuration.syntheticSeries, rate: configuration.syntheticRate, sink: pipeline, logger: logger))
@@ -53,7 +59,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let webSocketRoutes = RouteInventory(router: webSocketRouter, table: webSocketAccess.table)
     let problems = httpRoutes.problems(publicPaths: RouteAccess.publicPaths) + webSocketRoutes.problems(publicPaths: [])
     guard problems.isEmpty else {
-        await store.close()
+        await storeService.close()
         throw UndeclaredRouteAccess(problems: problems)
     }
 
@@ -79,13 +85,30 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     )
 }
 
+/// The store the configuration asks for, opened, with the service that runs and closes it.
+func openStore(_ configuration: AppConfiguration, logger: Logger, metrics: GatewayMetrics) async throws -> (any SampleStorage, any StoreRunner) {
+    guard let cluster = configuration.cluster else {
+        let store = try SampleStore.open(configuration.store, logger: logger, metrics: metrics.factory)
+        return (store, StoreService(store: store, logger: logger))
+    }
+    let service = try await PostgresStoreService.open(ClusterStoreConfiguration(
+        postgres: cluster.postgres,
+        batchSize: configuration.store.batchSize,
+        batchAge: configuration.store.batchAge,
+        retention: configuration.store.retention,
+        rollupRetention: configuration.store.rollupRetention,
+        maxPendingSamples: configuration.store.maxPendingSamples
+    ), logger: logger, metrics: metrics.factory)
+    return (service.store, service)
+}
+
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.
 ///
 /// Every route is registered in the group of the access it needs, which puts
 /// the scope's check in front of it and records it in `access`; the gateway
 /// does not start with a route outside every group (`RouteInventory`).
-func buildRouter(
-    _ configuration: AppConfiguration, store: SampleStore, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics,
+func buildRouter<Store: SampleStorage>(
+    _ configuration: AppConfiguration, store: Store, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics,
     exposition: MetricsController<BasicRequestContext>, access: RouteAccessRegistry, logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
@@ -98,11 +121,13 @@ func buildRouter(
     }
     // Open to anyone: probes and the API's description (on `RouteAccess.publicPaths`).
     let open = group(.open)
-    HealthController<BasicRequestContext>(databasePath: configuration.store.path, startedAt: .now, writer: store).addRoutes(to: open)
+    HealthController<BasicRequestContext>(
+        database: store.location, mode: configuration.cluster.map { .cluster(node: $0.node) } ?? .embedded, startedAt: .now, writer: store
+    ).addRoutes(to: open)
     OpenAPIController<BasicRequestContext>().addRoutes(to: open)
     // The dashboard's data.
     let read = group(.scope(.read))
-    HistoryController<BasicRequestContext, SampleStore>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: read)
+    HistoryController<BasicRequestContext, Store>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: read)
     live.addRoutes(to: read)
     // Pushes.
     IngestController<BasicRequestContext>(pipeline: pipeline, parsers: .standard, limits: configuration.ingest, metrics: metrics.ingest)

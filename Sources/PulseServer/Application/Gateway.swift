@@ -17,7 +17,8 @@ public struct Gateway: Service {
     public let hub: LiveHub
     /// Where every sample enters: validated, stored, then published to the hub.
     public let pipeline: Pipeline
-    public let store: SampleStore
+    /// The SQLite store, or in cluster mode the PostgreSQL one.
+    public let store: any SampleStorage
     /// The gateway's own instrumentation, served at `/metrics`.
     public let metrics: GatewayMetrics
     /// How long a graceful shutdown may take before what still runs is cancelled.

@@ -14,6 +14,8 @@ struct IngestController<Context: RequestContext> {
     let parsers: IngestParsers
     let limits: IngestLimits
     let metrics: IngestMetrics
+    /// What a 503 tells a client to wait before it retries: about the store's retry pace.
+    static var retryAfterSeconds: String { "1" }
 
     func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/ingest") { request, context in try await ingest(request, context: context) }
@@ -39,8 +41,9 @@ struct IngestController<Context: RequestContext> {
             try await pipeline.accept(batch, from: .ingest, durability: .committed)
         } catch let refusal as SeriesRefusal {
             throw reject(IngestMetrics.Rejection(refusal), Self.error(for: refusal))
-        } catch let error as StoreError {
-            throw reject(.storeUnavailable, APIError(.serviceUnavailable, "not stored: \(error)"))
+        } catch let error as any StoreUnavailableError {
+            // Nothing was stored: the client may send the same request again.
+            throw reject(.storeUnavailable, APIError(.serviceUnavailable, "not stored: \(error)", headers: [.retryAfter: Self.retryAfterSeconds]))
         }
         metrics.accepted(samples: batch.count)
         return Response(

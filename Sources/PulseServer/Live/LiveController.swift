@@ -56,7 +56,8 @@ struct LiveController {
             try operations.addHandler(FrameTooLargeCounter(counter: tooLarge), position: .after(decoder))
         }.get()
         let sink = WebSocketLiveSink(channel: channel, outbound: outbound, outboxBytes: hub.configuration.outboxBytes, closeFrameTimeout: closeFrameTimeout)
-        let subscription = hub.subscribe(sink, filter: parsed.filter, resume: parsed.resume)
+        let earlier = await hub.earlierBatches(for: parsed.resume)
+        let subscription = hub.subscribe(sink, filter: parsed.filter, resume: parsed.resume, earlier: earlier)
         defer { subscription.cancel() }
         // Frames go out through the sink; this task only reads, until the client
         // leaves or the server's close (1001, 1008) has been answered or timed out.

@@ -4,7 +4,6 @@ import Metrics
 import PulseCollect
 import PulseCore
 import PulseLive
-import PulseStore
 import Synchronization
 
 /// The metrics whose values are kept elsewhere (the hub's counts, the
@@ -15,13 +14,13 @@ import Synchronization
 /// sees them as the counters they are (`_total`, monotonic), not as gauges.
 final class ScrapeTimeMetrics: Sendable {
     private let hub: LiveHub
-    private let store: SampleStore
+    private let store: any SampleStorage
     private let latestValues: LatestValues
     private let factory: any MetricsFactory
     private let logger: Logger
     private let mirrored = Mutex<[String: Double]>([:])
 
-    init(hub: LiveHub, store: SampleStore, latestValues: LatestValues, factory: any MetricsFactory, logger: Logger) {
+    init(hub: LiveHub, store: any SampleStorage, latestValues: LatestValues, factory: any MetricsFactory, logger: Logger) {
         self.hub = hub
         self.store = store
         self.latestValues = latestValues
@@ -48,7 +47,7 @@ final class ScrapeTimeMetrics: Sendable {
         advance("pulsegate_store_retention_deleted_rows_total", to: writer.retentionRowsDeleted)
         advance("pulsegate_store_write_errors_total", to: writer.writeErrors)
         gauge("pulsegate_store_pending_samples", writer.pendingSamples)
-        gauge("pulsegate_store_database_bytes", Self.fileSize(store.configuration.path) + Self.fileSize(store.configuration.path + "-wal"))
+        gauge("pulsegate_store_database_bytes", store.databaseBytes)
         gauge("pulsegate_exposed_series", exposedSeries)
 
         do {
@@ -84,9 +83,5 @@ final class ScrapeTimeMetrics: Sendable {
             return delta
         }
         FloatingPointCounter(label: name, factory: factory).increment(by: delta)
-    }
-
-    private static func fileSize(_ path: String) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
     }
 }
