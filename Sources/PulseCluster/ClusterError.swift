@@ -8,6 +8,8 @@ public enum ClusterError: StoreUnavailableError, Equatable {
     case closed
     /// More samples wait for PostgreSQL than the node may hold.
     case backlogFull(limit: Int)
+    /// The stream head's row is missing: the database was changed by hand.
+    case noStreamHead
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum ClusterError: StoreUnavailableError, Equatable {
             "the store is closed"
         case let .backlogFull(limit):
             "more than \(limit) samples are waiting for PostgreSQL: try again shortly"
+        case .noStreamHead:
+            "the table stream_head has no row: the database was changed by hand; restore it, or start on an empty database"
         }
     }
 }

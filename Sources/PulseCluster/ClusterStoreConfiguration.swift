@@ -18,6 +18,10 @@ public struct ClusterStoreConfiguration: Sendable {
     public var maxPendingSamples: Int
     /// Day partitions made ahead of today.
     public var partitionsAhead: Int
+    /// The replay log keeps at most this many batches…
+    public var replayFrames: Int
+    /// …none older than this: a client that resumes from further back gets a `reset`.
+    public var replayAge: Duration
 
     public init(
         postgres: PostgresSettings,
@@ -28,7 +32,9 @@ public struct ClusterStoreConfiguration: Sendable {
         maintenanceInterval: Duration = .seconds(60),
         retentionChunk: Int = 5_000,
         maxPendingSamples: Int = 1_000_000,
-        partitionsAhead: Int = 2
+        partitionsAhead: Int = 2,
+        replayFrames: Int = 100_000,
+        replayAge: Duration = .seconds(3600)
     ) {
         self.postgres = postgres
         self.batchSize = batchSize
@@ -39,5 +45,7 @@ public struct ClusterStoreConfiguration: Sendable {
         self.retentionChunk = retentionChunk
         self.maxPendingSamples = maxPendingSamples
         self.partitionsAhead = partitionsAhead
+        self.replayFrames = replayFrames
+        self.replayAge = replayAge
     }
 }

@@ -20,6 +20,7 @@ struct PartitionMaintenance {
         var created: [DayPartition] = []
         var dropped: [DayPartition] = []
         var rollupsDeleted = 0
+        var framesDeleted = 0
     }
 
     /// One round, relative to `now` (ms).
@@ -50,6 +51,14 @@ struct PartitionMaintenance {
                 try await Partitions.drop(old, on: connection, logger: logger)
                 round.dropped.append(old)
             }
+            // The replay log, bounded by count and by age.
+            round.framesDeleted = Int(try await connection.query("""
+                WITH gone AS (
+                    DELETE FROM frames WHERE seq <= (SELECT seq FROM stream_head) - \(Int64(configuration.replayFrames))
+                        OR created_at < now() - make_interval(secs => \(Double(configuration.replayAge.milliseconds) / 1000))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """, logger: logger).collect().first?.decode(Int64.self) ?? 0)
             return round
         }
         guard round.ran else { return round }

@@ -114,6 +114,18 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
         try await maintenance.run(now: now)
     }
 
+    /// The stream's head seq and the cluster's epoch, as committed now.
+    func streamHead() async throws -> (seq: UInt64, epoch: String) {
+        let row = try await client.query("SELECT seq, epoch FROM stream_head", logger: logger).collect().first
+        guard let (seq, epoch) = try row?.decode((Int64, String).self) else { throw ClusterError.noStreamHead }
+        return (UInt64(seq), epoch)
+    }
+
+    /// `body` is told of every batch this node commits, in commit order.
+    func onCommit(_ body: @escaping @Sendable (PublishedBatch) -> Void) {
+        writer.committed.withLock { $0 = body }
+    }
+
     /// Asks the writer to commit what is queued and stop; `run()` returns after.
     func requestStop() {
         writer.requestStop()

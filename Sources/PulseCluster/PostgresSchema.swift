@@ -55,6 +55,16 @@ enum PostgresSchema {
         )
         """,
         "INSERT INTO stream_head(seq, epoch) VALUES (0, gen_random_uuid()::text)",
+        // The replay log: each committed batch as its samples frame, for nodes that missed a
+        // notification and for clients that resume from a seq older than a node's ring.
+        """
+        CREATE TABLE frames(
+            seq        bigint PRIMARY KEY,
+            frame      text NOT NULL,                 -- the batch's samples frame (LiveFrame.samples), unfiltered
+            created_at timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        "CREATE INDEX frames_created_at ON frames(created_at)",
         ],
     ]
 

@@ -96,3 +96,20 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible {
         return configuration
     }
 }
+
+extension PostgresSettings {
+    /// postgres-nio's configuration for a single connection (the stream's LISTEN connection).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tlsSetting: PostgresConnection.Configuration.TLS
+        switch tls {
+        case .disable: tlsSetting = .disable
+        case .prefer: tlsSetting = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: tlsSetting = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tlsSetting
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+}

@@ -40,6 +40,18 @@ public final class PostgresStoreService: Service, Sendable {
         }
     }
 
+    /// This node's view of the global stream, starting at the stream's head now.
+    /// Every batch this node commits goes to it at once; run it as a service.
+    public func openStream() async throws -> ClusterStream {
+        let (seq, epoch) = try await store.streamHead()
+        let stream = ClusterStream(
+            epoch: epoch, head: seq, log: FrameLog(client: store.client, logger: logger),
+            settings: store.configuration.postgres, logger: logger
+        )
+        store.onCommit { stream.offer($0) }
+        return stream
+    }
+
     public func run() async throws {
         try? await gracefulShutdown()
         await close()

@@ -50,6 +50,10 @@ final class PostgresWriter: Sendable {
     private let batchSamples: Recorder
     private let commitDuration: Metrics.Timer
 
+    /// Told of every committed batch, in commit order (the node's own stream, before
+    /// the notification comes back); set once before the first write.
+    let committed = Mutex<(@Sendable (PublishedBatch) -> Void)?>(nil)
+
     /// Series and partitions known to exist; owned by the loop, shared with readers of cardinality.
     let registry = SeriesRegistry()
     private let caches: Mutex<(seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>)>
@@ -181,12 +185,19 @@ final class PostgresWriter: Sendable {
 
     private func commit(_ writes: [QueuedWrite]) async {
         let samples = writes.flatMap(\.samples)
+        guard !samples.isEmpty else {
+            // Only flushes: what they wait for was committed before them.
+            state.withLock { $0.statistics.committingSamples = 0; $0.committingMinTimestamp = nil }
+            for write in writes { write.waiter?.resume() }
+            return
+        }
         let started = ContinuousClock.now
         let caches = self.caches.withLock { $0 }
+        let serverTime = Date().timeIntervalSince1970 * 1000
         do {
             let outcome = try await client.transaction(logger: logger) { connection in
                 try await WriteTransaction(connection: connection, logger: logger)
-                    .run(samples, seriesIDs: caches.seriesIDs, partitions: caches.partitions)
+                    .run(samples, serverTime: serverTime, seriesIDs: caches.seriesIDs, partitions: caches.partitions)
             }
             let elapsed = ContinuousClock.now - started
             self.caches.withLock { caches in
@@ -206,6 +217,7 @@ final class PostgresWriter: Sendable {
                 state.committingMinTimestamp = nil
                 state.retryAfter = nil
             }
+            committed.withLock { $0 }?(outcome.batch)
             batchSamples.record(samples.count)
             commitDuration.recordNanoseconds(Int64(elapsed.seconds * 1e9))
             for write in writes { write.waiter?.resume() }

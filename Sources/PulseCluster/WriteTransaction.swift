@@ -4,19 +4,28 @@ import PostgresNIO
 import PulseCore
 
 /// One write transaction of the cluster's store: the samples of a batch, the
-/// series they need, and the rollups of the minutes they touch, all or nothing.
+/// series they need, the rollups of the minutes they touch, and the batch's
+/// place in the global stream (its frame in the replay log, and a NOTIFY to
+/// every node), all or nothing.
 ///
 /// It first locks the stream head's row and takes the next sequence number:
 /// every write transaction of every node waits there for the one before it to
 /// commit, so seq order is commit order, a rollback gives the number back, and
 /// the rollups (read, folded, written back) are never raced by another node.
+/// PostgreSQL delivers notifications at commit, in commit order.
 struct WriteTransaction {
     let connection: PostgresConnection
     let logger: Logger
 
     /// What the transaction did, for the caller's caches and statistics.
+    /// The channel every node LISTENs on.
+    static let channel = "pulsegate_stream"
+    /// A frame larger than this goes in the log only; the notification carries its seq
+    /// (PostgreSQL refuses payloads of 8,000 bytes or more).
+    static let maxNotifiedFrameBytes = 7_000
+
     struct Outcome {
-        var seq: Int64 = 0
+        var batch = PublishedBatch(seq: 0, serverTime: 0, samples: [])
         var newSeries: [SeriesKey: Int64] = [:]
         var newPartitions: Set<DayPartition> = []
         var rowsWritten = 0
@@ -26,9 +35,10 @@ struct WriteTransaction {
 
     /// Writes `samples` (later ones win for the same series and ts). `seriesIDs`
     /// and `partitions` are the caller's caches of what exists.
-    func run(_ samples: [Sample], seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>) async throws -> Outcome {
+    /// `serverTime` is the batch's publish time in the stream (ms since the epoch).
+    func run(_ samples: [Sample], serverTime: Double, seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>) async throws -> Outcome {
         var outcome = Outcome()
-        outcome.seq = try await connection.query("UPDATE stream_head SET seq = seq + 1 RETURNING seq", logger: logger)
+        let seq = try await connection.query("UPDATE stream_head SET seq = seq + 1 RETURNING seq", logger: logger)
             .collect().first?.decode(Int64.self) ?? 0
 
         // Series: intern the unknown ones (a unique key makes concurrent nodes agree on one id).
@@ -100,6 +110,13 @@ struct WriteTransaction {
         outcome.rollupsRecomputed = recompute.count
         try await store(written)
         outcome.rollupsWritten = written.count
+
+        // The stream: the frame into the log, the notification to every node (sent at COMMIT).
+        outcome.batch = PublishedBatch(seq: UInt64(seq), serverTime: serverTime, samples: samples)
+        let frame = LiveFrame.samples(seq: UInt64(seq), serverTime: serverTime, samples: samples)
+        try await connection.query("INSERT INTO frames(seq, frame) VALUES (\(seq), \(frame))", logger: logger)
+        let payload = frame.utf8.count <= Self.maxNotifiedFrameBytes ? frame : String(seq)
+        try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
         return outcome
     }
 

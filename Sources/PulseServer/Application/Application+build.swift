@@ -19,16 +19,37 @@ import ServiceLifecycle
 /// and the store, listed first, commits what they queued and closes.
 public func buildApplication(_ configuration: AppConfiguration, logger: Logger = Logger(label: "pulsegate")) async throws -> Gateway {
     let metrics = GatewayMetrics()
-    let (store, storeService) = try await openStore(configuration, logger: logger, metrics: metrics)
-    let hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
+    let opened = try await openStore(configuration, logger: logger, metrics: metrics)
+    let store = opened.storage
     let latestValues = LatestValues(staleness: configuration.expositionStaleness)
+    let hub: LiveHub
+    let publishers: [any SamplePublisher]
+    if let stream = opened.stream {
+        // Cluster mode: the hub carries the cluster's stream (every node's batches, in
+        // commit order), not what this node writes; so does the exposition.
+        hub = LiveHub(
+            configuration: configuration.live, wireFormat: .webSocketTextFrames,
+            instance: stream.epoch, headSeq: stream.startSeq, log: stream.log
+        )
+        stream.attach { batch in
+            hub.publish(batch)
+            latestValues.publish(batch.samples, from: .ingest)
+        }
+        publishers = []
+    } else {
+        hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
+        publishers = [hub, latestValues]
+    }
     let pipeline = Pipeline(
         validator: SampleValidator(limits: configuration.sampleLimits), writer: store,
         cardinality: store, seriesLimits: configuration.series, reservedNames: MetricsCatalog.reservedNames,
-        publishers: [hub, latestValues], observer: metrics.pipeline
+        publishers: publishers, observer: metrics.pipeline
     )
+    let storeService = opened.runner
 
+    // The store first, so that it stops last; in cluster mode the stream after it.
     var services: [any Service] = [storeService]
+    if let stream = opened.stream { services.append(stream) }
     if let interval = configuration.collectInterval {
         // In a cluster, each node's host figures carry its name, so that nodes' series never collide.
         let labels = configuration.cluster.map { ["node": $0.node] } ?? [:]
@@ -85,11 +106,19 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     )
 }
 
-/// The store the configuration asks for, opened, with the service that runs and closes it.
-func openStore(_ configuration: AppConfiguration, logger: Logger, metrics: GatewayMetrics) async throws -> (any SampleStorage, any StoreRunner) {
+/// The store the configuration asks for, opened: what the gateway reads and
+/// writes, the service that runs and closes it, and in cluster mode the node's
+/// view of the cluster's stream.
+struct OpenedStore {
+    let storage: any SampleStorage
+    let runner: any StoreRunner
+    let stream: ClusterStream?
+}
+
+func openStore(_ configuration: AppConfiguration, logger: Logger, metrics: GatewayMetrics) async throws -> OpenedStore {
     guard let cluster = configuration.cluster else {
         let store = try SampleStore.open(configuration.store, logger: logger, metrics: metrics.factory)
-        return (store, StoreService(store: store, logger: logger))
+        return OpenedStore(storage: store, runner: StoreService(store: store, logger: logger), stream: nil)
     }
     let service = try await PostgresStoreService.open(ClusterStoreConfiguration(
         postgres: cluster.postgres,
@@ -99,7 +128,12 @@ func openStore(_ configuration: AppConfiguration, logger: Logger, metrics: Gatew
         rollupRetention: configuration.store.rollupRetention,
         maxPendingSamples: configuration.store.maxPendingSamples
     ), logger: logger, metrics: metrics.factory)
-    return (service.store, service)
+    do {
+        return OpenedStore(storage: service.store, runner: service, stream: try await service.openStream())
+    } catch {
+        await service.close()
+        throw error
+    }
 }
 
 /// The HTTP routes and middleware, separate from the long-lived parts so that each can be read alone.

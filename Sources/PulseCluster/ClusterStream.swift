@@ -1,0 +1,224 @@
+import Logging
+import PostgresNIO
+import PulseCore
+import ServiceLifecycle
+import Synchronization
+
+/// This node's view of the cluster's one stream: every node's committed
+/// batches, in seq order, each once, handed to the hub (and the exposition).
+///
+/// Batches arrive three ways: this node's own, from its writer right after the
+/// COMMIT; the others', from PostgreSQL's notifications (LISTEN); and, for what
+/// a notification did not carry (a frame too large for its payload, a node that
+/// was disconnected), from the replay log. Whatever the way, a batch is handed
+/// on only when it is the next seq; later ones wait for the hole to be filled,
+/// duplicates are dropped. On every (re)connection the node LISTENs first,
+/// then reads the head and catches up from the log, so nothing committed in
+/// between is missed.
+public final class ClusterStream: Service, Sendable {
+    /// The cluster's epoch, which clients resume with as `instance`.
+    public let epoch: String
+    /// The stream's head when the node started: its hub numbers from here.
+    public let startSeq: UInt64
+    /// The replay log, for the hub's resumes from before its ring.
+    public let log: FrameLog
+    private let settings: PostgresSettings
+    private let logger: Logger
+
+    private struct State {
+        var nextSeq: UInt64
+        /// The highest seq known committed (from a notification or the head row).
+        var knownHead: UInt64
+        var pending: [UInt64: PublishedBatch] = [:]
+        var deliver: (@Sendable (PublishedBatch) -> Void)?
+        var statistics = ClusterStreamStatistics()
+    }
+
+    private let state: Mutex<State>
+    private let catchUps: AsyncStream<Void>.Continuation
+    private let catchUpStream: AsyncStream<Void>
+
+    /// Batches this far ahead of a hole are not held: the log is read instead.
+    static let maxPending = 10_000
+    static let catchUpPage = 500
+
+    init(epoch: String, head: UInt64, log: FrameLog, settings: PostgresSettings, logger: Logger) {
+        self.epoch = epoch
+        self.startSeq = head
+        self.log = log
+        self.settings = settings
+        self.logger = logger
+        self.state = Mutex(State(nextSeq: head + 1, knownHead: head))
+        (catchUpStream, catchUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Where batches go, in order; set once, before `run()`.
+    public func attach(_ deliver: @escaping @Sendable (PublishedBatch) -> Void) {
+        state.withLock { $0.deliver = deliver }
+    }
+
+    public var statistics: ClusterStreamStatistics {
+        state.withLock { state in
+            var copy = state.statistics
+            copy.deliveredThrough = state.nextSeq - 1
+            copy.waiting = state.pending.count
+            return copy
+        }
+    }
+
+    // MARK: Batches in
+
+    /// A committed batch, from any source; handed on if it is the next one.
+    func offer(_ batch: PublishedBatch) {
+        let needsLog = state.withLock { state -> Bool in
+            guard batch.seq >= state.nextSeq else {
+                state.statistics.duplicates += 1
+                return false
+            }
+            state.knownHead = max(state.knownHead, batch.seq)
+            if batch.seq == state.nextSeq {
+                deliver(batch, &state)
+            } else if state.pending.count < Self.maxPending {
+                state.pending[batch.seq] = batch
+            }
+            drain(&state)
+            return state.knownHead >= state.nextSeq
+        }
+        if needsLog { catchUps.yield() }
+    }
+
+    /// A seq known committed, whose batch must come from the log.
+    func committed(through seq: UInt64) {
+        let needsLog = state.withLock { state -> Bool in
+            state.knownHead = max(state.knownHead, seq)
+            return state.knownHead >= state.nextSeq
+        }
+        if needsLog { catchUps.yield() }
+    }
+
+    private func deliver(_ batch: PublishedBatch, _ state: inout State) {
+        state.nextSeq = batch.seq + 1
+        state.statistics.delivered += 1
+        state.deliver?(batch)
+    }
+
+    private func drain(_ state: inout State) {
+        while let next = state.pending.removeValue(forKey: state.nextSeq) {
+            deliver(next, &state)
+        }
+    }
+
+    /// The log no longer has `state.nextSeq..<seq`: go on from `seq`.
+    private func skip(to seq: UInt64, _ state: inout State) {
+        guard seq > state.nextSeq else { return }
+        logger.warning("batches lost to this node: the replay log no longer holds them", metadata: [
+            "from": "\(state.nextSeq)", "to": "\(seq - 1)",
+        ])
+        state.statistics.batchesLost += Int(seq - state.nextSeq)
+        state.pending = state.pending.filter { $0.key >= seq }
+        state.nextSeq = seq
+        drain(&state)
+    }
+
+    // MARK: Running
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen() }
+                group.addTask {
+                    for await _ in self.catchUpStream {
+                        await self.catchUp()
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        catchUps.finish()
+    }
+
+    /// Keeps a LISTEN connection open, reconnecting with backoff.
+    private func listen() async {
+        var backoff: Duration = .milliseconds(250)
+        var id = 1
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: settings.connectionConfiguration(), id: id, logger: logger)
+                id += 1
+                defer { Task { try? await connection.close() } }
+                try await connection.listen(on: WriteTransaction.channel) { notifications in
+                    // LISTEN is in force: what commits from now on is notified; what
+                    // committed before is in the log, up to the head read here.
+                    let head = try await connection.query("SELECT seq FROM stream_head", logger: logger).collect().first?.decode(Int64.self) ?? 0
+                    state.withLock { $0.statistics.listening = true; $0.statistics.connections += 1 }
+                    backoff = .milliseconds(250)
+                    committed(through: UInt64(head))
+                    for try await notification in notifications {
+                        receive(notification.payload)
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("the stream's LISTEN connection failed; reconnecting", metadata: [
+                    "error": "\(String(reflecting: error))", "retry_in": "\(backoff)",
+                ])
+            }
+            state.withLock { $0.statistics.listening = false }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+    }
+
+    /// A notification's payload: the batch's frame, or its seq alone when the frame was too large.
+    private func receive(_ payload: String) {
+        if payload.hasPrefix("{") {
+            if let batch = LiveFrame.decodeSamples(payload) { offer(batch) }
+        } else if let seq = UInt64(payload) {
+            committed(through: seq)
+        }
+    }
+
+    /// Reads the log from the next seq until the known head is delivered.
+    private func catchUp() async {
+        while !Task.isCancelled {
+            let (next, head) = state.withLock { ($0.nextSeq, max($0.knownHead, $0.pending.keys.max() ?? 0)) }
+            guard next <= head else { return }
+            let batches: [PublishedBatch]
+            do {
+                batches = try await log.next(from: next, limit: Self.catchUpPage)
+            } catch {
+                logger.warning("cannot read the replay log; trying again", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            state.withLock { state in
+                guard let first = batches.first else {
+                    // Committed, yet not in the log: trimmed away. Go on from what is held, if anything.
+                    skip(to: state.pending.keys.min() ?? state.knownHead + 1, &state)
+                    return
+                }
+                skip(to: first.seq, &state)
+                state.statistics.readFromLog += batches.count
+            }
+            for batch in batches { offer(batch) }
+        }
+    }
+}
+
+/// What a node's stream has done, for `/metrics` and tests.
+public struct ClusterStreamStatistics: Sendable, Equatable {
+    /// Whether the LISTEN connection is up.
+    public var listening = false
+    /// LISTEN connections made (the first, then one per reconnection).
+    public var connections = 0
+    public var delivered = 0
+    public var deliveredThrough: UInt64 = 0
+    /// Batches read from the log rather than from a notification or the writer.
+    public var readFromLog = 0
+    public var duplicates = 0
+    /// Batches the log no longer held when this node needed them.
+    public var batchesLost = 0
+    /// Batches held until the ones before them arrive.
+    public var waiting = 0
+}

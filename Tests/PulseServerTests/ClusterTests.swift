@@ -1,0 +1,200 @@
+import Foundation
+import HummingbirdTesting
+import NIOCore
+import PulseCluster
+import PulseCore
+import PulseLive
+import PulseTestSupport
+import Testing
+
+@testable import PulseServer
+
+/// Cluster mode through real gateways: several nodes in this process, each a
+/// real server on its own port, sharing a real PostgreSQL database (the test
+/// command's throwaway server, a database per test).
+@Suite(.enabled(if: TestPostgres.isAvailable, "needs PULSEGATE_TEST_POSTGRES_URL (scripts/test starts a server)"))
+struct ClusterTests {
+    struct Node: Sendable {
+        let gateway: Gateway
+        let client: any TestClientProtocol
+        var port: Int { client.port! }
+    }
+
+    /// Runs `body` against `count` nodes on one fresh database, named node-1, node-2, …
+    func withCluster(
+        _ count: Int, configure: @escaping @Sendable (inout AppConfiguration) -> Void = { _ in },
+        _ body: @Sendable @escaping ([Node], TestPostgres.Database) async throws -> Void
+    ) async throws {
+        let database = try await TestPostgres.createDatabase()
+        let settings = try PostgresSettings(url: database.url)
+        @Sendable func start(_ nodes: [Node]) async throws {
+            if nodes.count == count {
+                try await body(nodes, database)
+                return
+            }
+            try await withTestGateway({
+                $0.cluster = ClusterConfiguration(postgres: settings, node: "node-\(nodes.count + 1)")
+                configure(&$0)
+            }) { gateway, client in
+                try await start(nodes + [Node(gateway: gateway, client: client)])
+            }
+        }
+        do {
+            try await start([])
+        } catch {
+            try? await database.drop()
+            throw error
+        }
+        try await database.drop()
+    }
+
+    static func push(_ node: Node, _ samples: [Sample]) async throws -> Int {
+        let body = #"{"samples":["# + samples.map { sample in
+            #"{"metric":"\#(sample.key.metric)","labels":\#(LabelJSON.encode(sample.key.labels)),"ts":\#(sample.timestamp),"value":\#(sample.value)}"#
+        }.joined(separator: ",") + "]}"
+        return try await node.client.execute(uri: "/ingest", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) {
+            Int($0.status.code)
+        }
+    }
+
+    @Test func aPushToOneNodeReachesTheClientsOfEveryNodeWithTheSameSeq() async throws {
+        try await withCluster(3) { nodes, _ in
+            #expect(Set(nodes.map(\.gateway.hub.instance)).count == 1, "one epoch for the cluster")
+            let clients = try await nodes.asyncMap { try await LiveClient.connect(port: $0.port) }
+            let hellos = try await clients.asyncMap { try await $0.frames(1)[0] }
+            #expect(Set(hellos.map { $0["instance"] as? String }) == [nodes[0].gateway.hub.instance])
+
+            for index in 1...3 {
+                #expect(try await Self.push(nodes[0], testBatch(index)) == 200)
+            }
+            #expect(try await Self.push(nodes[1], testBatch(4)) == 200)
+            var sequences: [[Int]] = []
+            for client in clients {
+                let frames = try await client.frames(5)
+                sequences.append(seqs(frames))
+                let values = frames.dropFirst().map { (($0["samples"] as? [[String: Any]])?.first?["value"] as? Double) ?? -1 }
+                #expect(values == [1, 2, 3, 4], "every node's client sees the pushes in commit order")
+            }
+            #expect(Set(sequences).count == 1, "the same seq on every node: \(sequences)")
+            #expect(sequences[0].count == 4 && zip(sequences[0], sequences[0].dropFirst()).allSatisfy { $0 + 1 == $1 })
+            for client in clients { await client.close() }
+        }
+    }
+
+    @Test func aClientResumesOnAnotherNodeThanTheOneThatServedIt() async throws {
+        try await withCluster(2) { nodes, _ in
+            let first = try await LiveClient.connect(port: nodes[0].port)
+            #expect(try await Self.push(nodes[0], testBatch(1)) == 200)
+            let frames = try await first.frames(2)
+            let instance = try #require(frames[0]["instance"] as? String)
+            let seen = try #require(seqs(frames).last)
+            await first.close()
+
+            for index in 2...4 {
+                #expect(try await Self.push(nodes[0], testBatch(index)) == 200)
+            }
+            // Node 2 got them through the stream; the client picks up there, on node 2.
+            let resumed = try await LiveClient.connect(port: nodes[1].port, query: "since=\(seen)&instance=\(instance)")
+            let replay = try await resumed.frames(4)
+            #expect(replay[0]["type"] as? String == "hello")
+            #expect(seqs(replay) == [seen + 1, seen + 2, seen + 3])
+            #expect(replay.dropFirst().map { (($0["samples"] as? [[String: Any]])?.first?["value"] as? Double) ?? -1 } == [2, 3, 4])
+            await resumed.close()
+        }
+    }
+
+    /// A ring of one batch: a resume from further back is served from the shared log.
+    @Test func aRingMissIsServedFromTheReplayLog() async throws {
+        try await withCluster(1, configure: { $0.live = LiveConfiguration(ringSamples: 1) }) { nodes, _ in
+            let node = nodes[0]
+            let watcher = try await LiveClient.connect(port: node.port)
+            let hello = try await watcher.frames(1)[0]
+            let instance = try #require(hello["instance"] as? String)
+            let start = try #require(hello["seq"] as? Int)
+            for index in 1...6 {
+                #expect(try await Self.push(node, testBatch(index, series: 1)) == 200)
+            }
+            _ = try await watcher.frames(7)  // all six are through the stream and in the hub
+            await watcher.close()
+            #expect(node.gateway.hub.coverage.oldestSeq > UInt64(start + 2), "the ring no longer holds the point asked for")
+
+            let resumed = try await LiveClient.connect(port: node.port, query: "since=\(start + 1)&instance=\(instance)")
+            let frames = try await resumed.frames(6)
+            #expect(!frames.contains { $0["type"] as? String == "reset" })
+            #expect(seqs(frames) == Array((start + 2)...(start + 6)))
+            #expect(frames.dropFirst().map { (($0["samples"] as? [[String: Any]])?.first?["value"] as? Double) ?? -1 } == [2, 3, 4, 5, 6])
+            await resumed.close()
+        }
+    }
+
+    /// Neither the ring nor the log holds the point: a `reset`, and what it says
+    /// to fetch from `/history` plus what follows live is every acknowledged sample.
+    @Test func aLogMissGivesAResetAndHistoryPlusLiveIsEverySample() async throws {
+        try await withCluster(1, configure: { $0.live = LiveConfiguration(ringSamples: 1) }) { nodes, database in
+            let node = nodes[0]
+            let watcher = try await LiveClient.connect(port: node.port)
+            let hello = try await watcher.frames(1)[0]
+            let instance = try #require(hello["instance"] as? String)
+            let start = try #require(hello["seq"] as? Int)
+            var acknowledged: [Sample] = []
+            for index in 1...5 {
+                let batch = testBatch(index, metric: "reset_test", series: 1)
+                #expect(try await Self.push(node, batch) == 200)
+                acknowledged += batch
+            }
+            _ = try await watcher.frames(6)
+            await watcher.close()
+            try await database.execute("DELETE FROM frames")
+
+            let resumed = try await LiveClient.connect(port: node.port, query: "since=\(start + 1)&instance=\(instance)&metric=reset_test")
+            let opening = try await resumed.frames(2)
+            #expect(opening[1]["type"] as? String == "reset")
+            let completeFrom = try #require(opening[1]["complete_from_ts"] as? Int)
+            let more = testBatch(6, metric: "reset_test", series: 1)
+            #expect(try await Self.push(node, more) == 200)
+            acknowledged += more
+            // Frames until the one that carries the last push (what the ring still had comes first).
+            var live: [Int] = []
+            var count = 3
+            while !live.contains(Int(more[0].timestamp)), count < 12 {
+                let frames = try await resumed.frames(count)
+                live = frames.filter { $0["type"] as? String == "samples" }
+                    .flatMap { ($0["samples"] as? [[String: Any]]) ?? [] }.compactMap { $0["ts"] as? Int }
+                count += 1
+            }
+            let history = try await node.gateway.store.range(SeriesSelector(metric: "reset_test"), from: 0, to: Int64(completeFrom))
+                .flatMap(\.points).map { Int($0.timestamp) }
+            #expect(Set(history + live) == Set(acknowledged.map { Int($0.timestamp) }), "history to complete_from_ts, then live: every sample")
+            #expect(history.count + live.count == acknowledged.count, "and none twice")
+            await resumed.close()
+        }
+    }
+
+    @Test func healthSaysClusterAndNodeAndTheCollectorLabelsItsSamples() async throws {
+        try await withCluster(2, configure: { $0.collectInterval = .milliseconds(200) }) { nodes, _ in
+            let (status, body) = try await nodes[1].client.execute(uri: "/healthz", method: .get) { (Int($0.status.code), String(buffer: $0.body)) }
+            #expect(status == 200)
+            let health = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            #expect(health["mode"] as? String == "cluster")
+            #expect(health["node"] as? String == "node-2")
+            #expect((health["database"] as? String)?.contains(":***@") == true, "the password is not shown: \(body)")
+            // Each node's host figures, apart, in the shared history.
+            let deadline = ContinuousClock.now + .seconds(15)
+            var nodesSeen: Set<String> = []
+            while ContinuousClock.now < deadline, nodesSeen.count < 2 {
+                try await Task.sleep(for: .milliseconds(200))
+                nodesSeen = Set(try await nodes[0].gateway.store.range(SeriesSelector(metric: "host_load1"), from: 0, to: Timestamp.latest)
+                    .filter { !$0.points.isEmpty }.compactMap { $0.key[label: "node"] })
+            }
+            #expect(nodesSeen == ["node-1", "node-2"])
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
