@@ -88,10 +88,10 @@ export class LiveConnection {
       if (ws !== this.#ws) return;
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
-      // seq never goes back within an instance. A `subscribed` reply (to probe()) carries the
-      // server's newest batch, which may be one dropped for this client and not yet announced
-      // by a `gap`: resuming after it would skip that batch.
-      if (typeof frame.seq === 'number' && frame.type !== 'subscribed') this.lastSeq = frame.seq;
+      // seq never goes back within an instance. A `subscribed` reply (to probe()) and a
+      // `status` frame carry the server's newest batch, which may be one dropped for this
+      // client and not yet announced by a `gap`: resuming after it would skip that batch.
+      if (typeof frame.seq === 'number' && frame.type !== 'subscribed' && frame.type !== 'status') this.lastSeq = frame.seq;
       if (frame.type === 'hello') {
         greeted = true;
         this.#attempt = 0;

@@ -16,6 +16,9 @@ public struct ClusterStoreConfiguration: Sendable {
     public var retentionChunk: Int
     /// Samples that may wait for PostgreSQL (also while it is down) before new ones are refused.
     public var maxPendingSamples: Int
+    /// The longest a write transaction may take before it counts as failed (PostgreSQL
+    /// not answering): its pushes get 503, its buffered samples wait for the next try.
+    public var commitTimeout: Duration
     /// Day partitions made ahead of today.
     public var partitionsAhead: Int
     /// The replay log keeps at most this many batches…
@@ -32,6 +35,7 @@ public struct ClusterStoreConfiguration: Sendable {
         maintenanceInterval: Duration = .seconds(60),
         retentionChunk: Int = 5_000,
         maxPendingSamples: Int = 1_000_000,
+        commitTimeout: Duration = .seconds(5),
         partitionsAhead: Int = 2,
         replayFrames: Int = 100_000,
         replayAge: Duration = .seconds(3600)
@@ -44,6 +48,7 @@ public struct ClusterStoreConfiguration: Sendable {
         self.maintenanceInterval = maintenanceInterval
         self.retentionChunk = retentionChunk
         self.maxPendingSamples = maxPendingSamples
+        self.commitTimeout = commitTimeout
         self.partitionsAhead = partitionsAhead
         self.replayFrames = replayFrames
         self.replayAge = replayAge

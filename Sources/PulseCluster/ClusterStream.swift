@@ -31,6 +31,7 @@ public final class ClusterStream: Service, Sendable {
         var knownHead: UInt64
         var pending: [UInt64: PublishedBatch] = [:]
         var deliver: (@Sendable (PublishedBatch) -> Void)?
+        var degraded: (@Sendable (String?) -> Void)?
         var statistics = ClusterStreamStatistics()
     }
 
@@ -52,9 +53,13 @@ public final class ClusterStream: Service, Sendable {
         (catchUpStream, catchUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Where batches go, in order; set once, before `run()`.
-    public func attach(_ deliver: @escaping @Sendable (PublishedBatch) -> Void) {
-        state.withLock { $0.deliver = deliver }
+    /// Where batches go, in order, and who is told while the node cannot follow
+    /// the stream (with why) and when it can again (nil); set once, before `run()`.
+    public func attach(_ deliver: @escaping @Sendable (PublishedBatch) -> Void, degraded: @escaping @Sendable (String?) -> Void = { _ in }) {
+        state.withLock {
+            $0.deliver = deliver
+            $0.degraded = degraded
+        }
     }
 
     public var statistics: ClusterStreamStatistics {
@@ -151,9 +156,14 @@ public final class ClusterStream: Service, Sendable {
                     // LISTEN is in force: what commits from now on is notified; what
                     // committed before is in the log, up to the head read here.
                     let head = try await connection.query("SELECT seq FROM stream_head", logger: logger).collect().first?.decode(Int64.self) ?? 0
-                    state.withLock { $0.statistics.listening = true; $0.statistics.connections += 1 }
+                    let degraded = state.withLock { state in
+                        state.statistics.listening = true
+                        state.statistics.connections += 1
+                        return state.degraded
+                    }
                     backoff = .milliseconds(250)
                     committed(through: UInt64(head))
+                    degraded?(nil)
                     for try await notification in notifications {
                         receive(notification.payload)
                     }
@@ -164,7 +174,11 @@ public final class ClusterStream: Service, Sendable {
                     "error": "\(String(reflecting: error))", "retry_in": "\(backoff)",
                 ])
             }
-            state.withLock { $0.statistics.listening = false }
+            let degraded = state.withLock { state in
+                state.statistics.listening = false
+                return state.degraded
+            }
+            degraded?("this node lost its connection to PostgreSQL; batches wait there and follow once it is back")
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(5))
         }

@@ -10,18 +10,25 @@ public struct FrameLog: StreamLog {
     let client: PostgresClient
     let logger: Logger
 
+    /// A client waits for this while it connects: bounded, so that an unreachable
+    /// database costs it a `reset`, not a hang.
+    static let readDeadline: Duration = .seconds(2)
+
     public func batches(after seq: UInt64, through: UInt64) async throws -> [PublishedBatch] {
         guard through > seq else { return [] }
-        let rows = try await client.query("""
-            SELECT seq, frame FROM frames WHERE seq > \(Int64(seq)) AND seq <= \(Int64(clamping: through)) ORDER BY seq
-            """, logger: logger)
-        var batches: [PublishedBatch] = []
-        for try await (found, frame) in rows.decode((Int64, String).self) {
-            // Without a hole: a batch the log no longer has ends what can be given.
-            guard UInt64(found) == seq + UInt64(batches.count) + 1, let batch = LiveFrame.decodeSamples(frame) else { break }
-            batches.append(batch)
+        let (client, logger) = (self.client, self.logger)
+        return try await withDeadline(Self.readDeadline) {
+            let rows = try await client.query("""
+                SELECT seq, frame FROM frames WHERE seq > \(Int64(seq)) AND seq <= \(Int64(clamping: through)) ORDER BY seq
+                """, logger: logger)
+            var batches: [PublishedBatch] = []
+            for try await (found, frame) in rows.decode((Int64, String).self) {
+                // Without a hole: a batch the log no longer has ends what can be given.
+                guard UInt64(found) == seq + UInt64(batches.count) + 1, let batch = LiveFrame.decodeSamples(frame) else { break }
+                batches.append(batch)
+            }
+            return batches
         }
-        return batches
     }
 
     /// The first batches from `seq` on (at most `limit`), and the lowest seq the log

@@ -59,6 +59,9 @@ struct PartitionMaintenance {
                     RETURNING 1)
                 SELECT count(*) FROM gone
                 """, logger: logger).collect().first?.decode(Int64.self) ?? 0)
+            try await connection.query("""
+                DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => \(Double(IdempotencyKey.retention.milliseconds) / 1000))
+                """, logger: logger)
             return round
         }
         guard round.ran else { return round }

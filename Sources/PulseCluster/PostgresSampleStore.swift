@@ -90,8 +90,11 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
     /// within `probeInterval`, before a push has to find out.
     func probeOnce() async {
         do {
-            let bytes = try await client.query("SELECT pg_database_size(current_database())", logger: logger)
-                .collect().first?.decode(Int64.self) ?? 0
+            let (client, logger) = (self.client, self.logger)
+            let bytes = try await withDeadline(Self.probeInterval) {
+                try await client.query("SELECT pg_database_size(current_database())", logger: logger)
+                    .collect().first?.decode(Int64.self) ?? 0
+            }
             probe.withLock { $0 = (Int(bytes), nil) }
         } catch {
             probe.withLock { $0.failure = "PostgreSQL does not answer: \(String(reflecting: error))" }
@@ -102,6 +105,12 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
 
     public func write(_ samples: [Sample], durability: Durability) async throws {
         try await writer.write(samples, durability: durability)
+    }
+
+    /// The keys live in PostgreSQL, checked and written in the samples' transaction,
+    /// so a retry sent to any node is stored once.
+    public func write(_ samples: [Sample], idempotencyKey key: IdempotencyKey) async throws -> WriteReceipt {
+        try await writer.committed(samples, key: key)
     }
 
     /// Commits everything queued so far.

@@ -65,6 +65,15 @@ enum PostgresSchema {
         )
         """,
         "CREATE INDEX frames_created_at ON frames(created_at)",
+        // Keys of pushes stored (Idempotency-Key), with what each accepted, for IdempotencyKey.retention.
+        """
+        CREATE TABLE idempotency_keys(
+            key        text COLLATE "C" PRIMARY KEY,
+            accepted   bigint NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        "CREATE INDEX idempotency_keys_created_at ON idempotency_keys(created_at)",
         ],
     ]
 

@@ -22,7 +22,8 @@ import Synchronization
 final class PostgresWriter: Sendable {
     private struct QueuedWrite {
         let samples: [Sample]
-        let waiter: CheckedContinuation<Void, any Error>?
+        let key: IdempotencyKey?
+        let waiter: CheckedContinuation<WriteReceipt, any Error>?
     }
 
     private struct State {
@@ -42,6 +43,7 @@ final class PostgresWriter: Sendable {
     private let batchSize: Int
     private let batchAge: Duration
     private let maxPendingSamples: Int
+    private let commitTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
     /// Wakes the loop; holds at most one pending wake-up, so none is lost.
@@ -66,6 +68,7 @@ final class PostgresWriter: Sendable {
         self.batchSize = max(1, configuration.batchSize)
         self.batchAge = configuration.batchAge
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
+        self.commitTimeout = configuration.commitTimeout
         self.logger = logger
         self.batchSamples = Recorder(label: "pulsegate_store_batch_samples", aggregate: true, factory: metrics)
         self.commitDuration = Metrics.Timer(label: "pulsegate_store_commit_duration_seconds", factory: metrics)
@@ -79,15 +82,20 @@ final class PostgresWriter: Sendable {
     func write(_ samples: [Sample], durability: Durability) async throws {
         switch durability {
         case .buffered:
-            try state.withLock { try enqueue(QueuedWrite(samples: samples, waiter: nil), &$0) }
+            try state.withLock { try enqueue(QueuedWrite(samples: samples, key: nil, waiter: nil), &$0) }
         case .committed:
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                state.withLock { state in
-                    do {
-                        try enqueue(QueuedWrite(samples: samples, waiter: continuation), &state)
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
+            _ = try await committed(samples, key: nil)
+        }
+    }
+
+    /// Queues `samples` and returns after the commit that holds them (or finds `key` stored).
+    func committed(_ samples: [Sample], key: IdempotencyKey?) async throws -> WriteReceipt {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<WriteReceipt, any Error>) in
+            state.withLock { state in
+                do {
+                    try enqueue(QueuedWrite(samples: samples, key: key, waiter: continuation), &state)
+                } catch {
+                    continuation.resume(throwing: error)
                 }
             }
         }
@@ -161,43 +169,65 @@ final class PostgresWriter: Sendable {
 
     /// The writes of the next transaction, if one is due now.
     private func nextBatch() -> [QueuedWrite]? {
-        state.withLock { state in
-            guard !state.queue.isEmpty else { return nil }
+        let (batch, refused) = state.withLock { state -> ([QueuedWrite]?, [QueuedWrite]) in
+            guard !state.queue.isEmpty else { return (nil, []) }
             let due = state.queuedWaiters > 0 || state.stopping || state.queuedSamples >= batchSize
                 || (state.queuedSince.map { ContinuousClock.now - $0 >= batchAge } ?? false)
-            let waiting = state.retryAfter.map { ContinuousClock.now < $0 } ?? false
-            guard due, !waiting || state.queuedWaiters > 0 || state.stopping else { return nil }
-            var taken: [QueuedWrite] = []
-            var count = 0
-            while let first = state.queue.first, taken.isEmpty || count + first.samples.count <= batchSize {
-                taken.append(state.queue.removeFirst())
-                count += first.samples.count
+            guard due else { return (nil, []) }
+            if let retryAfter = state.retryAfter, ContinuousClock.now < retryAfter, !state.stopping {
+                // PostgreSQL failed a moment ago: pushes are answered at once (503), not
+                // after another wait for it; buffered samples wait for the next try.
+                let refused = state.queue.filter { $0.waiter != nil }
+                guard !refused.isEmpty else { return (nil, []) }
+                state.queue.removeAll { $0.waiter != nil }
+                state.queuedSamples -= refused.reduce(0) { $0 + $1.samples.count }
+                state.queuedWaiters = 0
+                state.queuedMinTimestamp = state.queue.lazy.flatMap(\.samples).map(\.timestamp).min()
+                return (nil, refused)
             }
-            state.queuedSamples -= count
-            state.queuedWaiters -= taken.lazy.filter { $0.waiter != nil }.count
-            state.committingMinTimestamp = taken.lazy.flatMap(\.samples).map(\.timestamp).min()
-            state.queuedMinTimestamp = state.queue.lazy.flatMap(\.samples).map(\.timestamp).min()
-            state.queuedSince = state.queue.isEmpty ? nil : .now
-            state.statistics.committingSamples = count
-            return taken
+            return (take(&state), [])
         }
+        let reason = refused.isEmpty ? "" : statistics.lastWriteError ?? "the last write failed"
+        for write in refused { write.waiter?.resume(throwing: StoreUnavailable(reason: reason)) }
+        return batch
+    }
+
+    /// Takes the next transaction's writes off the queue: whole writes, up to `batchSize` samples.
+    private func take(_ state: inout State) -> [QueuedWrite] {
+        var taken: [QueuedWrite] = []
+        var count = 0
+        while let first = state.queue.first, taken.isEmpty || count + first.samples.count <= batchSize {
+            taken.append(state.queue.removeFirst())
+            count += first.samples.count
+        }
+        state.queuedSamples -= count
+        state.queuedWaiters -= taken.lazy.filter { $0.waiter != nil }.count
+        state.committingMinTimestamp = taken.lazy.flatMap(\.samples).map(\.timestamp).min()
+        state.queuedMinTimestamp = state.queue.lazy.flatMap(\.samples).map(\.timestamp).min()
+        state.queuedSince = state.queue.isEmpty ? nil : .now
+        state.statistics.committingSamples = count
+        return taken
     }
 
     private func commit(_ writes: [QueuedWrite]) async {
         let samples = writes.flatMap(\.samples)
+        let parts = writes.map { WriteTransaction.Write(samples: $0.samples, key: $0.key) }
         guard !samples.isEmpty else {
             // Only flushes: what they wait for was committed before them.
             state.withLock { $0.statistics.committingSamples = 0; $0.committingMinTimestamp = nil }
-            for write in writes { write.waiter?.resume() }
+            for write in writes { write.waiter?.resume(returning: .stored) }
             return
         }
         let started = ContinuousClock.now
         let caches = self.caches.withLock { $0 }
         let serverTime = Date().timeIntervalSince1970 * 1000
         do {
-            let outcome = try await client.transaction(logger: logger) { connection in
-                try await WriteTransaction(connection: connection, logger: logger)
-                    .run(samples, serverTime: serverTime, seriesIDs: caches.seriesIDs, partitions: caches.partitions)
+            let (client, logger) = (self.client, self.logger)
+            let outcome = try await withDeadline(commitTimeout) {
+                try await client.transaction(logger: logger) { connection in
+                    try await WriteTransaction(connection: connection, logger: logger)
+                        .run(parts, serverTime: serverTime, seriesIDs: caches.seriesIDs, partitions: caches.partitions)
+                }
             }
             let elapsed = ContinuousClock.now - started
             self.caches.withLock { caches in
@@ -217,10 +247,10 @@ final class PostgresWriter: Sendable {
                 state.committingMinTimestamp = nil
                 state.retryAfter = nil
             }
-            committed.withLock { $0 }?(outcome.batch)
-            batchSamples.record(samples.count)
+            if let batch = outcome.batch { committed.withLock { $0 }?(batch) }
+            batchSamples.record(outcome.batch?.samples.count ?? 0)
             commitDuration.recordNanoseconds(Int64(elapsed.seconds * 1e9))
-            for write in writes { write.waiter?.resume() }
+            for (write, receipt) in zip(writes, outcome.receipts) { write.waiter?.resume(returning: receipt) }
         } catch {
             let reason = String(reflecting: error)
             logger.error("PostgreSQL write failed", metadata: ["samples": "\(samples.count)", "error": "\(reason)"])

@@ -24,8 +24,17 @@ struct WriteTransaction {
     /// (PostgreSQL refuses payloads of 8,000 bytes or more).
     static let maxNotifiedFrameBytes = 7_000
 
+    /// One caller's samples, with the key it wrote them under, if any.
+    struct Write {
+        let samples: [Sample]
+        let key: IdempotencyKey?
+    }
+
     struct Outcome {
-        var batch = PublishedBatch(seq: 0, serverTime: 0, samples: [])
+        /// The batch as the stream carries it; nil when every write was a duplicate.
+        var batch: PublishedBatch?
+        /// Per write, in order: stored, or a duplicate of a keyed write stored before.
+        var receipts: [WriteReceipt] = []
         var newSeries: [SeriesKey: Int64] = [:]
         var newPartitions: Set<DayPartition> = []
         var rowsWritten = 0
@@ -36,8 +45,37 @@ struct WriteTransaction {
     /// Writes `samples` (later ones win for the same series and ts). `seriesIDs`
     /// and `partitions` are the caller's caches of what exists.
     /// `serverTime` is the batch's publish time in the stream (ms since the epoch).
-    func run(_ samples: [Sample], serverTime: Double, seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>) async throws -> Outcome {
+    func run(_ writes: [Write], serverTime: Double, seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>) async throws -> Outcome {
         var outcome = Outcome()
+        _ = try await connection.query("SELECT seq FROM stream_head FOR UPDATE", logger: logger).collect()
+
+        // Keyed writes already stored (by any node, under this lock) store nothing again.
+        var known: [String: Int] = [:]
+        let keys = writes.compactMap(\.key?.text)
+        if !keys.isEmpty {
+            let rows = try await connection.query("SELECT key, accepted FROM idempotency_keys WHERE key = ANY(\(keys))", logger: logger)
+            for try await (key, accepted) in rows.decode((String, Int64).self) { known[key] = Int(accepted) }
+        }
+        var samples: [Sample] = []
+        var newKeys: [(String, Int)] = []
+        for write in writes {
+            if let key = write.key?.text {
+                if let accepted = known[key] {
+                    outcome.receipts.append(.duplicate(accepted: accepted))
+                    continue
+                }
+                known[key] = write.samples.count
+                newKeys.append((key, write.samples.count))
+            }
+            outcome.receipts.append(.stored)
+            samples += write.samples
+        }
+        guard !samples.isEmpty else { return outcome }
+        if !newKeys.isEmpty {
+            try await connection.query("""
+                INSERT INTO idempotency_keys(key, accepted) SELECT * FROM unnest(\(newKeys.map(\.0))::text[], \(newKeys.map { Int64($0.1) })::bigint[])
+                """, logger: logger)
+        }
         let seq = try await connection.query("UPDATE stream_head SET seq = seq + 1 RETURNING seq", logger: logger)
             .collect().first?.decode(Int64.self) ?? 0
 

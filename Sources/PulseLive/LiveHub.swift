@@ -46,6 +46,8 @@ public final class LiveHub: SamplePublisher, Sendable {
         var reservations: [ContinuousClock.Instant] = []
         var closed = false
         var statistics = LiveStatistics()
+        /// Why the stream is degraded now, if it is (cluster mode: the node cannot follow it).
+        var degraded: String?
     }
 
     private let state: Mutex<State>
@@ -199,8 +201,12 @@ public final class LiveHub: SamplePublisher, Sendable {
                 sink.eventLoop.execute { delivery.close(.goingAway) }
                 return id
             }
-            let opening = Self.openingFrames(for: resume, filter: filter, earlier: earlier, state: &state, instance: instance).map(wireFormat.encode)
-            sink.eventLoop.execute { delivery.deliverControl(opening) }
+            var opening = Self.openingFrames(for: resume, filter: filter, earlier: earlier, state: &state, instance: instance)
+            if let reason = state.degraded {
+                opening.append(LiveFrame.status(seq: state.headSeq, stream: "degraded", reason: reason))
+            }
+            let encoded = opening.map(wireFormat.encode)
+            sink.eventLoop.execute { delivery.deliverControl(encoded) }
             let loop = ObjectIdentifier(sink.eventLoop)
             state.subscribers[id] = Subscriber(filter: filter, delivery: delivery, loop: loop)
             state.loops[loop, default: LoopGroup(eventLoop: sink.eventLoop)].byFilter[filter, default: [:]][id] = delivery
@@ -283,6 +289,20 @@ public final class LiveHub: SamplePublisher, Sendable {
             let frame = wireFormat.encode(LiveFrame.subscribed(seq: state.headSeq, filter: filter))
             let delivery = subscriber.delivery
             delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
+        }
+    }
+
+    /// Tells every subscriber (and each one that connects while it lasts) that
+    /// the stream is degraded, with why; nil tells them it is whole again.
+    public func setDegraded(_ reason: String?) {
+        state.withLock { state in
+            guard state.degraded != reason, !state.closed else { return }
+            state.degraded = reason
+            let frame = wireFormat.encode(LiveFrame.status(seq: state.headSeq, stream: reason == nil ? "ok" : "degraded", reason: reason))
+            for subscriber in state.subscribers.values {
+                let delivery = subscriber.delivery
+                delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
+            }
         }
     }
 

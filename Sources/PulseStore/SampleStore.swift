@@ -13,6 +13,7 @@ public final class SampleStore: SampleStorage, Sendable {
     private let writer: StoreWriter
     private let readers: ReaderPool
     private let logger: Logger
+    private let idempotency = IdempotencyLedger()
 
     private init(configuration: StoreConfiguration, writer: StoreWriter, readers: ReaderPool, logger: Logger) {
         self.configuration = configuration
@@ -57,6 +58,13 @@ public final class SampleStore: SampleStorage, Sendable {
 
     public func write(_ samples: [Sample], durability: Durability) async throws {
         try await writer.write(samples, durability: durability)
+    }
+
+    /// The keys live in memory: this process is the file's only writer.
+    public func write(_ samples: [Sample], idempotencyKey key: IdempotencyKey) async throws -> WriteReceipt {
+        try await idempotency.once(key, count: samples.count) {
+            try await writer.write(samples, durability: .committed)
+        }
     }
 
     /// Commits everything queued so far.

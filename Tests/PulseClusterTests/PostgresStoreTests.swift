@@ -126,7 +126,12 @@ struct PostgresStoreTests {
 
     @Test func refusesADatabaseOfANewerSchemaNamingBothVersions() async throws {
         let database = try await TestPostgres.createDatabase()
-        defer { Task { try? await database.drop() } }
+        let outcome = await Result { try await refusesANewerSchema(database) }
+        try await database.drop()
+        try outcome.get()
+    }
+
+    func refusesANewerSchema(_ database: TestPostgres.Database) async throws {
         let configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url))
         try await PostgresStoreService.open(configuration, logger: Self.logger).close()
         try await database.execute("UPDATE pulsegate_schema SET version = 99")

@@ -5,6 +5,7 @@ import PulseCluster
 import PulseCore
 import PulseLive
 import PulseTestSupport
+import Synchronization
 import Testing
 
 @testable import PulseServer
@@ -196,5 +197,109 @@ extension Array {
         var result: [T] = []
         for element in self { result.append(try await transform(element)) }
         return result
+    }
+}
+
+/// PostgreSQL stopped under load and started again: pushes get only 503s
+/// (never a 2xx that is not stored), readiness says why, live clients stay
+/// and are told, the collector's samples wait, and after the outage every node
+/// catches up and its clients go on by seq without a reset.
+@Suite(.enabled(if: TestPostgres.isAvailable, "needs PostgreSQL (scripts/test installs it)"), .serialized)
+struct ClusterOutageTests {
+    @Test func aStoppedAndRestartedPostgresGivesOnly503sAndLosesNothingAcknowledged() async throws {
+        let postgres = try await OwnPostgres.start()
+        let outcome = await Result { try await outage(postgres) }
+        await postgres.stop()
+        try outcome.get()
+    }
+
+    func outage(_ postgres: OwnPostgres) async throws {
+        let settings = try PostgresSettings(url: postgres.url)
+        try await withTestGateway({
+            $0.cluster = ClusterConfiguration(postgres: settings, node: "node-a")
+            $0.collectInterval = .milliseconds(200)
+        }) { a, aClient in
+            try await withTestGateway({ $0.cluster = ClusterConfiguration(postgres: settings, node: "node-b") }) { _, bClient in
+                let watcher = try await LiveClient.connect(port: try #require(bClient.port), query: "metric=outage")
+
+                // One push every 50 ms, each one sample, until told to stop.
+                let results = Mutex<[(index: Int, status: Int, retryAfter: String?)]>([])
+                let stop = Atomic<Bool>(false)
+                let pusher = Task {
+                    var index = 0
+                    while !stop.load(ordering: .relaxed) {
+                        index += 1
+                        let body = #"{"samples":[{"metric":"outage","labels":{},"ts":\#(testEpoch + Int64(index)),"value":\#(index)}]}"#
+                        let (status, retryAfter) = try await aClient.execute(
+                            uri: "/ingest", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
+                        ) { (Int($0.status.code), $0.headers[.retryAfter]) }
+                        results.withLock { $0.append((index, status, retryAfter)) }
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                func readyz() async throws -> Int {
+                    try await aClient.execute(uri: "/readyz", method: .get) { Int($0.status.code) }
+                }
+                try await Task.sleep(for: .seconds(1))
+                #expect(try await readyz() == 200)
+
+                try await postgres.halt()
+                let haltedAt = Timestamp.now()
+                // Readiness says so within the probe's interval and a deadline; liveness stays.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while try await readyz() != 503, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(try await readyz() == 503)
+                #expect(try await aClient.execute(uri: "/healthz", method: .get) { Int($0.status.code) } == 200)
+                try await Task.sleep(for: .seconds(2))
+                let resumedAt = Timestamp.now()
+                try await postgres.resume()
+
+                // Pushes succeed again.
+                let recovery = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < recovery, results.withLock({ $0.suffix(5).count < 5 || !$0.suffix(5).allSatisfy { $0.status == 200 } }) {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                stop.store(true, ordering: .relaxed)
+                try await pusher.value
+                let all = results.withLock { $0 }
+                let acknowledged = Set(all.filter { $0.status == 200 }.map(\.index))
+                let refused = all.filter { $0.status != 200 }
+                #expect(!refused.isEmpty, "the outage refused some pushes")
+                #expect(refused.allSatisfy { $0.status == 503 && $0.retryAfter != nil }, "\(refused.map(\.status))")
+                #expect(all.suffix(5).allSatisfy { $0.status == 200 }, "pushes are accepted again after the outage")
+                #expect(try await readyz() == 200)
+
+                // Everything acknowledged is stored; nothing stored that was not pushed.
+                let stored = Set(try await a.store.range(SeriesSelector(metric: "outage"), from: 0, to: Timestamp.latest)
+                    .flatMap(\.points).map { Int($0.timestamp - testEpoch) })
+                #expect(acknowledged.isSubset(of: stored), "acknowledged but not stored: \(acknowledged.subtracting(stored).sorted())")
+                #expect(stored.isSubset(of: Set(all.map(\.index))))
+
+                // The client on the other node: told of the outage and of its end, then every
+                // acknowledged batch, in seq order, with no hole and no reset.
+                var frames: [[String: Any]] = []
+                let caughtUp = ContinuousClock.now + .seconds(20)
+                var count = 2
+                while ContinuousClock.now < caughtUp {
+                    frames = try await watcher.frames(count, timeout: .seconds(20))
+                    let values = Set(frames.flatMap { ($0["samples"] as? [[String: Any]]) ?? [] }.compactMap { ($0["value"] as? Double).map(Int.init) })
+                    if acknowledged.isSubset(of: values) { break }
+                    count += 1
+                }
+                let values = frames.flatMap { ($0["samples"] as? [[String: Any]]) ?? [] }.compactMap { ($0["value"] as? Double).map(Int.init) }
+                #expect(acknowledged.isSubset(of: Set(values)))
+                #expect(values.count == Set(values).count, "no sample twice")
+                #expect(!frames.contains { $0["type"] as? String == "reset" })
+                let statuses = frames.filter { $0["type"] as? String == "status" }.compactMap { $0["stream"] as? String }
+                #expect(statuses.first == "degraded" && statuses.last == "ok", "\(statuses)")
+                let sequence = seqs(frames)
+                #expect(zip(sequence, sequence.dropFirst()).allSatisfy { $0 < $1 }, "seq goes forward")
+                await watcher.close()
+
+                // The collector's readings from the outage were kept and written with their own times.
+                let host = try await a.store.range(SeriesSelector(metric: "host_load1", matchers: [.equal("node", "node-a")]), from: haltedAt, to: resumedAt)
+                #expect(!host.flatMap(\.points).isEmpty, "the collector's samples of the outage are in the history")
+            }
+        }
     }
 }

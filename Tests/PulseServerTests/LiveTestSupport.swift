@@ -6,6 +6,7 @@ import NIOCore
 import NIOWebSocket
 import PulseCore
 import PulseLive
+import PulseTestSupport
 import PulseServer
 import PulseStore
 
@@ -204,12 +205,6 @@ func withTestGateway(
     }
 }
 
-extension Result where Failure == any Error {
-    /// The outcome of an async throwing body, as a value.
-    init(_ body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}
 
 /// Warnings and errors only, so that test output shows what matters.
 let quietTestLogger: Logger = {

@@ -101,6 +101,7 @@ import Testing
 
     struct NoWriter: SampleWriter {
         func write(_ samples: [Sample], durability: Durability) async throws {}
+        func write(_ samples: [Sample], idempotencyKey key: IdempotencyKey) async throws -> WriteReceipt { .stored }
         var writeFailure: String? { nil }
     }
 }

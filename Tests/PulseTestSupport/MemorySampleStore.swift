@@ -16,6 +16,12 @@ public final class MemorySampleStore: SampleWriter, SampleReader, Sendable {
         }
     }
 
+    private let idempotency = IdempotencyLedger()
+
+    public func write(_ samples: [Sample], idempotencyKey key: IdempotencyKey) async throws -> WriteReceipt {
+        try await idempotency.once(key, count: samples.count) { try await write(samples, durability: .committed) }
+    }
+
     public var writeFailure: String? { nil }
 
     public var seriesCount: Int { series.withLock { $0.count } }

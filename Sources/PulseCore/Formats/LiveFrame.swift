@@ -51,6 +51,19 @@ public enum LiveFrame {
         #"{"type":"gap","seq":\#(seq),"dropped":\#(dropped),"from_seq":\#(fromSeq),"from_ts":\#(fromTimestamp),"to_ts":\#(toTimestamp)}"#
     }
 
+    /// The state of the stream itself: `degraded` while this node cannot follow
+    /// the cluster's stream (its database away; batches wait, nothing is lost),
+    /// `ok` once it can again. `seq` is the newest batch before it.
+    public static func status(seq: UInt64, stream: String, reason: String?) -> String {
+        var out = #"{"type":"status","seq":\#(seq),"stream":"#
+        JSONText.appendString(stream, to: &out)
+        if let reason {
+            out += #","reason":"#
+            JSONText.appendString(reason, to: &out)
+        }
+        return out + "}"
+    }
+
     /// The subscription now in force.
     public static func subscribed(seq: UInt64, filter: SubscriptionFilter) -> String {
         var out = #"{"type":"subscribed","seq":\#(seq),"metrics":["#

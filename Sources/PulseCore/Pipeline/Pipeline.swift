@@ -61,21 +61,43 @@ public struct Pipeline: SampleSink {
             try await accept(batch.samples, from: source, durability: durability)
             return
         }
-        guard !batch.isEmpty else { return }
+        _ = try await accept(batch, from: source) { try await writer.write($0, durability: durability); return .stored }
+    }
+
+    /// As `accept(_:from:durability:)`, committed, but stored once per `key`: a
+    /// push sent again with the same key stores and publishes nothing, and its
+    /// receipt says what the first one accepted.
+    public func accept(_ batch: ValidatedBatch, from source: SampleSource, idempotencyKey key: IdempotencyKey) async throws -> WriteReceipt {
+        guard batch.limits == validator.limits else {
+            switch validator.validate(batch.samples) {
+            case let .success(checked): return try await accept(checked, from: source, idempotencyKey: key)
+            case let .failure(rejected):
+                observer?.rejected(batch.count, from: source, because: .invalid)
+                throw rejected
+            }
+        }
+        return try await accept(batch, from: source) { try await writer.write($0, idempotencyKey: key) }
+    }
+
+    private func accept(_ batch: ValidatedBatch, from source: SampleSource, write: ([Sample]) async throws -> WriteReceipt) async throws -> WriteReceipt {
+        guard !batch.isEmpty else { return .stored }
         if let refusal = refusal(of: batch.samples, from: source) {
             observer?.rejected(batch.count, from: source, because: refusal.rejection)
             throw refusal
         }
+        let receipt: WriteReceipt
         do {
-            try await writer.write(batch.samples, durability: durability)
+            receipt = try await write(batch.samples)
         } catch {
             observer?.rejected(batch.count, from: source, because: .storeUnavailable)
             throw error
         }
+        guard receipt == .stored else { return receipt }
         observer?.accepted(batch.count, from: source)
         for publisher in publishers {
             publisher.publish(batch.samples, from: source)
         }
+        return receipt
     }
 
     /// The first series rule `samples` break, in the order a client can act on:

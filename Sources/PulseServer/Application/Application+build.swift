@@ -31,10 +31,10 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
             configuration: configuration.live, wireFormat: .webSocketTextFrames,
             instance: stream.epoch, headSeq: stream.startSeq, log: stream.log
         )
-        stream.attach { batch in
+        stream.attach({ batch in
             hub.publish(batch)
             latestValues.publish(batch.samples, from: .ingest)
-        }
+        }, degraded: { reason in hub.setDegraded(reason) })
         publishers = []
     } else {
         hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)

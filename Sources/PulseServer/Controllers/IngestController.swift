@@ -31,14 +31,30 @@ struct IngestController<Context: RequestContext> {
         guard let parser = parsers.parser(forContentType: request.headers[.contentType]) else {
             throw reject(.unsupportedMediaType, APIError(.unsupportedMediaType, "send " + parsers.parsers.map { "Content-Type: \($0.mediaTypes[0]) (\($0.name))" }.joined(separator: " or ")))
         }
+        var key: IdempotencyKey?
+        if let text = request.headers[.idempotencyKey] {
+            guard let valid = IdempotencyKey(text) else {
+                throw reject(.badIdempotencyKey, APIError(.badRequest, "Idempotency-Key must be 1 to \(IdempotencyKey.maxLength) visible ASCII characters (a UUID, say)"))
+            }
+            key = valid
+        }
         let body = try await decodedBody(request)
         let batch: ValidatedBatch
         switch pipeline.parse(body.readableBytesView, with: parser, from: .ingest, now: Timestamp.now(), maxSamples: limits.maxSamplesPerRequest) {
         case let .success(parsed): batch = parsed
         case let .failure(rejection): throw reject(IngestMetrics.Rejection(rejection.reason), IngestError(rejection))
         }
+        var headers: HTTPFields = [.contentType: "application/json"]
         do {
-            try await pipeline.accept(batch, from: .ingest, durability: .committed)
+            if let key {
+                if case let .duplicate(accepted) = try await pipeline.accept(batch, from: .ingest, idempotencyKey: key) {
+                    // Sent before and stored then: the first answer again, nothing stored twice.
+                    headers[.idempotentReplayed] = "true"
+                    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"accepted":\#(accepted)}"#)))
+                }
+            } else {
+                try await pipeline.accept(batch, from: .ingest, durability: .committed)
+            }
         } catch let refusal as SeriesRefusal {
             throw reject(IngestMetrics.Rejection(refusal), Self.error(for: refusal))
         } catch let error as any StoreUnavailableError {
@@ -46,11 +62,7 @@ struct IngestController<Context: RequestContext> {
             throw reject(.storeUnavailable, APIError(.serviceUnavailable, "not stored: \(error)", headers: [.retryAfter: Self.retryAfterSeconds]))
         }
         metrics.accepted(samples: batch.count)
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: #"{"accepted":\#(batch.count)}"#))
-        )
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"accepted":\#(batch.count)}"#)))
     }
 
     /// The body, inflated when it comes gzipped, bounded by `maxBodyBytes` before and after.

@@ -17,6 +17,7 @@ struct IngestMetrics: Sendable {
         case seriesLimit = "series_limit"
         case reservedName = "reserved_name"
         case storeUnavailable = "store_unavailable"
+        case badIdempotencyKey = "bad_idempotency_key"
 
         init(_ reason: IngestRejection.Reason) {
             switch reason {
