@@ -10,6 +10,8 @@ public enum ClusterError: StoreUnavailableError, Equatable {
     case backlogFull(limit: Int)
     /// The stream head's row is missing: the database was changed by hand.
     case noStreamHead
+    /// PostgreSQL could not be reached, or refused the node, at start.
+    case cannotOpen(database: String, reason: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum ClusterError: StoreUnavailableError, Equatable {
             "the store is closed"
         case let .backlogFull(limit):
             "more than \(limit) samples are waiting for PostgreSQL: try again shortly"
+        case let .cannotOpen(database, reason):
+            "cannot open the cluster's PostgreSQL at \(database): \(reason); check --postgres-url and that the server runs"
         case .noStreamHead:
             "the table stream_head has no row: the database was changed by hand; restore it, or start on an empty database"
         }

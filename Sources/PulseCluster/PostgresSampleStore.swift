@@ -19,7 +19,7 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
     private let maintenance: PartitionMaintenance
     private let logger: Logger
     /// What the probe last saw: the database's size, or why PostgreSQL did not answer.
-    private let probe = Mutex<(bytes: Int, failure: String?)>((0, nil))
+    private let probe = Mutex<(bytes: Int, failure: String?, failedAt: ContinuousClock.Instant?)>((0, nil, nil))
 
     /// How often PostgreSQL is asked whether it answers (and how large the database is).
     static let probeInterval: Duration = .seconds(2)
@@ -95,9 +95,10 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
                 try await client.query("SELECT pg_database_size(current_database())", logger: logger)
                     .collect().first?.decode(Int64.self) ?? 0
             }
-            probe.withLock { $0 = (Int(bytes), nil) }
+            probe.withLock { $0 = (Int(bytes), nil, nil) }
         } catch {
-            probe.withLock { $0.failure = "PostgreSQL does not answer: \(String(reflecting: error))" }
+            let reason = "PostgreSQL does not answer: \(PostgresStoreService.reason(error))"
+            probe.withLock { $0.failure = reason; $0.failedAt = .now }
         }
     }
 
@@ -142,7 +143,13 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
 
     public var statistics: WriterStatistics { writer.statistics }
 
-    public var writeFailure: String? { writer.statistics.lastWriteError ?? probe.withLock { $0.failure } }
+    /// The writer's last failure while it lasts; else the probe's, unless a commit succeeded since.
+    public var writeFailure: String? {
+        if let failure = writer.statistics.lastWriteError { return failure }
+        let (failure, failedAt) = probe.withLock { ($0.failure, $0.failedAt) }
+        if let failedAt, let lastCommit = writer.lastCommit, lastCommit > failedAt { return nil }
+        return failure
+    }
 
     public var databaseBytes: Int { probe.withLock { $0.bytes } }
 

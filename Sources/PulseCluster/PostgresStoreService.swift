@@ -28,16 +28,44 @@ public final class PostgresStoreService: Service, Sendable {
     ) async throws -> PostgresStoreService {
         var postgresLogger = logger
         postgresLogger[metadataKey: "postgres"] = "\(configuration.postgres)"
+        // One connection first, so that a wrong address or password stops the start at
+        // once with PostgreSQL's reason (the pool would retry it quietly).
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: configuration.postgres.connectionConfiguration(), id: 0, logger: postgresLogger
+            )
+            try await connection.close()
+        } catch {
+            throw ClusterError.cannotOpen(database: configuration.postgres.description, reason: reason(error))
+        }
         let client = PostgresClient(configuration: configuration.postgres.clientConfiguration, backgroundLogger: postgresLogger)
         let clientTask = Task { await client.run() }
         do {
-            let store = try await PostgresSampleStore.open(configuration, client: client, logger: postgresLogger, metrics: metrics)
+            let storeLogger = postgresLogger
+            let store = try await withDeadline(Self.openDeadline) {
+                try await PostgresSampleStore.open(configuration, client: client, logger: storeLogger, metrics: metrics)
+            }
             return PostgresStoreService(store: store, clientTask: clientTask, logger: postgresLogger)
         } catch {
             clientTask.cancel()
             await clientTask.value
-            throw error
+            if error is ClusterError { throw error }
+            throw ClusterError.cannotOpen(database: configuration.postgres.description, reason: Self.reason(error))
         }
+    }
+
+    /// How long the start may wait for PostgreSQL (connect, migrate, load the series).
+    static let openDeadline: Duration = .seconds(30)
+
+    /// What went wrong, in words: postgres-nio's errors keep the server's message
+    /// apart from their (redacted) description.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying { return "\(underlying)" }
+            return "\(error.code)"
+        }
+        return "\(error)"
     }
 
     /// This node's view of the global stream, starting at the stream's head now.

@@ -36,6 +36,8 @@ final class PostgresWriter: Sendable {
         var stopping = false
         /// While set, failed writes are retried after this instant, not before.
         var retryAfter: ContinuousClock.Instant?
+        /// When a transaction last committed.
+        var lastCommit: ContinuousClock.Instant?
         var statistics = WriterStatistics()
     }
 
@@ -123,6 +125,11 @@ final class PostgresWriter: Sendable {
         state.queuedSamples += write.samples.count
         if write.waiter != nil { state.queuedWaiters += 1 }
         if write.waiter != nil || state.queuedSamples >= batchSize { wakeUps.yield() }
+    }
+
+    /// When a transaction last committed, if one has.
+    var lastCommit: ContinuousClock.Instant? {
+        state.withLock { $0.lastCommit }
     }
 
     /// The oldest sample ts accepted but not yet committed.
@@ -246,6 +253,7 @@ final class PostgresWriter: Sendable {
                 state.statistics.committingSamples = 0
                 state.committingMinTimestamp = nil
                 state.retryAfter = nil
+                state.lastCommit = .now
             }
             if let batch = outcome.batch { committed.withLock { $0 }?(batch) }
             batchSamples.record(outcome.batch?.samples.count ?? 0)

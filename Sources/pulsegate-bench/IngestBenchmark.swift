@@ -41,47 +41,24 @@ struct IngestBenchmark: AsyncParsableCommand {
         let start = (Int64(Date().timeIntervalSince1970) / 60 - 24 * 60) * 60_000
         let requests = (0..<clients).map { client in
             (0..<requestsPerClient).map { request in
-                PlainHTTPConnection.post(path: "/ingest", contentType: "application/json", body: makeBody(client: client, request: request, start: start))
+                PlainHTTPConnection.post(path: "/ingest", contentType: "application/json", body: IngestBenchmark.body(
+                    batch: batch, metric: "bench_ingest", place: { place(client: client, request: request, index: $0, start: start) }
+                ))
             }
         }
-        let connections = try (0..<clients).map { _ in try PlainHTTPConnection(port: process.port) }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(duration)
-        let started = clock.now
-        let results = Mutex<[Result<(accepted: Int, failed: Int), any Error>]>([])
-        let done = DispatchGroup()
-        for client in 0..<clients {
-            done.enter()
-            let connection = connections[client]
-            Thread.detachNewThread { [requests, batch] in
-                let result = Result {
-                    var counts = (accepted: 0, failed: 0)
-                    for request in requests[client] where clock.now < deadline {
-                        if try connection.exchange(request) == 200 { counts.accepted += batch } else { counts.failed += 1 }
-                    }
-                    return counts
-                }
-                results.withLock { $0.append(result) }
-                done.leave()
-            }
-        }
-        await withCheckedContinuation { continuation in
-            done.notify(queue: .global()) { continuation.resume() }
-        }
-        let elapsed = (clock.now - started).seconds
-        let counts = try results.withLock { try $0.map { try $0.get() } }.reduce((0, 0)) { ($0.0 + $1.accepted, $0.1 + $1.failed) }
-        if clock.now < deadline { print("(the prepared requests ran out before the deadline: raise the factor in requestsPerClient)") }
-        print("result: \(Measure.format(Double(counts.0) / elapsed)) acknowledged samples/s (\(counts.0) in \(Measure.format(elapsed, 2)) s, \(counts.1) failed requests); target ≥ 150,000")
+        let outcome = try await PushLoad(pushers: requests.map { (process.port, $0) }, batch: batch).run(for: duration)
+        if outcome.ranOut { print("(the prepared requests ran out before the deadline: raise the factor in requestsPerClient)") }
+        print("result: \(Measure.format(outcome.samplesPerSecond)) acknowledged samples/s (\(outcome.accepted) in \(Measure.format(outcome.elapsed, 2)) s, \(outcome.failedRequests) failed requests); target ≥ 150,000")
     }
 
-    /// One request's JSON: `batch` samples, laid out as `layout` says.
-    private func makeBody(client: Int, request: Int, start: Int64) -> [UInt8] {
+    /// One request's JSON: `batch` samples of `metric`, each placed (series, ts) by `place`.
+    static func body(batch: Int, metric: String, place: (Int) -> (series: Int, ts: Int64)) -> [UInt8] {
         var body = #"{"samples":["#
         body.reserveCapacity(batch * 100)
         for index in 0..<batch {
             if index > 0 { body += "," }
-            let (series, ts) = place(client: client, request: request, index: index, start: start)
-            body += #"{"metric":"bench_ingest","labels":{"series":"s\#(series)"},"ts":\#(ts),"value":\#(index)}"#
+            let (series, ts) = place(index)
+            body += #"{"metric":"\#(metric)","labels":{"series":"s\#(series)"},"ts":\#(ts),"value":\#(index)}"#
         }
         body += "]}"
         return Array(body.utf8)

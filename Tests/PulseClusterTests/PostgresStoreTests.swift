@@ -179,15 +179,26 @@ struct PostgresStoreTests {
             #expect(try await store.range(SeriesSelector(metric: "old"), from: 0, to: Timestamp.latest).flatMap(\.points).isEmpty)
 
             // While another session holds the maintenance lock, a round does nothing.
-            try await database.execute("SELECT 1")  // connection check
             let holder = Task {
-                try await database.execute("SELECT pg_advisory_lock(\(PartitionMaintenance.lock)), pg_sleep(2)")
+                try await database.execute("SELECT pg_advisory_xact_lock(\(PartitionMaintenance.lock)), pg_sleep(3)")
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Until the holder has it (its connection may take a while on a loaded machine).
+            let held = ContinuousClock.now + .seconds(10)
+            while try await database.scalar("SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND granted") == "0",
+                  ContinuousClock.now < held {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             round = try await store.maintain(now: now + 30 * day)
             #expect(!round.ran)
             try await holder.value
-            #expect(try await store.maintain(now: now + 30 * day).ran)
+            // Released with the holder's transaction; the server may take a moment to see its session end.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var ran = false
+            while !ran, ContinuousClock.now < deadline {
+                ran = try await store.maintain(now: now + 30 * day).ran
+                if !ran { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ran)
         }
     }
 

@@ -267,6 +267,8 @@ struct ClusterOutageTests {
                 #expect(!refused.isEmpty, "the outage refused some pushes")
                 #expect(refused.allSatisfy { $0.status == 503 && $0.retryAfter != nil }, "\(refused.map(\.status))")
                 #expect(all.suffix(5).allSatisfy { $0.status == 200 }, "pushes are accepted again after the outage")
+                let ready = ContinuousClock.now + .seconds(10)
+                while try await readyz() != 200, ContinuousClock.now < ready { try await Task.sleep(for: .milliseconds(100)) }
                 #expect(try await readyz() == 200)
 
                 // Everything acknowledged is stored; nothing stored that was not pushed.

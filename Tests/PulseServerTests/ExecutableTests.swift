@@ -5,6 +5,7 @@ import NIOHTTP1
 import PulseCore
 import PulseStore
 import Synchronization
+import PulseTestSupport
 import Testing
 
 /// The `pulsegate` binary as a user runs it: flags, environment, signals.
@@ -476,6 +477,66 @@ import Testing
         let text = String(decoding: gateway.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(gateway.process.terminationStatus != 0)
         #expect(text.contains(message), "output: \(text)")
+    }
+
+    /// Cluster settings that cannot work stop the start with a message naming the
+    /// flag, and never showing the password (`pw-s3cr3t`).
+    @Test(arguments: [
+        (["--postgres-url", "mysql://gate:pw-s3cr3t@h/db"], "--postgres-url: mysql://gate:***@h/db must start with postgres://"),
+        (["--postgres-url", "postgres://gate:pw-s3cr3t@h"], "--postgres-url: postgres://gate:***@h names no database"),
+        (["--postgres-url", "postgres://gate:pw-s3cr3t@h/db?sslmode=sometimes"], "--postgres-url: postgres://gate:***@h/db?sslmode=sometimes: sslmode must be one of"),
+        (["--postgres-url", "postgres://gate:pw-s3cr3t@127.0.0.1:1/db"], "cannot open the cluster's PostgreSQL at postgres://gate:***@127.0.0.1:1/db"),
+        (["--postgres-url", "postgres://gate@127.0.0.1:1/db", "--postgres-password-file", "/nonexistent/pw-s3cr3t"], "cannot read --postgres-password-file"),
+        (["--node", "gw-1"], "--node names a cluster node: give --postgres-url too"),
+    ])
+    func badClusterSettingsAreRefusedNamingTheFlagNeverThePassword(_ arguments: [String], _ message: String) async throws {
+        let gateway = try RunningGateway(arguments: ["--collect-interval", "0"] + arguments)
+        try gateway.process.run()
+        gateway.process.waitUntilExit()
+        let text = String(decoding: gateway.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(gateway.process.terminationStatus != 0)
+        #expect(text.contains(message), "output: \(text)")
+        if !arguments.contains("--postgres-password-file") {
+            #expect(!text.contains("pw-s3cr3t"), "the password was shown: \(text)")
+        }
+    }
+
+    /// The password from `PULSEGATE_POSTGRES_PASSWORD` reaches PostgreSQL (a wrong one is
+    /// refused by the server, with its reason), and is never printed.
+    @Test(.enabled(if: TestPostgres.isAvailable, "needs PULSEGATE_TEST_POSTGRES_URL"))
+    func thePasswordComesFromTheEnvironmentAndIsNeverShown() async throws {
+        let serverURL = try #require(TestPostgres.url)
+        var components = try #require(URLComponents(string: serverURL))
+        let password = try #require(components.password)
+        components.password = nil
+        let wrong = try RunningGateway(
+            arguments: ["--collect-interval", "0", "--postgres-url", components.string!],
+            environment: ["PULSEGATE_POSTGRES_PASSWORD": "pw-s3cr3t"]
+        )
+        try wrong.process.run()
+        wrong.process.waitUntilExit()
+        let refused = String(decoding: wrong.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(wrong.process.terminationStatus != 0)
+        #expect(refused.contains("password authentication failed"), "\(refused)")
+        #expect(!refused.contains("pw-s3cr3t"))
+
+        let database = try await TestPostgres.createDatabase()
+        let outcome = await Result {
+            var url = try #require(URLComponents(string: database.url))
+            url.password = nil
+            let right = try RunningGateway(
+                arguments: ["--collect-interval", "0", "--postgres-url", url.string!, "--node", "exec-node"],
+                environment: ["PULSEGATE_POSTGRES_PASSWORD": password]
+            )
+            try await right.start()
+            let (status, body) = try await right.request(.GET, "/healthz")
+            #expect(status == 200)
+            #expect(body.contains(#""mode":"cluster""#) && body.contains(#""node":"exec-node""#), "\(body)")
+            #expect(await right.stop(SIGTERM) == 0)
+            #expect(!right.text.contains(password), "the password was logged")
+        }
+        try await database.drop()
+        try outcome.get()
     }
 
     @Test func aBadEnvironmentVariableIsRefused() async throws {

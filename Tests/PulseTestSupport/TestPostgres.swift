@@ -25,9 +25,18 @@ public enum TestPostgres {
 
         /// Runs one statement in this database (for tests that reach around the store).
         public func execute(_ sql: String) async throws {
+            _ = try await TestPostgres.execute(sql, at: components)
+        }
+
+        /// The first column of the first row of a query in this database, as text.
+        public func scalar(_ sql: String) async throws -> String? {
+            try await TestPostgres.execute(sql, at: components)
+        }
+
+        private var components: URLComponents {
             var components = admin
             components.path = "/" + name
-            try await TestPostgres.execute(sql, at: components)
+            return components
         }
     }
 
@@ -44,20 +53,25 @@ public enum TestPostgres {
         var description: String { "PULSEGATE_TEST_POSTGRES_URL is not set: run the tests through scripts/test, which starts PostgreSQL" }
     }
 
-    static func execute(_ sql: String, at components: URLComponents) async throws {
+    @discardableResult
+    static func execute(_ sql: String, at components: URLComponents) async throws -> String? {
         let configuration = PostgresConnection.Configuration(
             host: components.host ?? "127.0.0.1", port: components.port ?? 5432,
             username: components.user ?? "postgres", password: components.password,
             database: String(components.path.dropFirst()), tls: .disable
         )
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        let first: String?
         do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            // Text, or nil for no row and for a first column that is not text (void, say).
+            let row = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first
+            first = row.flatMap { try? $0.decode(String?.self) } ?? nil
         } catch {
             try? await connection.close()
             throw error
         }
         try await connection.close()
+        return first
     }
 
     static let logger: Logger = {

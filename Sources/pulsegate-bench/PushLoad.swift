@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+
+/// Pushers on plain blocking sockets, one thread each, sending prepared
+/// requests back to back until a deadline: the load generator shares the
+/// machine's two cores with the servers, and what it spends is not Pulsegate's.
+struct PushLoad {
+    /// Per pusher: the port it pushes to and its requests, built before the clock starts.
+    let pushers: [(port: Int, requests: [[UInt8]])]
+    /// Samples in each request.
+    let batch: Int
+
+    struct Outcome {
+        var accepted = 0
+        var failedRequests = 0
+        var elapsed = 0.0
+        var ranOut = false
+        var samplesPerSecond: Double { Double(accepted) / elapsed }
+    }
+
+    func run(for duration: Double) async throws -> Outcome {
+        let connections = try pushers.map { try PlainHTTPConnection(port: $0.port) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(duration)
+        let started = clock.now
+        let results = Mutex<[Result<(accepted: Int, failed: Int), any Error>]>([])
+        let done = DispatchGroup()
+        for (index, pusher) in pushers.enumerated() {
+            done.enter()
+            let connection = connections[index]
+            let batch = self.batch
+            Thread.detachNewThread {
+                let result = Result {
+                    var counts = (accepted: 0, failed: 0)
+                    for request in pusher.requests where clock.now < deadline {
+                        if try connection.exchange(request) == 200 { counts.accepted += batch } else { counts.failed += 1 }
+                    }
+                    return counts
+                }
+                results.withLock { $0.append(result) }
+                done.leave()
+            }
+        }
+        await withCheckedContinuation { continuation in
+            done.notify(queue: .global()) { continuation.resume() }
+        }
+        var outcome = Outcome()
+        outcome.elapsed = (clock.now - started).seconds
+        outcome.ranOut = clock.now < deadline
+        for counts in try results.withLock({ try $0.map { try $0.get() } }) {
+            outcome.accepted += counts.accepted
+            outcome.failedRequests += counts.failed
+        }
+        return outcome
+    }
+}
