@@ -111,6 +111,7 @@ let package = Package(
         .executableTarget(
             name: "pulsegate",
             dependencies: [
+                "PulseCluster",
                 "PulseCore",
                 "PulseLive",
                 "PulseServer",
@@ -169,6 +170,7 @@ let package = Package(
             name: "PulseServerTests",
             dependencies: [
                 "PulseServer",
+                "PulseCluster",
                 "PulseTestSupport",
                 "PulseStore",
                 "PulseCore",

@@ -24,6 +24,8 @@ public final class ClusterStream: Service, Sendable {
     public let log: FrameLog
     private let settings: PostgresSettings
     private let logger: Logger
+    /// The node's count of stored series (cardinality), which learns other nodes' new series here.
+    private let series: SeriesRegistry
 
     private struct State {
         var nextSeq: UInt64
@@ -43,8 +45,9 @@ public final class ClusterStream: Service, Sendable {
     static let maxPending = 10_000
     static let catchUpPage = 500
 
-    init(epoch: String, head: UInt64, log: FrameLog, settings: PostgresSettings, logger: Logger) {
+    init(epoch: String, head: UInt64, log: FrameLog, series: SeriesRegistry, settings: PostgresSettings, logger: Logger) {
         self.epoch = epoch
+        self.series = series
         self.startSeq = head
         self.log = log
         self.settings = settings
@@ -104,6 +107,7 @@ public final class ClusterStream: Service, Sendable {
     private func deliver(_ batch: PublishedBatch, _ state: inout State) {
         state.nextSeq = batch.seq + 1
         state.statistics.delivered += 1
+        series.add(batch.samples.lazy.map(\.key))
         state.deliver?(batch)
     }
 

@@ -157,6 +157,9 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
 
     public var seriesCount: Int { writer.registry.count }
 
+    /// The series known to exist: this node's writes, and every node's through the stream.
+    var registry: SeriesRegistry { writer.registry }
+
     public func newSeriesCount(in keys: Set<SeriesKey>) -> Int {
         writer.registry.unknownCount(in: keys)
     }

@@ -166,9 +166,11 @@ final class PostgresWriter: Sendable {
                 await commit(batch)
             }
             if state.withLock({ $0.stopping && $0.queue.isEmpty }) { break }
-            if let retryAfter = state.withLock({ $0.retryAfter }) {
-                // PostgreSQL failed: wait before trying again (a push's waiter still triggers a try).
-                try? await Task.sleep(until: retryAfter)
+            // PostgreSQL failed and samples wait: try again when the pause is over
+            // (a push that comes meanwhile is answered at once, see `nextBatch`).
+            let retry = state.withLock { state in state.queue.isEmpty ? nil : state.retryAfter.flatMap { $0 > .now ? $0 : nil } }
+            if let retry {
+                try? await Task.sleep(until: retry)
                 wakeUps.yield()
             }
         }
@@ -180,6 +182,7 @@ final class PostgresWriter: Sendable {
             guard !state.queue.isEmpty else { return (nil, []) }
             let due = state.queuedWaiters > 0 || state.stopping || state.queuedSamples >= batchSize
                 || (state.queuedSince.map { ContinuousClock.now - $0 >= batchAge } ?? false)
+                || (state.retryAfter.map { ContinuousClock.now >= $0 } ?? false)  // what waited out a failure
             guard due else { return (nil, []) }
             if let retryAfter = state.retryAfter, ContinuousClock.now < retryAfter, !state.stopping {
                 // PostgreSQL failed a moment ago: pushes are answered at once (503), not

@@ -77,6 +77,8 @@ struct ClusterTests {
                 #expect(values == [1, 2, 3, 4], "every node's client sees the pushes in commit order")
             }
             #expect(Set(sequences).count == 1, "the same seq on every node: \(sequences)")
+            // Every node counts the series another node created (the cardinality bounds see them).
+            #expect(nodes.allSatisfy { $0.gateway.store.seriesCount == 2 }, "\(nodes.map(\.gateway.store.seriesCount))")
             #expect(sequences[0].count == 4 && zip(sequences[0], sequences[0].dropFirst()).allSatisfy { $0 + 1 == $1 })
             for client in clients { await client.close() }
         }
