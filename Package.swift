@@ -134,9 +134,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                "PulseTestSupport",
             ]
         ),
-        // What several test targets share (a seeded generator, an in-memory store); no product code.
+        // What several test targets and the benchmarks share (a seeded generator, an in-memory store, a test PostgreSQL, a script runner); no product code.
         .target(
             name: "PulseTestSupport",
             dependencies: ["PulseCore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],

@@ -1,4 +1,5 @@
 import Foundation
+import PulseTestSupport
 
 /// A throwaway PostgreSQL for a benchmark (`scripts/postgres-server`): loopback,
 /// a temporary directory, stopped at the end.
@@ -16,22 +17,7 @@ final class BenchPostgres: Sendable {
         try? Self.run("stop", directory)
     }
 
-    /// Its output to a file: the server it starts would hold a pipe open.
     private static func run(_ command: String, _ directory: String) throws {
-        let log = directory + ".log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "scripts/postgres-server")
-        process.arguments = [command, directory]
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BenchError("postgres-server \(command) failed: " + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
-        }
+        try ScriptRunner.run("scripts/postgres-server", [command, directory])
     }
 }
