@@ -31,8 +31,8 @@ public struct FrameLog: StreamLog {
         }
     }
 
-    /// The first batches from `seq` on (at most `limit`), and the lowest seq the log
-    /// holds at or after `seq`: a node catching up learns from it what the log lost.
+    /// The first batches the log holds from `seq` on (at most `limit`), in order: a
+    /// node catching up learns from the first one's seq what the log has lost.
     func next(from seq: UInt64, limit: Int) async throws -> [PublishedBatch] {
         let rows = try await client.query("""
             SELECT seq, frame FROM frames WHERE seq >= \(Int64(seq)) ORDER BY seq LIMIT \(Int64(limit))
