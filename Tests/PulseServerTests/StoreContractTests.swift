@@ -2,6 +2,7 @@ import Metrics
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PulseCluster
 import PulseCore
 import PulseStore
 import PulseTestSupport
@@ -9,9 +10,10 @@ import Testing
 
 @testable import PulseServer
 
-/// The read seam: `/history` and `/api/series` take a `SampleReader`, so a
-/// second store sits behind them unchanged. The same samples in the SQLite
-/// store (a real file) and in `MemorySampleStore` must give the same bodies,
+/// The read seam: `/history` and `/api/series` take a `SampleReader`, so other
+/// stores sit behind them unchanged. The same samples in the SQLite store (a
+/// real file), in `MemorySampleStore` and in the cluster's PostgreSQL store (on
+/// every node) must give the same bodies,
 /// byte for byte, for raw ranges, every aggregation, steps served from the
 /// rollups and from raw rows, `points=`, matchers and the catalog.
 @Suite struct StoreContractTests {
@@ -52,19 +54,19 @@ import Testing
         }
     }
 
-    @Test func theSQLiteStoreAndTheMemoryStoreAnswerAlike() async throws {
-        let directory = NSTemporaryDirectory() + "pulsegate-contract-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sqlite = try SampleStore.open(StoreConfiguration(path: directory + "/contract.sqlite"), logger: quietTestLogger)
-        let memory = MemorySampleStore()
-        for store in [sqlite, memory] as [any SampleWriter] {
-            // In two batches, so that the overwrite lands in a later transaction than the first write.
-            let all = Self.samples()
-            try await store.write(Array(all.dropLast(2)), durability: .committed)
-            try await store.write(Array(all.suffix(2)), durability: .committed)
-        }
-        let from = Self.base, to = Self.base + 1_800_000
+    /// Writes the samples in two batches, so that the overwrite lands in a later
+    /// transaction than the first write (on another node, when two are given).
+    static func fill(_ first: any SampleWriter, then second: (any SampleWriter)? = nil) async throws {
+        let all = samples()
+        try await first.write(Array(all.dropLast(2)), durability: .committed)
+        try await (second ?? first).write(Array(all.suffix(2)), durability: .committed)
+    }
+
+    /// Raw ranges, matchers, `points=`, every aggregation at steps served from the
+    /// rollups and from raw rows, and the catalog. Every range lies in the past, so
+    /// `complete_until` is its `to` on every store and is compared too.
+    static var uris: [String] {
+        let from = base, to = base + 1_800_000
         var uris = [
             "/history?metric=contract&from=\(from)&to=\(to)",
             "/history?metric=contract&host=b&from=\(from)&to=\(from + 60_000)",
@@ -79,14 +81,56 @@ import Testing
                 uris.append("/history?metric=contract&from=\(from + 12_345)&to=\(to - 6_789)&step=\(step)&agg=\(aggregation.rawValue)")
             }
         }
-        let expected = try await bodies(sqlite, uris)
-        let actual = try await bodies(memory, uris)
-        #expect(expected.count == uris.count)
+        return uris
+    }
+
+    /// The bodies of the SQLite store (a real file): what every other store must answer.
+    func sqliteBodies() async throws -> [String] {
+        let directory = NSTemporaryDirectory() + "pulsegate-contract-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sqlite = try SampleStore.open(StoreConfiguration(path: directory + "/contract.sqlite"), logger: quietTestLogger)
+        try await Self.fill(sqlite)
+        let expected = try await bodies(sqlite, Self.uris)
+        await sqlite.close()
+        #expect(expected.count == Self.uris.count)
         #expect(expected.allSatisfy { $0.hasPrefix("200 ") }, "\(expected.filter { !$0.hasPrefix("200 ") })")
         #expect(expected[0].contains(#"[\#(Self.samples()[0].timestamp),4242.0]"#), "the last write won")
-        for (index, uri) in uris.enumerated() {
-            #expect(actual[index] == expected[index], "\(uri)")
+        return expected
+    }
+
+    func expectSame(_ actual: [String], as expected: [String], _ store: String) {
+        for (index, uri) in Self.uris.enumerated() {
+            #expect(actual[index] == expected[index], "\(store): \(uri)")
         }
-        await sqlite.close()
+    }
+
+    @Test func theSQLiteStoreAndTheMemoryStoreAnswerAlike() async throws {
+        let expected = try await sqliteBodies()
+        let memory = MemorySampleStore()
+        try await Self.fill(memory)
+        expectSame(try await bodies(memory, Self.uris), as: expected, "memory")
+    }
+
+    /// Two cluster nodes on one database (the test command's PostgreSQL): the first
+    /// batch written through one, the overwrite through the other, and both nodes
+    /// answer every request exactly as the SQLite store does.
+    @Test(.enabled(if: TestPostgres.isAvailable, "needs PULSEGATE_TEST_POSTGRES_URL (scripts/test starts a server)"))
+    func everyClusterNodeAnswersAsTheSQLiteStoreDoes() async throws {
+        let expected = try await sqliteBodies()
+        let database = try await TestPostgres.createDatabase()
+        let configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url))
+        let nodeA = try await PostgresStoreService.open(configuration, logger: quietTestLogger)
+        let nodeB = try await PostgresStoreService.open(configuration, logger: quietTestLogger)
+        do {
+            try await Self.fill(nodeA.store, then: nodeB.store)
+            expectSame(try await bodies(nodeA.store, Self.uris), as: expected, "node A")
+            expectSame(try await bodies(nodeB.store, Self.uris), as: expected, "node B")
+        } catch {
+            Issue.record(error)
+        }
+        await nodeA.close()
+        await nodeB.close()
+        try await database.drop()
     }
 }
