@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 import PulseCore
@@ -15,9 +16,14 @@ import Synchronization
 /// duplicates are dropped. On every (re)connection the node LISTENs first,
 /// then reads the head and catches up from the log, so nothing committed in
 /// between is missed.
+///
+/// The log is checked on every reconnection too: when PostgreSQL comes back
+/// with a log that is not the one the node followed (restored from a backup,
+/// or failed over to a replica that lacked the last commits), its seq numbers
+/// name other batches than the ones clients hold. The node then starts a new
+/// epoch (or joins the one another node started first), and its hub starts
+/// anew under it: clients get one `reset`.
 public final class ClusterStream: Service, Sendable {
-    /// The cluster's epoch, which clients resume with as `instance`.
-    public let epoch: String
     /// The stream's head when the node started: its hub numbers from here.
     public let startSeq: UInt64
     /// The replay log, for the hub's resumes from before its ring.
@@ -28,12 +34,17 @@ public final class ClusterStream: Service, Sendable {
     private let series: SeriesRegistry
 
     private struct State {
+        /// The cluster's epoch, which clients resume with as `instance`.
+        var epoch: String
         var nextSeq: UInt64
         /// The highest seq known committed (from a notification or the head row).
         var knownHead: UInt64
         var pending: [UInt64: PublishedBatch] = [:]
         var deliver: (@Sendable (PublishedBatch) -> Void)?
         var degraded: (@Sendable (String?) -> Void)?
+        var newEpoch: (@Sendable (String, UInt64) -> Void)?
+        /// The last batch handed on, to tell after a reconnection whether the log still holds it as it was.
+        var lastDelivered: BatchFingerprint?
         var statistics = ClusterStreamStatistics()
     }
 
@@ -46,23 +57,34 @@ public final class ClusterStream: Service, Sendable {
     static let catchUpPage = 500
 
     init(epoch: String, head: UInt64, log: FrameLog, series: SeriesRegistry, settings: PostgresSettings, logger: Logger) {
-        self.epoch = epoch
         self.series = series
         self.startSeq = head
         self.log = log
         self.settings = settings
         self.logger = logger
-        self.state = Mutex(State(nextSeq: head + 1, knownHead: head))
+        self.state = Mutex(State(epoch: epoch, nextSeq: head + 1, knownHead: head))
         (catchUpStream, catchUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Where batches go, in order, and who is told while the node cannot follow
-    /// the stream (with why) and when it can again (nil); set once, before `run()`.
-    public func attach(_ deliver: @escaping @Sendable (PublishedBatch) -> Void, degraded: @escaping @Sendable (String?) -> Void = { _ in }) {
+    /// Where batches go, in order; who is told while the node cannot follow the
+    /// stream (with why) and when it can again (nil); and who is told when the
+    /// cluster starts a new epoch (its name, and the head seq the stream goes on
+    /// from). Set once, before `run()`.
+    public func attach(
+        _ deliver: @escaping @Sendable (PublishedBatch) -> Void,
+        degraded: @escaping @Sendable (String?) -> Void = { _ in },
+        newEpoch: @escaping @Sendable (String, UInt64) -> Void = { _, _ in }
+    ) {
         state.withLock {
             $0.deliver = deliver
             $0.degraded = degraded
+            $0.newEpoch = newEpoch
         }
+    }
+
+    /// The cluster's epoch, which clients resume with as `instance`.
+    public var epoch: String {
+        state.withLock { $0.epoch }
     }
 
     public var statistics: ClusterStreamStatistics {
@@ -106,6 +128,7 @@ public final class ClusterStream: Service, Sendable {
 
     private func deliver(_ batch: PublishedBatch, _ state: inout State) {
         state.nextSeq = batch.seq + 1
+        state.lastDelivered = BatchFingerprint(batch)
         state.statistics.delivered += 1
         series.add(batch.samples.lazy.map(\.key))
         state.deliver?(batch)
@@ -159,14 +182,14 @@ public final class ClusterStream: Service, Sendable {
                 try await connection.listen(on: WriteTransaction.channel) { notifications in
                     // LISTEN is in force: what commits from now on is notified; what
                     // committed before is in the log, up to the head read here.
-                    let head = try await connection.query("SELECT seq FROM stream_head", logger: logger).collect().first?.decode(Int64.self) ?? 0
+                    let head = try await reconcile(on: connection)
                     let degraded = state.withLock { state in
                         state.statistics.listening = true
                         state.statistics.connections += 1
                         return state.degraded
                     }
                     backoff = .milliseconds(250)
-                    committed(through: UInt64(head))
+                    committed(through: head)
                     degraded?(nil)
                     for try await notification in notifications {
                         receive(notification.payload)
@@ -187,6 +210,66 @@ public final class ClusterStream: Service, Sendable {
             backoff = min(backoff * 2, .seconds(5))
         }
     }
+
+    // MARK: Epochs
+
+    /// Reads the head; when the log is no longer the one this node followed, or
+    /// another node has started a new epoch, goes on in the new epoch.
+    private func reconcile(on connection: PostgresConnection) async throws -> UInt64 {
+        var (head, epoch) = try await Self.readHead(on: connection, logger: logger)
+        let (followed, delivered, last) = state.withLock { ($0.epoch, $0.nextSeq - 1, $0.lastDelivered) }
+        var reason: String?
+        if epoch != followed {
+            reason = "another node started epoch \(epoch)"
+        } else if head < delivered {
+            reason = "the stream's head went back from \(delivered) to \(head)"
+        } else if let last, let logged = try await Self.frame(at: last.seq, on: connection, logger: logger), BatchFingerprint(logged) != last {
+            reason = "batch \(last.seq) in the log is not the one this node delivered"
+        }
+        // (A batch the log no longer has cannot be compared: trimmed by age, it says nothing.)
+        guard let reason else { return head }
+        if epoch == followed {
+            (head, epoch) = try await Self.startEpoch(replacing: followed, on: connection, logger: logger)
+        }
+        logger.warning("the cluster's stream starts a new epoch: clients get a reset", metadata: [
+            "reason": "\(reason)", "epoch": "\(epoch)", "previous_epoch": "\(followed)", "head": "\(head)",
+        ])
+        state.withLock { state in
+            state.epoch = epoch
+            state.nextSeq = head + 1
+            state.knownHead = head
+            state.lastDelivered = nil
+            state.pending = state.pending.filter { $0.key > head }
+            state.statistics.epochsStarted += 1
+            state.newEpoch?(epoch, head)
+            drain(&state)
+        }
+        return head
+    }
+
+    private static func readHead(on connection: PostgresConnection, logger: Logger) async throws -> (seq: UInt64, epoch: String) {
+        let row = try await connection.query("SELECT seq, epoch FROM stream_head", logger: logger).collect().first
+        guard let (seq, epoch) = try row?.decode((Int64, String).self) else { throw ClusterError.noStreamHead }
+        return (UInt64(seq), epoch)
+    }
+
+    /// Names a new epoch unless another node already has (the row lock makes one
+    /// node win); returns the epoch in force and the head it starts from.
+    private static func startEpoch(replacing old: String, on connection: PostgresConnection, logger: Logger) async throws -> (seq: UInt64, epoch: String) {
+        let new = UUID().uuidString.lowercased()
+        let rows = try await connection.query(
+            "UPDATE stream_head SET epoch = \(new) WHERE epoch = \(old) RETURNING seq, epoch", logger: logger
+        ).collect()
+        if let (seq, epoch) = try rows.first?.decode((Int64, String).self) { return (UInt64(seq), epoch) }
+        return try await readHead(on: connection, logger: logger)
+    }
+
+    private static func frame(at seq: UInt64, on connection: PostgresConnection, logger: Logger) async throws -> PublishedBatch? {
+        let rows = try await connection.query("SELECT frame FROM frames WHERE seq = \(Int64(seq))", logger: logger).collect()
+        return try rows.first.map { try $0.decode(String.self) }.flatMap(LiveFrame.decodeSamples)
+    }
+
+    // MARK: Notifications
 
     /// A notification's payload: the batch's frame, or its seq alone when the frame was too large.
     private func receive(_ payload: String) {
@@ -237,6 +320,8 @@ public struct ClusterStreamStatistics: Sendable, Equatable {
     public var duplicates = 0
     /// Batches the log no longer held when this node needed them.
     public var batchesLost = 0
+    /// New epochs this node started or joined (a restored or rolled-back log).
+    public var epochsStarted = 0
     /// Batches held until the ones before them arrive.
     public var waiting = 0
 }

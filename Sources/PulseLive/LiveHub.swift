@@ -14,9 +14,6 @@ import Synchronization
 /// batches stay in a replay ring so that a reconnecting client can resume
 /// without a gap.
 public final class LiveHub: SamplePublisher, Sendable {
-    /// Identifies the stream that `seq` numbers count: this server process, or
-    /// in cluster mode the cluster's epoch. `seq` numbers mean nothing across instances.
-    public let instance: String
     public let configuration: LiveConfiguration
     private let wireFormat: LiveWireFormat
     /// Where batches older than the ring are still kept (cluster mode's shared log), if anywhere.
@@ -35,6 +32,9 @@ public final class LiveHub: SamplePublisher, Sendable {
     }
 
     private struct State {
+        /// Identifies the stream that `seq` numbers count: this server process, or
+        /// in cluster mode the cluster's epoch. `seq` numbers mean nothing across instances.
+        var instance: String
         var headSeq: UInt64 = 0
         var ring: ReplayRing
         var subscribers: [UInt64: Subscriber] = [:]
@@ -64,11 +64,10 @@ public final class LiveHub: SamplePublisher, Sendable {
         configuration: LiveConfiguration = LiveConfiguration(), wireFormat: LiveWireFormat = .plain, start: Int64 = Timestamp.now(),
         instance: String = UUID().uuidString.lowercased(), headSeq: UInt64 = 0, log: (any StreamLog)? = nil
     ) {
-        self.instance = instance
         self.configuration = configuration
         self.wireFormat = wireFormat
         self.log = log
-        var state = State(ring: ReplayRing(capacity: configuration.ringSamples, start: start))
+        var state = State(instance: instance, ring: ReplayRing(capacity: configuration.ringSamples, start: start))
         state.headSeq = headSeq
         self.state = Mutex(state)
     }
@@ -179,8 +178,9 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// stream's log (cluster mode), to be passed to `subscribe`; empty when the
     /// ring has them, there is no log, or the log no longer has them either.
     public func earlierBatches(for resume: ResumePoint?) async -> [PublishedBatch] {
-        guard let log, case let .sequence(since, clientInstance, _)? = resume, clientInstance == nil || clientInstance == instance else { return [] }
-        let (head, coverage) = state.withLock { ($0.headSeq, $0.ring.coverage(headSeq: $0.headSeq)) }
+        guard let log, case let .sequence(since, clientInstance, _)? = resume else { return [] }
+        let (instance, head, coverage) = state.withLock { ($0.instance, $0.headSeq, $0.ring.coverage(headSeq: $0.headSeq)) }
+        guard clientInstance == nil || clientInstance == instance else { return [] }
         let beforeRing = coverage.oldestSeq - 1
         guard since < beforeRing, since <= head else { return [] }
         return (try? await log.batches(after: since, through: beforeRing)) ?? []
@@ -201,7 +201,7 @@ public final class LiveHub: SamplePublisher, Sendable {
                 sink.eventLoop.execute { delivery.close(.goingAway) }
                 return id
             }
-            var opening = Self.openingFrames(for: resume, filter: filter, earlier: earlier, state: &state, instance: instance)
+            var opening = Self.openingFrames(for: resume, filter: filter, earlier: earlier, state: &state)
             if let reason = state.degraded {
                 opening.append(LiveFrame.status(seq: state.headSeq, stream: "degraded", reason: reason))
             }
@@ -218,8 +218,9 @@ public final class LiveHub: SamplePublisher, Sendable {
     }
 
     private static func openingFrames(
-        for resume: ResumePoint?, filter: SubscriptionFilter, earlier: [PublishedBatch] = [], state: inout State, instance: String
+        for resume: ResumePoint?, filter: SubscriptionFilter, earlier: [PublishedBatch] = [], state: inout State
     ) -> [String] {
+        let instance = state.instance
         let head = state.headSeq
         let coverage = state.ring.coverage(headSeq: head)
         let serverTime = Timestamp.now()
@@ -265,7 +266,7 @@ public final class LiveHub: SamplePublisher, Sendable {
                 return [hello(since)] + fromLog + replay(seqAfter: beforeRing, timestampAfter: nil)
             }
             if let fallback {
-                return openingFrames(for: .timestamp(fallback), filter: filter, state: &state, instance: instance)
+                return openingFrames(for: .timestamp(fallback), filter: filter, state: &state)
             }
             return reset("the server restarted (instance \(instance)): seq numbers start anew")
         case let .timestamp(after):
@@ -334,7 +335,32 @@ public final class LiveHub: SamplePublisher, Sendable {
         if state.filterCounts[filter] == 0 { state.filterCounts[filter] = nil }
     }
 
+    /// Starts the stream anew (cluster mode, when the cluster starts a new epoch:
+    /// its log was restored or rolled back, and its seq numbers now name other
+    /// batches): from here `instance` is the new epoch, the head `headSeq`, and
+    /// the ring empty, complete from `start`. Every subscriber is closed with
+    /// 1001 (going away), as by a restart: it reconnects with its old instance
+    /// and gets one `reset`, then backfills from history.
+    public func startEpoch(_ instance: String, headSeq: UInt64, start: Int64 = Timestamp.now()) {
+        state.withLock { state in
+            guard !state.closed, instance != state.instance else { return }
+            state.instance = instance
+            state.headSeq = headSeq
+            state.ring = ReplayRing(capacity: configuration.ringSamples, start: start)
+            state.statistics.epochsStarted += 1
+            for subscriber in state.subscribers.values {
+                let delivery = subscriber.delivery
+                delivery.sink.eventLoop.execute { delivery.close(.goingAway) }
+            }
+        }
+    }
+
     // MARK: Shutdown and state
+
+    /// Identifies the stream that `seq` numbers count (see `startEpoch`).
+    public var instance: String {
+        state.withLock { $0.instance }
+    }
 
     /// Stops taking subscribers and publishes; every subscriber's connection is
     /// closed with 1001 (going away) after what was already written to it.

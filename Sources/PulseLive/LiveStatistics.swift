@@ -10,6 +10,8 @@ public struct LiveStatistics: Sendable, Equatable {
     public var replaysServed = 0
     public var resetsServed = 0
     public var connectionsRefused = 0
+    /// Times the stream started anew under another instance (cluster mode: a new epoch).
+    public var epochsStarted = 0
 
     public init() {}
 }

@@ -173,6 +173,69 @@ struct ClusterTests {
         }
     }
 
+    /// PostgreSQL comes back with a log that is not the one the nodes followed: a
+    /// failover to a replica that lacked the last two commits (the head went back),
+    /// or one that went on to commit other batches under the same seqs (the log was
+    /// rewritten). Every node starts the same new epoch, its clients are closed and
+    /// resume with one `reset`, and the stream goes on under the new epoch.
+    @Test(arguments: [false, true])
+    func aRolledBackLogStartsANewEpochOnEveryNode(rewritten: Bool) async throws {
+        try await withCluster(2) { nodes, database in
+            let clients = try await nodes.asyncMap { try await LiveClient.connect(port: $0.port, query: "metric=epoch_test") }
+            let old = try #require(try await clients[0].frames(1)[0]["instance"] as? String)
+            for index in 1...4 {
+                #expect(try await Self.push(nodes[0], testBatch(index, metric: "epoch_test", series: 1)) == 200)
+            }
+            let seen = try #require(seqs(try await clients[0].frames(5)).last)
+            _ = try await clients[1].frames(5)
+
+            // What the replica has: the stream two batches back, and with `rewritten`
+            // three other batches after that, the last one's seq beyond what nodes delivered.
+            try await database.execute("UPDATE stream_head SET seq = seq - 2")
+            try await database.execute("DELETE FROM frames WHERE seq > \(seen - 2)")
+            if rewritten {
+                for seq in seen - 1...seen + 1 {
+                    let frame = LiveFrame.samples(seq: UInt64(seq), serverTime: 1_000.5, samples: testBatch(90 + seq, metric: "other", series: 1))
+                    try await database.execute("INSERT INTO frames(seq, frame) VALUES (\(seq), '\(frame)')")
+                }
+                try await database.execute("UPDATE stream_head SET seq = \(seen + 1)")
+            }
+            let head = rewritten ? seen + 1 : seen - 2
+            // The failover: every connection to the old primary ends.
+            try await database.execute("""
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                """)
+
+            for client in clients {
+                #expect(await client.waitForEnd(timeout: .seconds(20))?.closeCode == .goingAway, "the node closed its clients")
+            }
+            let changed = await eventually(timeout: .seconds(20)) {
+                nodes.allSatisfy { $0.gateway.hub.instance != old }
+            }
+            #expect(changed, "every node left epoch \(old)")
+            let epoch = nodes[0].gateway.hub.instance
+            #expect(nodes.allSatisfy { $0.gateway.hub.instance == epoch }, "one new epoch for the cluster")
+            #expect(try await database.scalar("SELECT epoch FROM stream_head") == epoch)
+
+            // A client resumes on the other node with what it held: one reset, then the stream goes on.
+            let resumed = try await LiveClient.connect(port: nodes[1].port, query: "since=\(seen)&instance=\(old)&metric=epoch_test")
+            let opening = try await resumed.frames(2)
+            #expect(opening[0]["instance"] as? String == epoch)
+            #expect(opening[1]["type"] as? String == "reset")
+            // The pool's connections were cut too: a push may be refused once, and is retried.
+            var status = 0
+            for _ in 1...20 where status != 200 {
+                status = try await Self.push(nodes[0], testBatch(5, metric: "epoch_test", series: 1))
+                if status != 200 { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            #expect(status == 200)
+            let next = try await resumed.frames(3)
+            #expect(seqs(next) == [head + 1], "the new epoch goes on from the head it started at")
+            #expect(((next[2]["samples"] as? [[String: Any]])?.first?["value"] as? Double) == 5)
+            await resumed.close()
+        }
+    }
+
     @Test func healthSaysClusterAndNodeAndTheCollectorLabelsItsSamples() async throws {
         try await withCluster(2, configure: { $0.collectInterval = .milliseconds(200) }) { nodes, _ in
             let (status, body) = try await nodes[1].client.execute(uri: "/healthz", method: .get) { (Int($0.status.code), String(buffer: $0.body)) }

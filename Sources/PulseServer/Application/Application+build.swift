@@ -34,7 +34,11 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         stream.attach({ batch in
             hub.publish(batch)
             latestValues.publish(batch.samples, from: .ingest)
-        }, degraded: { reason in hub.setDegraded(reason) })
+        }, degraded: { reason in
+            hub.setDegraded(reason)
+        }, newEpoch: { epoch, head in
+            hub.startEpoch(epoch, headSeq: head)
+        })
         publishers = []
     } else {
         hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
