@@ -2,6 +2,8 @@
 /// settings are the embedded store's (the same flags); the rest is PostgreSQL's.
 public struct ClusterStoreConfiguration: Sendable {
     public var postgres: PostgresSettings
+    /// This node's name (`--node`): unique in the cluster.
+    public var node: String
     /// Commit when this many samples are pending…
     public var batchSize: Int
     /// …or when the oldest has waited this long.
@@ -28,6 +30,7 @@ public struct ClusterStoreConfiguration: Sendable {
 
     public init(
         postgres: PostgresSettings,
+        node: String,
         batchSize: Int = 10_000,
         batchAge: Duration = .seconds(1),
         retention: Duration = .seconds(7 * 24 * 3600),
@@ -41,6 +44,7 @@ public struct ClusterStoreConfiguration: Sendable {
         replayAge: Duration = .seconds(3600)
     ) {
         self.postgres = postgres
+        self.node = node
         self.batchSize = batchSize
         self.batchAge = batchAge
         self.retention = retention

@@ -20,9 +20,16 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
     private let logger: Logger
     /// What the probe last saw: the database's size, or why PostgreSQL did not answer.
     private let probe = Mutex<(bytes: Int, failure: String?, failedAt: ContinuousClock.Instant?)>((0, nil, nil))
+    /// The lowest `committed_through` the other live nodes reported, if any did.
+    private let peersCommittedThrough = Mutex<Int64?>(nil)
 
-    /// How often PostgreSQL is asked whether it answers (and how large the database is).
+    /// How often PostgreSQL is asked whether it answers (and how large the database
+    /// is), and how often the node reports how far its writes are committed.
     static let probeInterval: Duration = .seconds(2)
+    /// A node that has not reported for this long (stopped, killed, cut off) no
+    /// longer holds back the others' `complete_until`: it acknowledged nothing
+    /// that is not committed, and what it had buffered is lost with it.
+    static let peerFreshness: Int64 = 10_000
 
     private init(configuration: ClusterStoreConfiguration, client: PostgresClient, writer: PostgresWriter, logger: Logger) {
         self.configuration = configuration
@@ -84,6 +91,11 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
             await group.next()
             group.cancelAll()
         }
+        // Stopped: nothing of this node waits any more, so it holds back no one's `complete_until`.
+        let (client, logger, node) = (self.client, self.logger, configuration.node)
+        try? await withDeadline(.seconds(1)) {
+            try await client.query("DELETE FROM nodes WHERE name = \(node)", logger: logger)
+        }
     }
 
     /// Readiness between writes: a node whose PostgreSQL stops answering says so
@@ -91,11 +103,23 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
     func probeOnce() async {
         do {
             let (client, logger) = (self.client, self.logger)
-            let bytes = try await withDeadline(Self.probeInterval) {
-                try await client.query("SELECT pg_database_size(current_database())", logger: logger)
+            let node = configuration.node
+            let now = Timestamp.now()
+            let mine = localCommittedThrough(now: now - HandoverGrace.milliseconds)
+            let (bytes, peers) = try await withDeadline(Self.probeInterval) {
+                let bytes = try await client.query("SELECT pg_database_size(current_database())", logger: logger)
                     .collect().first?.decode(Int64.self) ?? 0
+                try await client.query("""
+                    INSERT INTO nodes(name, committed_through, reported_at) VALUES (\(node), \(mine), \(now))
+                    ON CONFLICT (name) DO UPDATE SET committed_through = EXCLUDED.committed_through, reported_at = EXCLUDED.reported_at
+                    """, logger: logger)
+                let peers = try await client.query("""
+                    SELECT min(committed_through) FROM nodes WHERE name <> \(node) AND reported_at > \(now - Self.peerFreshness)
+                    """, logger: logger).collect().first?.decode(Int64?.self) ?? nil
+                return (bytes, peers)
             }
             probe.withLock { $0 = (Int(bytes), nil, nil) }
+            peersCommittedThrough.withLock { $0 = peers }
         } catch {
             let reason = "PostgreSQL does not answer: \(PostgresStoreService.reason(error))"
             probe.withLock { $0.failure = reason; $0.failedAt = .now }
@@ -187,9 +211,18 @@ public final class PostgresSampleStore: SampleStorage, Sendable {
         try await queries.catalog(prefix: prefix, limit: limit)
     }
 
-    /// The latest ts up to which every sample this node accepted is committed:
-    /// one less than the oldest ts still waiting for its writer, or `now`.
+    /// The latest ts up to which every sample accepted by any node is committed:
+    /// this node's own figure, or what another node reported (every `probeInterval`,
+    /// already less `HandoverGrace`) if that is lower. A report is at most a probe
+    /// old: what that node accepted since is stamped later than it, or is a push
+    /// with an older ts, which may land below `complete_until` on one node too.
     public func committedThrough(now: Int64 = Timestamp.now()) -> Int64 {
+        let mine = localCommittedThrough(now: now)
+        return peersCommittedThrough.withLock { $0 }.map { min(mine, $0) } ?? mine
+    }
+
+    /// One less than the oldest ts still waiting for this node's writer, or `now`.
+    private func localCommittedThrough(now: Int64) -> Int64 {
         writer.oldestPendingTimestamp.map { min(now, $0 - 1) } ?? now
     }
 }

@@ -75,6 +75,17 @@ enum PostgresSchema {
         """,
         "CREATE INDEX idempotency_keys_created_at ON idempotency_keys(created_at)",
         ],
+        // 2: what each node reports of its writes, so that `complete_until` counts every node's
+        // samples still waiting for a commit, not only the answering node's (PostgresSampleStore).
+        [
+        """
+        CREATE TABLE nodes(
+            name              text COLLATE "C" PRIMARY KEY,  -- --node
+            committed_through bigint NOT NULL,  -- ms: every sample the node accepted up to here is committed
+            reported_at       bigint NOT NULL   -- ms, the node's clock
+        )
+        """,
+        ],
     ]
 
     static var currentVersion: Int { migrations.count }

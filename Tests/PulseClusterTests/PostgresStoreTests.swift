@@ -22,7 +22,7 @@ struct PostgresStoreTests {
         _ body: (PostgresSampleStore, TestPostgres.Database) async throws -> T
     ) async throws -> T {
         let database = try await TestPostgres.createDatabase()
-        var configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url))
+        var configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url), node: "test")
         configure(&configuration)
         let service = try await PostgresStoreService.open(configuration, logger: Self.logger)
         do {
@@ -132,7 +132,7 @@ struct PostgresStoreTests {
     }
 
     func refusesANewerSchema(_ database: TestPostgres.Database) async throws {
-        let configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url))
+        let configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url), node: "test")
         try await PostgresStoreService.open(configuration, logger: Self.logger).close()
         try await database.execute("UPDATE pulsegate_schema SET version = 99")
         do {
@@ -147,7 +147,7 @@ struct PostgresStoreTests {
 
     @Test func twoNodesInterningTheSameSeriesAgreeOnOne() async throws {
         try await withStore { first, database in
-            let second = try await PostgresStoreService.open(ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url)), logger: Self.logger)
+            let second = try await PostgresStoreService.open(ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url), node: "second"), logger: Self.logger)
             let ts: Int64 = 1_764_892_800_000
             async let a: Void = first.write((0..<50).map { Sample(metric: "both", labels: ["n": "\($0)"], timestamp: ts, value: 1) }, durability: .committed)
             async let b: Void = second.store.write((0..<50).map { Sample(metric: "both", labels: ["n": "\($0)"], timestamp: ts + 1, value: 2) }, durability: .committed)

@@ -173,6 +173,35 @@ struct ClusterTests {
         }
     }
 
+    /// `complete_until` on one node counts the samples another node has accepted
+    /// and not yet committed (the collector's, buffered for a minute here): a
+    /// client that backfills from node B and resumes the stream from there would
+    /// otherwise never see them. Once node A commits, B's answer moves past them.
+    @Test func completeUntilWaitsForEveryNodesPendingSamples() async throws {
+        try await withCluster(2, configure: { $0.store.batchAge = .seconds(60) }) { nodes, _ in
+            @Sendable func completeUntil(_ node: Node) async throws -> Int64 {
+                try await node.client.execute(uri: "/history?metric=pending_test&from=-1m", method: .get) { response in
+                    let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                    return Int64(try #require(object?["complete_until"] as? Int))
+                }
+            }
+            let stamped = Timestamp.now() - 5_000
+            try await nodes[0].gateway.store.write(
+                [Sample(metric: "pending_test", timestamp: stamped, value: 1)], durability: .buffered
+            )
+            // Reported within a probe interval; then every node's answer stays below it.
+            let heldBack = try await eventually(timeout: .seconds(10)) { try await completeUntil(nodes[1]) < stamped }
+            #expect(heldBack, "node B's complete_until counts node A's pending sample")
+            #expect(try await completeUntil(nodes[0]) < stamped)
+
+            try await nodes[0].gateway.store.flush()
+            let passed = try await eventually(timeout: .seconds(10)) { try await completeUntil(nodes[1]) >= stamped }
+            #expect(passed, "once committed, node B's complete_until moves past it")
+            let history = try await nodes[1].gateway.store.range(SeriesSelector(metric: "pending_test"), from: stamped, to: stamped)
+            #expect(history.flatMap(\.points).map(\.timestamp) == [stamped])
+        }
+    }
+
     /// PostgreSQL comes back with a log that is not the one the nodes followed: a
     /// failover to a replica that lacked the last two commits (the head went back),
     /// or one that went on to commit other batches under the same seqs (the log was

@@ -119,9 +119,9 @@ import Testing
     func everyClusterNodeAnswersAsTheSQLiteStoreDoes() async throws {
         let expected = try await sqliteBodies()
         let database = try await TestPostgres.createDatabase()
-        let configuration = ClusterStoreConfiguration(postgres: try PostgresSettings(url: database.url))
-        let nodeA = try await PostgresStoreService.open(configuration, logger: quietTestLogger)
-        let nodeB = try await PostgresStoreService.open(configuration, logger: quietTestLogger)
+        let settings = try PostgresSettings(url: database.url)
+        let nodeA = try await PostgresStoreService.open(ClusterStoreConfiguration(postgres: settings, node: "a"), logger: quietTestLogger)
+        let nodeB = try await PostgresStoreService.open(ClusterStoreConfiguration(postgres: settings, node: "b"), logger: quietTestLogger)
         do {
             try await Self.fill(nodeA.store, then: nodeB.store)
             expectSame(try await bodies(nodeA.store, Self.uris), as: expected, "node A")

@@ -126,6 +126,7 @@ func openStore(_ configuration: AppConfiguration, logger: Logger, metrics: Gatew
     }
     let service = try await PostgresStoreService.open(ClusterStoreConfiguration(
         postgres: cluster.postgres,
+        node: cluster.node,
         batchSize: configuration.store.batchSize,
         batchAge: configuration.store.batchAge,
         retention: configuration.store.retention,

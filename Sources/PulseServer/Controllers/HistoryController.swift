@@ -9,9 +9,6 @@ struct HistoryController<Context: RequestContext, Store: SampleReader> {
     let limits: QueryLimits
     let metrics: QueryMetrics
 
-    /// How long a sample may be stamped before it reaches the store's queue, at most, in ms.
-    static var handoverGrace: Int64 { 2_000 }
-
     func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/history") { request, _ in
             do {
@@ -32,7 +29,7 @@ struct HistoryController<Context: RequestContext, Store: SampleReader> {
         // reads /proc in between), and such a sample is in no queue yet: the grace
         // keeps `complete_until` behind it. A client resuming the live stream from
         // there is sent those samples again, and drops what it already has by ts.
-        let completeUntil = min(query.to, store.committedThrough(now: now - Self.handoverGrace))
+        let completeUntil = min(query.to, store.committedThrough(now: now - HandoverGrace.milliseconds))
         let series: [SeriesPoints]
         if let step = query.step {
             series = try await store.downsample(query.selector, from: query.from, to: query.to, step: step, aggregation: query.aggregation)
