@@ -18,6 +18,10 @@ public struct ClusterStoreConfiguration: Sendable {
     public var retentionChunk: Int
     /// Samples that may wait for PostgreSQL (also while it is down) before new ones are refused.
     public var maxPendingSamples: Int
+    /// The longest the collector's samples wait for PostgreSQL (while it is down) before
+    /// they are given up, oldest first, and counted; pushes never wait this long (they
+    /// are answered 503 at once).
+    public var maxPendingAge: Duration
     /// The longest a write transaction may take before it counts as failed (PostgreSQL
     /// not answering): its pushes get 503, its buffered samples wait for the next try.
     public var commitTimeout: Duration
@@ -38,6 +42,7 @@ public struct ClusterStoreConfiguration: Sendable {
         maintenanceInterval: Duration = .seconds(60),
         retentionChunk: Int = 5_000,
         maxPendingSamples: Int = 1_000_000,
+        maxPendingAge: Duration = .seconds(3600),
         commitTimeout: Duration = .seconds(5),
         partitionsAhead: Int = 2,
         replayFrames: Int = 100_000,
@@ -52,6 +57,7 @@ public struct ClusterStoreConfiguration: Sendable {
         self.maintenanceInterval = maintenanceInterval
         self.retentionChunk = retentionChunk
         self.maxPendingSamples = maxPendingSamples
+        self.maxPendingAge = maxPendingAge
         self.commitTimeout = commitTimeout
         self.partitionsAhead = partitionsAhead
         self.replayFrames = replayFrames

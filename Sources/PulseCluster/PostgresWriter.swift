@@ -17,13 +17,15 @@ import Synchronization
 /// When a transaction fails (PostgreSQL down, say), those who wait get the
 /// error (a push is answered 503, never 2xx), and buffered samples go back to
 /// the front of the queue, to be written with their own timestamps once
-/// PostgreSQL answers again; the queue is bounded (`maxPendingSamples`), and
-/// what does not fit is refused and counted.
+/// PostgreSQL answers again; the queue is bounded (`maxPendingSamples`, and
+/// `maxPendingAge` for what waits out an outage), and what does not fit is
+/// refused or given up, and counted.
 final class PostgresWriter: Sendable {
     private struct QueuedWrite {
         let samples: [Sample]
         let key: IdempotencyKey?
         let waiter: CheckedContinuation<WriteReceipt, any Error>?
+        var queuedAt = ContinuousClock.now
     }
 
     private struct State {
@@ -45,6 +47,7 @@ final class PostgresWriter: Sendable {
     private let batchSize: Int
     private let batchAge: Duration
     private let maxPendingSamples: Int
+    private let maxPendingAge: Duration
     private let commitTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
@@ -70,6 +73,7 @@ final class PostgresWriter: Sendable {
         self.batchSize = max(1, configuration.batchSize)
         self.batchAge = configuration.batchAge
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
+        self.maxPendingAge = configuration.maxPendingAge
         self.commitTimeout = configuration.commitTimeout
         self.logger = logger
         self.batchSamples = Recorder(label: "pulsegate_store_batch_samples", aggregate: true, factory: metrics)
@@ -281,15 +285,26 @@ final class PostgresWriter: Sendable {
                         kept.append(write)
                         room -= write.samples.count
                     } else {
-                        state.statistics.samplesRefused += write.samples.count
+                        state.statistics.samplesDropped += write.samples.count
                     }
                 }
                 state.queue.insert(contentsOf: kept, at: 0)
                 state.queuedSamples += kept.reduce(0) { $0 + $1.samples.count }
-                if let oldest = kept.lazy.flatMap(\.samples).map(\.timestamp).min() {
-                    state.queuedMinTimestamp = min(state.queuedMinTimestamp ?? oldest, oldest)
+                // Every try fails while PostgreSQL is away: what has waited out the age bound goes.
+                let expiry = ContinuousClock.now - maxPendingAge
+                let expired = state.queue.filter { $0.waiter == nil && $0.queuedAt < expiry }
+                if !expired.isEmpty {
+                    let count = expired.reduce(0) { $0 + $1.samples.count }
+                    state.queue.removeAll { $0.waiter == nil && $0.queuedAt < expiry }
+                    state.queuedSamples -= count
+                    state.statistics.samplesDropped += count
+                    logger.warning("buffered samples waited too long for PostgreSQL and are given up", metadata: [
+                        "samples": "\(count)", "bound": "\(maxPendingAge)",
+                    ])
                 }
-                if !kept.isEmpty, state.queuedSince == nil { state.queuedSince = .now }
+                state.queuedMinTimestamp = state.queue.lazy.flatMap(\.samples).map(\.timestamp).min()
+                if !state.queue.isEmpty, state.queuedSince == nil { state.queuedSince = .now }
+                if state.queue.isEmpty { state.queuedSince = nil }
             }
             for write in writes { write.waiter?.resume(throwing: StoreUnavailable(reason: reason)) }
         }

@@ -219,6 +219,30 @@ struct PostgresStoreTests {
             #expect(store.writeFailure == nil)
             let points = try await store.range(SeriesSelector(metric: "kept"), from: 0, to: Timestamp.latest).first?.points
             #expect(points == [Point(ts, 1), Point(ts + 1, 2)], "the buffered sample was kept, the refused push was not written")
+            #expect(store.statistics.samplesDropped == 0)
+        }
+    }
+
+    /// Buffered samples wait out a failure for `maxPendingAge` at most: then they
+    /// are given up (and counted), and what comes after is written as usual.
+    @Test func bufferedSamplesAreGivenUpAfterTheAgeBound() async throws {
+        try await withStore(configure: { $0.batchAge = .milliseconds(100); $0.maxPendingAge = .milliseconds(1_500) }) { store, database in
+            let ts: Int64 = 1_764_892_800_000
+            try await database.execute("ALTER TABLE rollups_1m RENAME TO rollups_away")
+            try await store.write([Sample(metric: "aged", timestamp: ts, value: 1), Sample(metric: "aged", timestamp: ts + 1, value: 2)], durability: .buffered)
+            // Retried every second and failing: after the bound, the two samples go.
+            let given = await eventually(timeout: .seconds(10)) { store.statistics.samplesDropped == 2 }
+            #expect(given, "dropped: \(store.statistics.samplesDropped)")
+            #expect(store.statistics.pendingSamples == 0)
+            try await database.execute("ALTER TABLE rollups_away RENAME TO rollups_1m")
+            // Within a second of the last failure a push is refused at once (503, Retry-After: 1): retried.
+            let written = await eventually(timeout: .seconds(5)) {
+                (try? await store.write([Sample(metric: "aged", timestamp: ts + 2, value: 3)], durability: .committed)) != nil
+            }
+            #expect(written)
+            let points = try await store.range(SeriesSelector(metric: "aged"), from: 0, to: Timestamp.latest).first?.points
+            #expect(points == [Point(ts + 2, 3)])
+            #expect(store.statistics.samplesDropped == 2)
         }
     }
 }

@@ -262,6 +262,17 @@ struct ClusterTests {
             #expect(seqs(next) == [head + 1], "the new epoch goes on from the head it started at")
             #expect(((next[2]["samples"] as? [[String: Any]])?.first?["value"] as? Double) == 5)
             await resumed.close()
+
+            // What each node says of it at /metrics (and what an embedded node never shows).
+            for node in nodes {
+                let scrape = try await node.client.execute(uri: "/metrics", method: .get) { MetricsTests.Scrape(String(buffer: $0.body)) }
+                #expect(scrape["pulsegate_cluster_epochs_total"] == 1)
+                #expect(scrape["pulsegate_cluster_stream_listening"] == 1)
+                #expect(scrape["pulsegate_cluster_stream_connections_total"] == 2, "the first LISTEN and the one after the cut")
+                #expect(scrape["pulsegate_cluster_stream_delivered_seq"] == Double(head + 1))
+                #expect(scrape["pulsegate_cluster_stream_batches_lost_total"] == 0)
+                #expect(scrape.hasHelp("pulsegate_cluster_stream_batches_from_log_total"))
+            }
         }
     }
 

@@ -554,13 +554,3 @@ final class PushLedger: Sendable {
     let acknowledged = Mutex<[Int64]>([])
     let stop = Atomic<Bool>(false)
 }
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}

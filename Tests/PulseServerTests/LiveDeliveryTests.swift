@@ -4,6 +4,7 @@ import NIOCore
 import PulseCore
 import PulseLive
 import PulseServer
+import PulseTestSupport
 import Synchronization
 import Testing
 

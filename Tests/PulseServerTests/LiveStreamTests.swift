@@ -4,6 +4,7 @@ import Logging
 import PulseCore
 import PulseLive
 import PulseServer
+import PulseTestSupport
 import Testing
 
 /// `/ws/metrics` through a real server and real WebSocket clients.

@@ -5,6 +5,7 @@ import Logging
 import PulseCore
 import PulseServer
 import PulseStore
+import PulseTestSupport
 import Testing
 
 /// The gateway in-process, through a real HTTP server on loopback.

@@ -9,6 +9,10 @@ public struct WriterStatistics: Sendable, Equatable {
     public var lastWriteError: String?
     /// Samples refused because the queue was full.
     public var samplesRefused = 0
+    /// Samples queued, then given up before a commit took them: a failed write could
+    /// not put them back into a full queue, or (cluster mode) they waited for
+    /// PostgreSQL longer than the queue's age bound.
+    public var samplesDropped = 0
     public var retentionRowsDeleted = 0
     /// Per-minute rollup rows written (inserted or updated).
     public var rollupsWritten = 0

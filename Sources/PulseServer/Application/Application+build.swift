@@ -66,7 +66,9 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     }
 
     let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes, metrics: metrics.liveMessages)
-    let scrapeTime = ScrapeTimeMetrics(hub: hub, store: store, latestValues: latestValues, factory: metrics.factory, logger: logger)
+    let scrapeTime = ScrapeTimeMetrics(
+        hub: hub, store: store, latestValues: latestValues, cluster: opened.stream, factory: metrics.factory, logger: logger
+    )
     let httpAccess = RouteAccessRegistry()
     let router = buildRouter(
         configuration, store: store, pipeline: pipeline, live: live,

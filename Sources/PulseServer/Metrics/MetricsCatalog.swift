@@ -7,6 +7,8 @@ enum MetricsCatalog {
     struct Family {
         let help: String
         var buckets: [Double] = []
+        /// Exposed by cluster nodes only.
+        var clusterOnly = false
     }
 
     static let families: [String: Family] = [
@@ -46,8 +48,16 @@ enum MetricsCatalog {
         "pulsegate_store_rows_written_total": Family(help: "Raw sample rows written (inserted or overwritten)."),
         "pulsegate_store_retention_deleted_rows_total": Family(help: "Raw sample rows deleted by retention."),
         "pulsegate_store_write_errors_total": Family(help: "Write transactions that failed and were rolled back."),
-        "pulsegate_store_database_bytes": Family(help: "Size of the SQLite database file and its write-ahead log."),
+        "pulsegate_store_database_bytes": Family(help: "Size of the database: the SQLite file and its write-ahead log, or in cluster mode PostgreSQL's database."),
         "pulsegate_store_pending_samples": Family(help: "Samples accepted and waiting for the next commit."),
+        "pulsegate_store_samples_dropped_total": Family(help: "Samples queued and given up before a commit: a full queue after a failed write, or (cluster mode) longer than the age bound waiting for PostgreSQL."),
+        // Cluster mode: the node's view of the cluster's stream
+        "pulsegate_cluster_stream_listening": Family(help: "1 while this node's LISTEN connection to PostgreSQL is up, else 0.", clusterOnly: true),
+        "pulsegate_cluster_stream_delivered_seq": Family(help: "The last seq of the cluster's stream this node handed to its live clients.", clusterOnly: true),
+        "pulsegate_cluster_stream_connections_total": Family(help: "LISTEN connections this node made to PostgreSQL (the first, then one per reconnection).", clusterOnly: true),
+        "pulsegate_cluster_stream_batches_from_log_total": Family(help: "Batches read from the frames log rather than received in a notification.", clusterOnly: true),
+        "pulsegate_cluster_stream_batches_lost_total": Family(help: "Batches the frames log no longer held when this node needed them.", clusterOnly: true),
+        "pulsegate_cluster_epochs_total": Family(help: "New epochs of the cluster's stream this node started or joined (a restored or rolled-back log).", clusterOnly: true),
         // Collector
         "pulsegate_collector_read_errors_total": Family(help: "Failed reads of a /proc file by the host collector, by file."),
         // Exposition of latest values

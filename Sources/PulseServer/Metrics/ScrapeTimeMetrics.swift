@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import PulseCluster
 import PulseCollect
 import PulseCore
 import PulseLive
@@ -16,11 +17,17 @@ final class ScrapeTimeMetrics: Sendable {
     private let hub: LiveHub
     private let store: any SampleStorage
     private let latestValues: LatestValues
+    /// In cluster mode, the node's view of the cluster's stream.
+    private let cluster: ClusterStream?
     private let factory: any MetricsFactory
     private let logger: Logger
     private let mirrored = Mutex<[String: Double]>([:])
 
-    init(hub: LiveHub, store: any SampleStorage, latestValues: LatestValues, factory: any MetricsFactory, logger: Logger) {
+    init(
+        hub: LiveHub, store: any SampleStorage, latestValues: LatestValues, cluster: ClusterStream? = nil,
+        factory: any MetricsFactory, logger: Logger
+    ) {
+        self.cluster = cluster
         self.hub = hub
         self.store = store
         self.latestValues = latestValues
@@ -47,8 +54,18 @@ final class ScrapeTimeMetrics: Sendable {
         advance("pulsegate_store_retention_deleted_rows_total", to: writer.retentionRowsDeleted)
         advance("pulsegate_store_write_errors_total", to: writer.writeErrors)
         gauge("pulsegate_store_pending_samples", writer.pendingSamples)
+        advance("pulsegate_store_samples_dropped_total", to: writer.samplesDropped)
         gauge("pulsegate_store_database_bytes", store.databaseBytes)
         gauge("pulsegate_exposed_series", exposedSeries)
+
+        if let stream = cluster?.statistics {
+            gauge("pulsegate_cluster_stream_listening", stream.listening ? 1 : 0)
+            gauge("pulsegate_cluster_stream_delivered_seq", stream.deliveredThrough)
+            advance("pulsegate_cluster_stream_connections_total", to: stream.connections)
+            advance("pulsegate_cluster_stream_batches_from_log_total", to: stream.readFromLog)
+            advance("pulsegate_cluster_stream_batches_lost_total", to: stream.batchesLost)
+            advance("pulsegate_cluster_epochs_total", to: stream.epochsStarted)
+        }
 
         do {
             let process = try ProcessStatus.read()
