@@ -36,8 +36,10 @@ struct PartitionMaintenance {
                 .collect().first?.decode(Bool.self) ?? false
             guard locked else { return round }
             round.ran = true
-            // The cluster's write lock: no write transaction is between its partition check and its insert.
-            _ = try await connection.query("SELECT seq FROM stream_head FOR UPDATE", logger: logger).collect()
+            // Dropping a partition waits for the write transactions that inserted into
+            // `samples` to commit, and holds back the ones that have yet to (never the
+            // stream head, which they take last: that would deadlock).
+            try await Partitions.lockDDL(on: connection, logger: logger)
             let existing = try await Partitions.existing(on: connection, logger: logger)
             var day = today
             for _ in 0...max(0, configuration.partitionsAhead) {

@@ -8,16 +8,24 @@ import PulseCore
 /// place in the global stream (its frame in the replay log, and a NOTIFY to
 /// every node), all or nothing.
 ///
-/// It first locks the stream head's row and takes the next sequence number:
-/// every write transaction of every node waits there for the one before it to
-/// commit, so seq order is commit order, a rollback gives the number back, and
-/// the rollups (read, folded, written back) are never raced by another node.
-/// PostgreSQL delivers notifications at commit, in commit order.
+/// Transactions of several nodes run side by side until their last statement,
+/// which takes the stream head's row lock and the next sequence number, logs
+/// the frame and notifies, in one round trip; the lock is held to the COMMIT.
+/// So seq order is commit order, a rollback gives the number back, and the
+/// head is held only as long as that statement and the COMMIT take.
+///
+/// What two transactions could race on is locked row by row, always in the
+/// same order (so that they wait for each other, never deadlock): the sample
+/// rows they overwrite, sorted by series and ts, then the rollup rows of the
+/// minutes they touch, sorted likewise, read locked before being folded and
+/// written back. A rollup is folded only from samples after its last one,
+/// else recomputed from the raw rows, which by then include every committed
+/// transaction's and this one's. PostgreSQL delivers notifications at commit,
+/// in commit order.
 struct WriteTransaction {
     let connection: PostgresConnection
     let logger: Logger
 
-    /// What the transaction did, for the caller's caches and statistics.
     /// The channel every node LISTENs on.
     static let channel = "pulsegate_stream"
     /// A frame larger than this goes in the log only; the notification carries its seq
@@ -30,6 +38,7 @@ struct WriteTransaction {
         let key: IdempotencyKey?
     }
 
+    /// What the transaction did, for the caller's caches and statistics.
     struct Outcome {
         /// The batch as the stream carries it; nil when every write was a duplicate.
         var batch: PublishedBatch?
@@ -47,37 +56,23 @@ struct WriteTransaction {
     /// `serverTime` is the batch's publish time in the stream (ms since the epoch).
     func run(_ writes: [Write], serverTime: Double, seriesIDs: [SeriesKey: Int64], partitions: Set<DayPartition>) async throws -> Outcome {
         var outcome = Outcome()
-        _ = try await connection.query("SELECT seq FROM stream_head FOR UPDATE", logger: logger).collect()
 
-        // Keyed writes already stored (by any node, under this lock) store nothing again.
-        var known: [String: Int] = [:]
-        let keys = writes.compactMap(\.key?.text)
-        if !keys.isEmpty {
-            let rows = try await connection.query("SELECT key, accepted FROM idempotency_keys WHERE key = ANY(\(keys))", logger: logger)
-            for try await (key, accepted) in rows.decode((String, Int64).self) { known[key] = Int(accepted) }
-        }
+        // Keyed writes already stored (by any node) store nothing again. A key's row is
+        // claimed by inserting it: a transaction that claims the same key meanwhile
+        // waits for this one, and finds it stored if this one commits.
+        let (known, claimed) = try await claim(writes.compactMap { write in write.key.map { ($0.text, write.samples.count) } })
         var samples: [Sample] = []
-        var newKeys: [(String, Int)] = []
+        var used = Set<String>()
         for write in writes {
-            if let key = write.key?.text {
-                if let accepted = known[key] {
-                    outcome.receipts.append(.duplicate(accepted: accepted))
-                    continue
-                }
-                known[key] = write.samples.count
-                newKeys.append((key, write.samples.count))
+            // A key stored before, or already used earlier in this batch, stores nothing.
+            if let key = write.key?.text, !used.insert(key).inserted || !claimed.contains(key) {
+                outcome.receipts.append(.duplicate(accepted: known[key] ?? write.samples.count))
+                continue
             }
             outcome.receipts.append(.stored)
             samples += write.samples
         }
         guard !samples.isEmpty else { return outcome }
-        if !newKeys.isEmpty {
-            try await connection.query("""
-                INSERT INTO idempotency_keys(key, accepted) SELECT * FROM unnest(\(newKeys.map(\.0))::text[], \(newKeys.map { Int64($0.1) })::bigint[])
-                """, logger: logger)
-        }
-        let seq = try await connection.query("UPDATE stream_head SET seq = seq + 1 RETURNING seq", logger: logger)
-            .collect().first?.decode(Int64.self) ?? 0
 
         // Series: intern the unknown ones (a unique key makes concurrent nodes agree on one id).
         var ids = seriesIDs
@@ -108,22 +103,28 @@ struct WriteTransaction {
             rows[RowKey(seriesID: id, timestamp: sample.timestamp)] = sample.value
         }
 
-        // Partitions for days not made ahead (backfills, a clock far off).
-        for day in Set(rows.keys.lazy.map { DayPartition(containing: $0.timestamp) }) where !partitions.contains(day) {
-            try await Partitions.create(day, on: connection, logger: logger)
+        // Partitions for days not made ahead (backfills, a clock far off), or made
+        // since by another node (this node's cache does not know them yet).
+        var present = partitions  // the days whose raw rows were there before this transaction
+        let missing = Set(rows.keys.lazy.map { DayPartition(containing: $0.timestamp) }).subtracting(partitions)
+        if !missing.isEmpty { try await Partitions.lockDDL(on: connection, logger: logger) }
+        for day in missing {
+            if !(try await Partitions.create(day, on: connection, logger: logger)) { present.insert(day) }
             outcome.newPartitions.insert(day)
         }
 
-        // Rollups, planned before the rows land: a minute whose new samples all
-        // follow its stored rollup folds them in; any other is recomputed after
-        // from its raw rows, unless retention has dropped its day (a rollup
-        // outlives its raw rows, and could no longer be recomputed): then the
-        // late sample is left out of it, as in the SQLite store.
+        try await insert(rows)
+        outcome.rowsWritten = rows.count
+
+        // Rollups: a minute whose new samples all follow its stored rollup folds
+        // them in; any other is recomputed from its raw rows, unless retention has
+        // dropped its day (a rollup outlives its raw rows, and could no longer be
+        // recomputed): then the late sample is left out of it, as in the SQLite store.
         var minutes: [MinuteKey: [(Int64, Double)]] = [:]
         for (row, value) in rows {
             minutes[MinuteKey(seriesID: row.seriesID, minute: MinuteRollup.minute(of: row.timestamp)), default: []].append((row.timestamp, value))
         }
-        let stored = try await storedRollups(of: Array(minutes.keys))
+        let stored = try await lockRollups(of: Array(minutes.keys))
         var written: [MinuteKey: MinuteRollup] = [:]
         var recompute: [MinuteKey] = []
         for (key, unsorted) in minutes {
@@ -132,7 +133,7 @@ struct WriteTransaction {
                 if points[0].0 > rollup.lastTimestamp {
                     for (timestamp, value) in points { rollup.add(timestamp: timestamp, value: value) }
                     written[key] = rollup
-                } else if partitions.contains(DayPartition(containing: key.minute)) {
+                } else if present.contains(DayPartition(containing: key.minute)) {
                     recompute.append(key)
                 }
             } else {
@@ -141,21 +142,46 @@ struct WriteTransaction {
                 written[key] = rollup
             }
         }
-
-        try await insert(rows)
-        outcome.rowsWritten = rows.count
         for (key, rollup) in try await recomputed(recompute) { written[key] = rollup }
         outcome.rollupsRecomputed = recompute.count
         try await store(written)
         outcome.rollupsWritten = written.count
 
-        // The stream: the frame into the log, the notification to every node (sent at COMMIT).
+        // The stream, last: the next seq, the frame into the log and the notification
+        // to every node (sent at COMMIT), in one statement under the head's lock.
+        let tail = LiveFrame.samplesTail(serverTime: serverTime, samples: samples)
+        let notifiesFrame = LiveFrame.samplesPrefix.utf8.count + 20 + tail.utf8.count <= Self.maxNotifiedFrameBytes
+        let row = try await connection.query("""
+            WITH head AS (UPDATE stream_head SET seq = seq + 1 RETURNING seq),
+                 logged AS (INSERT INTO frames(seq, frame) SELECT seq, \(LiveFrame.samplesPrefix) || seq || \(tail) FROM head RETURNING seq, frame)
+            SELECT seq, pg_notify(\(Self.channel), CASE WHEN \(notifiesFrame) THEN frame ELSE seq::text END)::text FROM logged
+            """, logger: logger).collect().first
+        guard let (seq, _) = try row?.decode((Int64, String).self) else { throw ClusterError.noStreamHead }
         outcome.batch = PublishedBatch(seq: UInt64(seq), serverTime: serverTime, samples: samples)
-        let frame = LiveFrame.samples(seq: UInt64(seq), serverTime: serverTime, samples: samples)
-        try await connection.query("INSERT INTO frames(seq, frame) VALUES (\(seq), \(frame))", logger: logger)
-        let payload = frame.utf8.count <= Self.maxNotifiedFrameBytes ? frame : String(seq)
-        try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
         return outcome
+    }
+
+    /// Inserts the keys not yet stored; returns what each key's stored write
+    /// accepted (this batch's first write under it, for the keys it claimed), and
+    /// which keys this transaction claimed.
+    private func claim(_ keys: [(String, Int)]) async throws -> (known: [String: Int], claimed: Set<String>) {
+        guard !keys.isEmpty else { return ([:], []) }
+        var first: [String: Int] = [:]  // a key twice in one batch: its first write counts
+        for (key, count) in keys where first[key] == nil { first[key] = count }
+        let texts = Array(first.keys).sorted()
+        var claimed = Set<String>()
+        let rows = try await connection.query("""
+            INSERT INTO idempotency_keys(key, accepted) SELECT * FROM unnest(\(texts)::text[], \(texts.map { Int64(first[$0]!) })::bigint[])
+            ON CONFLICT (key) DO NOTHING RETURNING key
+            """, logger: logger)
+        for try await key in rows.decode(String.self) { claimed.insert(key) }
+        var known = first.filter { claimed.contains($0.key) }
+        let others = texts.filter { !claimed.contains($0) }
+        if !others.isEmpty {
+            let rows = try await connection.query("SELECT key, accepted FROM idempotency_keys WHERE key = ANY(\(others))", logger: logger)
+            for try await (key, accepted) in rows.decode((String, Int64).self) { known[key] = Int(accepted) }
+        }
+        return (known, claimed)
     }
 
     struct RowKey: Hashable {
@@ -189,20 +215,29 @@ struct WriteTransaction {
             try await writer.write(buffer)
         }
         try await connection.query("""
-            INSERT INTO samples(series_id, ts, value) SELECT series_id, ts, value FROM pulsegate_staging
+            INSERT INTO samples(series_id, ts, value) SELECT series_id, ts, value FROM pulsegate_staging ORDER BY series_id, ts
             ON CONFLICT (series_id, ts) DO UPDATE SET value = EXCLUDED.value
             """, logger: logger)
     }
 
-    private func storedRollups(of keys: [MinuteKey]) async throws -> [MinuteKey: MinuteRollup] {
+    /// Locks the rollup rows of `keys`, in order (a missing one is made, as a
+    /// placeholder of count 0 that this transaction replaces), and returns those
+    /// stored before. Another transaction that needs one of them waits here until
+    /// this one commits, then reads what it wrote.
+    private func lockRollups(of keys: [MinuteKey]) async throws -> [MinuteKey: MinuteRollup] {
         guard !keys.isEmpty else { return [:] }
+        let sorted = keys.sorted { ($0.seriesID, $0.minute) < ($1.seriesID, $1.minute) }
         let rows = try await connection.query("""
-            SELECT r.series_id, r.bucket, r.count, r.sum, r.min, r.max, r.last, r.last_ts FROM rollups_1m r
-            JOIN unnest(\(keys.map(\.seriesID))::bigint[], \(keys.map(\.minute))::bigint[]) AS k(series_id, bucket)
-              ON r.series_id = k.series_id AND r.bucket = k.bucket
+            INSERT INTO rollups_1m(series_id, bucket, count, sum, min, max, last, last_ts)
+            SELECT k.series_id, k.bucket, 0, 0, 0, 0, 0, 0
+            FROM unnest(\(sorted.map(\.seriesID))::bigint[], \(sorted.map(\.minute))::bigint[]) WITH ORDINALITY AS k(series_id, bucket, n)
+            ORDER BY k.n
+            ON CONFLICT (series_id, bucket) DO UPDATE SET count = rollups_1m.count
+            RETURNING series_id, bucket, count, sum, min, max, last, last_ts
             """, logger: logger)
         var found: [MinuteKey: MinuteRollup] = [:]
-        for try await (id, minute, count, sum, min, max, last, lastTimestamp) in rows.decode((Int64, Int64, Int64, Double, Double, Double, Double, Int64).self) {
+        for try await (id, minute, count, sum, min, max, last, lastTimestamp) in rows.decode((Int64, Int64, Int64, Double, Double, Double, Double, Int64).self)
+        where count > 0 {
             found[MinuteKey(seriesID: id, minute: minute)] = MinuteRollup(count: count, sum: sum, min: min, max: max, last: last, lastTimestamp: lastTimestamp)
         }
         return found

@@ -184,7 +184,12 @@ struct PostgresStoreTests {
             }
             // Until the holder has it (its connection may take a while on a loaded machine).
             let held = ContinuousClock.now + .seconds(10)
-            while try await database.scalar("SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND granted") == "0",
+            // (pg_locks is the server's: this database's and this key's alone, other tests take advisory locks too.)
+            while try await database.scalar("""
+                SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                AND ((classid::bigint << 32) | objid::bigint) = \(PartitionMaintenance.lock)
+                """) == "0",
                   ContinuousClock.now < held {
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -74,6 +74,9 @@ import Testing
             "/history?metric=contract&zone=x&from=\(from)&to=\(to)&points=100",
             "/history?metric=contract&from=\(to - 100_000)&to=\(to)",  // host b has none there
             "/history?metric=missing&from=\(from)&to=\(to)",
+            // Whole minutes from the rollups, the overwritten sample's minute among them.
+            "/history?metric=contract&from=\(from)&to=\(from + 599_999)&step=1m&agg=max",
+            "/history?metric=contract&from=\(from)&to=\(from + 599_999)&step=5m&agg=sum",
             "/api/series", "/api/series?prefix=contract_", "/api/series?prefix=nothing",
         ]
         for aggregation in Aggregation.allCases {
@@ -100,8 +103,10 @@ import Testing
     }
 
     func expectSame(_ actual: [String], as expected: [String], _ store: String) {
-        for (index, uri) in Self.uris.enumerated() {
-            #expect(actual[index] == expected[index], "\(store): \(uri)")
+        for (index, uri) in Self.uris.enumerated() where actual[index] != expected[index] {
+            // Where they part, not two whole bodies of thousands of points.
+            let common = zip(actual[index], expected[index]).prefix { $0 == $1 }.count
+            Issue.record("\(store): \(uri) differs from byte \(common): \(actual[index].dropFirst(max(0, common - 40)).prefix(120)) instead of \(expected[index].dropFirst(max(0, common - 40)).prefix(120))")
         }
     }
 

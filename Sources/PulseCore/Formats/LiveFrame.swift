@@ -19,7 +19,23 @@ public enum LiveFrame {
     /// `serverTime` is the publish time in milliseconds with microsecond
     /// decimals, so that clients can measure delivery latency.
     public static func samples<S: Sequence<Sample>>(seq: UInt64, serverTime: Double, samples: S) -> String {
-        var out = #"{"type":"samples","seq":"# + "\(seq)"
+        var out = samplesPrefix + "\(seq)"
+        appendSamplesTail(serverTime: serverTime, samples: samples, to: &out)
+        return out
+    }
+
+    /// What a samples frame starts with: its seq follows, then `samplesTail`.
+    /// (The cluster's store numbers a batch inside PostgreSQL, and joins the three there.)
+    public static let samplesPrefix = #"{"type":"samples","seq":"#
+
+    /// A samples frame after its seq.
+    public static func samplesTail<S: Sequence<Sample>>(serverTime: Double, samples: S) -> String {
+        var out = ""
+        appendSamplesTail(serverTime: serverTime, samples: samples, to: &out)
+        return out
+    }
+
+    private static func appendSamplesTail<S: Sequence<Sample>>(serverTime: Double, samples: S, to out: inout String) {
         out += #","server_ts":"# + formatMilliseconds(serverTime)
         out += #","samples":["#
         var first = true
@@ -35,7 +51,6 @@ public enum LiveFrame {
             out += "}"
         }
         out += "]}"
-        return out
     }
 
     /// The ring no longer holds the point asked for: samples with ts ≤ `completeFromTimestamp`
