@@ -29,6 +29,8 @@ public final class ClusterStream: Service, Sendable {
     /// The replay log, for the hub's resumes from before its ring.
     public let log: FrameLog
     private let settings: PostgresSettings
+    /// This node's name, which its LISTEN connection carries (`pg_stat_activity`).
+    private let node: String
     private let logger: Logger
     /// The node's count of stored series (cardinality), which learns other nodes' new series here.
     private let series: SeriesRegistry
@@ -56,7 +58,13 @@ public final class ClusterStream: Service, Sendable {
     static let maxPending = 10_000
     static let catchUpPage = 500
 
-    init(epoch: String, head: UInt64, log: FrameLog, series: SeriesRegistry, settings: PostgresSettings, logger: Logger) {
+    /// What `pg_stat_activity.application_name` says of a node's LISTEN connection.
+    public static func applicationName(node: String) -> String {
+        "pulsegate \(node) stream"
+    }
+
+    init(epoch: String, head: UInt64, log: FrameLog, series: SeriesRegistry, settings: PostgresSettings, node: String, logger: Logger) {
+        self.node = node
         self.series = series
         self.startSeq = head
         self.log = log
@@ -176,7 +184,9 @@ public final class ClusterStream: Service, Sendable {
         var id = 1
         while !Task.isCancelled {
             do {
-                let connection = try await PostgresConnection.connect(configuration: settings.connectionConfiguration(), id: id, logger: logger)
+                let connection = try await PostgresConnection.connect(
+                    configuration: settings.connectionConfiguration(applicationName: Self.applicationName(node: node)), id: id, logger: logger
+                )
                 id += 1
                 defer { Task { try? await connection.close() } }
                 try await connection.listen(on: WriteTransaction.channel) { notifications in

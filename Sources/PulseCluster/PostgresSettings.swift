@@ -99,7 +99,8 @@ public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible {
 
 extension PostgresSettings {
     /// postgres-nio's configuration for a single connection (the stream's LISTEN connection).
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    /// A single connection's settings; `applicationName` is what `pg_stat_activity` shows for it.
+    func connectionConfiguration(applicationName: String = "pulsegate") throws -> PostgresConnection.Configuration {
         let tlsSetting: PostgresConnection.Configuration.TLS
         switch tls {
         case .disable: tlsSetting = .disable
@@ -110,6 +111,7 @@ extension PostgresSettings {
             host: host, port: port, username: username, password: password, database: database, tls: tlsSetting
         )
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         return configuration
     }
 }

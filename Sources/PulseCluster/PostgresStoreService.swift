@@ -74,7 +74,7 @@ public final class PostgresStoreService: Service, Sendable {
         let (seq, epoch) = try await store.streamHead()
         let stream = ClusterStream(
             epoch: epoch, head: seq, log: FrameLog(client: store.client, logger: logger),
-            series: store.registry, settings: store.configuration.postgres, logger: logger
+            series: store.registry, settings: store.configuration.postgres, node: store.configuration.node, logger: logger
         )
         store.onCommit { stream.offer($0) }
         return stream

@@ -174,15 +174,32 @@ public final class LiveHub: SamplePublisher, Sendable {
         return fits
     }
 
-    /// The batches a resuming client needs from before the ring, read from the
-    /// stream's log (cluster mode), to be passed to `subscribe`; empty when the
-    /// ring has them, there is no log, or the log no longer has them either.
+    /// How long a client that resumes from a seq this hub has not reached yet is
+    /// held for it (cluster mode: another node committed that batch a moment ago,
+    /// and it is on its way here) before it gets a `reset`.
+    public static let catchUpWait: Duration = .seconds(2)
+
+    /// What a resuming client needs before it subscribes (cluster mode): the
+    /// batches from before the ring, read from the stream's log, to be passed to
+    /// `subscribe`; and, when it resumes from a seq this node has not reached
+    /// yet, the wait until it has (at most `catchUpWait`). Empty when the ring
+    /// has them, there is no log, or the log no longer has them either.
     public func earlierBatches(for resume: ResumePoint?) async -> [PublishedBatch] {
         guard let log, case let .sequence(since, clientInstance, _)? = resume else { return [] }
-        let (instance, head, coverage) = state.withLock { ($0.instance, $0.headSeq, $0.ring.coverage(headSeq: $0.headSeq)) }
+        var (instance, head) = state.withLock { ($0.instance, $0.headSeq) }
         guard clientInstance == nil || clientInstance == instance else { return [] }
+        if since > head {
+            let deadline = ContinuousClock.now + Self.catchUpWait
+            while since > head, ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(5))
+                (instance, head) = state.withLock { ($0.instance, $0.headSeq) }
+                if clientInstance != nil, clientInstance != instance { return [] }
+            }
+            return []  // caught up (the ring has it: the batch was just published) or not (a reset)
+        }
+        let coverage = state.withLock { $0.ring.coverage(headSeq: $0.headSeq) }
         let beforeRing = coverage.oldestSeq - 1
-        guard since < beforeRing, since <= head else { return [] }
+        guard since < beforeRing else { return [] }
         return (try? await log.batches(after: since, through: beforeRing)) ?? []
     }
 

@@ -117,6 +117,41 @@ import Testing
         #expect(await byTime.take().map { $0["type"] as! String } == ["hello", "reset", "samples", "samples", "samples"])
     }
 
+    /// Cluster mode: a client resumes on this node from a seq another node has
+    /// committed and this one is still receiving. It is held until the hub has
+    /// it, then resumes without a reset; a seq that never comes gives a reset
+    /// after `catchUpWait`.
+    @Test func aResumeAheadOfTheHeadWaitsForTheStreamToCatchUp() async throws {
+        struct EmptyLog: StreamLog {
+            func batches(after seq: UInt64, through: UInt64) async throws -> [PublishedBatch] { [] }
+        }
+        let hub = LiveHub(instance: "epoch", headSeq: 5, log: EmptyLog())
+        let arriving = Task {
+            try await Task.sleep(for: .milliseconds(200))
+            for seq in 6...8 { hub.publish(PublishedBatch(seq: UInt64(seq), serverTime: 1, samples: Self.batch(seq))) }
+        }
+        let resume = ResumePoint.sequence(7, instance: "epoch", fallbackTimestamp: nil)
+        let started = ContinuousClock.now
+        let earlier = await hub.earlierBatches(for: resume)
+        #expect(ContinuousClock.now - started < LiveHub.catchUpWait, "held until seq 7 came, not for the whole wait")
+        try await arriving.value
+        let sink = RecordingSink()
+        _ = hub.subscribe(sink, filter: .everything, resume: resume, earlier: earlier)
+        let frames = await sink.take()
+        #expect(frames.map { $0["type"] as! String } == ["hello", "samples"])
+        #expect(frames.first?["seq"] as? Int == 7)
+        #expect(Self.seqs(frames) == [8])
+
+        // Further ahead than anything committed: a reset once the wait is over.
+        let far = ResumePoint.sequence(50, instance: "epoch", fallbackTimestamp: nil)
+        let waited = ContinuousClock.now
+        _ = await hub.earlierBatches(for: far)
+        #expect(ContinuousClock.now - waited >= LiveHub.catchUpWait)
+        let late = RecordingSink()
+        _ = hub.subscribe(late, filter: .everything, resume: far)
+        #expect(await late.take().map { $0["type"] as! String }.prefix(2) == ["hello", "reset"])
+    }
+
     @Test func anotherInstanceFallsBackToTheTimestamp() async {
         let hub = LiveHub(start: 0)
         for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }

@@ -106,6 +106,40 @@ struct ClusterTests {
         }
     }
 
+    /// A client that saw a batch on node A resumes at once on node B, which does
+    /// not have it yet (here: B's LISTEN connection was cut a moment before, and
+    /// B reconnects after its backoff; in production, a frame too large for a
+    /// notification reaches B through the log a few ms later). B holds the client
+    /// until it has the batch, then resumes it there: no reset.
+    @Test func aResumeOnANodeStillCatchingUpWaitsForIt() async throws {
+        try await withCluster(2) { nodes, database in
+            let watcher = try await LiveClient.connect(port: nodes[0].port, query: "metric=catch_up")
+            let instance = try #require(try await watcher.frames(1)[0]["instance"] as? String)
+            // (Once node 2 is listening: it connects in the background.)
+            let stream = "application_name = '\(ClusterStream.applicationName(node: "node-2"))'"
+            let listening = try await eventually(timeout: .seconds(10)) {
+                try await database.scalar("SELECT count(*)::text FROM pg_stat_activity WHERE \(stream)") == "1"
+            }
+            let names = try await database.scalar("SELECT string_agg(application_name, ', ') FROM pg_stat_activity") ?? ""
+            #expect(listening, "connections: \(names)")
+            let cut = try await database.scalar("SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity WHERE \(stream)")
+            #expect(cut == "1", "node 2's LISTEN connection")
+            #expect(try await Self.push(nodes[0], testBatch(1, metric: "catch_up", series: 200)) == 200)
+            let seen = try #require(seqs(try await watcher.frames(2)).last)
+            #expect(nodes[1].gateway.hub.headSeq < seen, "node 2 does not have it yet")
+            let resumed = try await LiveClient.connect(port: nodes[1].port, query: "since=\(seen)&instance=\(instance)&metric=catch_up")
+            let hello = try await resumed.frames(1)[0]
+            #expect(hello["type"] as? String == "hello")
+            #expect(hello["seq"] as? Int == seen, "resumed where it was")
+            #expect(nodes[1].gateway.hub.statistics.resetsServed == 0)
+            #expect(try await Self.push(nodes[0], testBatch(2, metric: "catch_up", series: 1)) == 200)
+            let next = try await resumed.frames(2, timeout: .seconds(10)).filter { $0["type"] as? String == "samples" }
+            #expect(seqs(next) == [seen + 1], "and goes on from there")
+            await resumed.close()
+            await watcher.close()
+        }
+    }
+
     /// A ring of one batch: a resume from further back is served from the shared log.
     @Test func aRingMissIsServedFromTheReplayLog() async throws {
         try await withCluster(1, configure: { $0.live = LiveConfiguration(ringSamples: 1) }) { nodes, _ in
