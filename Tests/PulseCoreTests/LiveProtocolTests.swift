@@ -1,5 +1,5 @@
 import Foundation
-import PulseCore
+@testable import PulseCore
 import Testing
 
 @Suite struct LiveProtocolTests {
@@ -22,6 +22,34 @@ import Testing
         #expect(samples[0]["value"] as? Double == 0.1)
         #expect(samples[1]["value"] as? Double == -2e-300)
         #expect(samples[1]["labels"] as? [String: String] == [:])
+    }
+
+    /// A cluster node reads other nodes' batches back from their frames: the
+    /// one-pass scanner and the general JSON reader give the batch that was
+    /// written, to the bit; the scanner takes every frame without an escape,
+    /// and leaves the others (and anything malformed) to the general reader.
+    @Test func samplesFramesReadBackExactlyTheFastWayAndTheGeneralOne() throws {
+        let plain: [Sample] = (0..<60).map { index in
+            Sample(metric: "bench_\(index % 3)", labels: ["host": "h\(index % 4)", "zone": "é🚀"], timestamp: -5 + Int64(index) * 1_000_003, value: [0.1, -0.0, 1e-300, 1.7976931348623157e308, 42, -3.25][index % 6])
+        } + [Sample(metric: "bare", timestamp: Int64.min + 1, value: 5e-324), Sample(metric: "bare", timestamp: Int64.max, value: -1)]
+        let hostile = [Sample(metric: "m", labels: ["v": "quote\" back\\ nl\n nul\u{0}"], timestamp: 1, value: 2)]
+        for (samples, fast) in [(plain, true), ([], true), (hostile, false), (plain + hostile, false)] {
+            let batch = PublishedBatch(seq: 18_446_744_073_709_551_615, serverTime: 1_764_470_002_001.123, samples: samples)
+            let frame = LiveFrame.samples(seq: batch.seq, serverTime: batch.serverTime, samples: batch.samples)
+            #expect(LiveFrame.decodeSamples(frame) == batch)
+            #expect(LiveFrame.decodeSamplesAsJSON(frame) == batch)
+            #expect((SamplesFrameScanner.decode(frame) != nil) == fast, "\(samples.count) samples: \(frame.prefix(300))")
+            if fast { #expect(SamplesFrameScanner.decode(frame) == batch) }
+            // Cut anywhere, or with a byte changed, it is refused, never misread.
+            for cut in stride(from: 0, to: frame.utf8.count - 1, by: 97) {
+                #expect(LiveFrame.decodeSamples(String(decoding: frame.utf8.prefix(cut), as: UTF8.self)) == nil)
+            }
+        }
+        let frame = LiveFrame.samples(seq: 1, serverTime: 1, samples: plain)
+        for bad in [frame.replacingOccurrences(of: #""ts":"#, with: #""ts":x"#), frame.replacingOccurrences(of: "]}", with: "]"),
+                    frame.replacingOccurrences(of: #""seq":1"#, with: #""seq":-1"#)] {
+            #expect(LiveFrame.decodeSamples(bad) == nil, "\(bad.prefix(80))")
+        }
     }
 
     @Test func controlFramesAreJSON() throws {

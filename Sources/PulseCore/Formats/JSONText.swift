@@ -4,6 +4,12 @@ public enum JSONText {
     /// Appends `string` as a quoted JSON string, escaping what JSON requires.
     public static func appendString(_ string: String, to out: inout String) {
         out += "\""
+        // Most strings (metric names, label values) need no escape: appended whole.
+        guard string.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
+            out += string
+            out += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

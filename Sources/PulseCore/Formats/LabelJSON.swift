@@ -3,14 +3,21 @@
 public enum LabelJSON {
     /// Encodes labels (already sorted by name) as `{"a":"1","b":"2"}`.
     public static func encode(_ labels: [Label]) -> String {
-        var out = "{"
+        var out = ""
+        append(labels, to: &out)
+        return out
+    }
+
+    /// Appends what `encode` returns (no string of its own on a hot path: frames).
+    public static func append(_ labels: [Label], to out: inout String) {
+        out += "{"
         for (index, label) in labels.enumerated() {
             if index > 0 { out += "," }
             JSONText.appendString(label.name, to: &out)
             out += ":"
             JSONText.appendString(label.value, to: &out)
         }
-        return out + "}"
+        out += "}"
     }
 
     /// Decodes what `encode` wrote. Returns nil for anything else: the store

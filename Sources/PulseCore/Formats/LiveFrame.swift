@@ -45,9 +45,11 @@ public enum LiveFrame {
             out += #"{"metric":"#
             JSONText.appendString(sample.key.metric, to: &out)
             out += #","labels":"#
-            out += LabelJSON.encode(sample.key.labels)
-            out += #","ts":"# + "\(sample.timestamp)"
-            out += #","value":"# + "\(sample.value)"
+            LabelJSON.append(sample.key.labels, to: &out)
+            out += #","ts":"#
+            out += String(sample.timestamp)
+            out += #","value":"#
+            out += sample.value.description
             out += "}"
         }
         out += "]}"

@@ -3,6 +3,12 @@ extension LiveFrame {
     /// another node's batch from the shared log. Nil for anything else or a
     /// frame that does not hold valid samples.
     public static func decodeSamples(_ text: String) -> PublishedBatch? {
+        SamplesFrameScanner.decode(text) ?? decodeSamplesAsJSON(text)
+    }
+
+    /// The general way, for any JSON text of a samples frame (escaped strings,
+    /// another field order): what `SamplesFrameScanner` falls back to.
+    static func decodeSamplesAsJSON(_ text: String) -> PublishedBatch? {
         guard case let .success(.object(members)) = JSONValue.parse(Array(text.utf8), maxDepth: 8) else { return nil }
         var type: String?, seq: UInt64?, serverTime: Double?, entries: [JSONValue]?
         for (key, value) in members {
