@@ -226,8 +226,10 @@ public final class ClusterStream: Service, Sendable {
     /// Reads the head; when the log is no longer the one this node followed, or
     /// another node has started a new epoch, goes on in the new epoch.
     private func reconcile(on connection: PostgresConnection) async throws -> UInt64 {
-        var (head, epoch) = try await Self.readHead(on: connection, logger: logger)
+        // What this node holds first, the head after: a batch this node's writer commits
+        // and delivers meanwhile is then below the head read, not taken for a head gone back.
         let (followed, delivered, last) = state.withLock { ($0.epoch, $0.nextSeq - 1, $0.lastDelivered) }
+        var (head, epoch) = try await Self.readHead(on: connection, logger: logger)
         var reason: String?
         if epoch != followed {
             reason = "another node started epoch \(epoch)"
