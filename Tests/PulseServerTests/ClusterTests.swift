@@ -285,7 +285,7 @@ struct ClusterTests {
             #expect(opening[1]["type"] as? String == "reset")
             // The pool's connections were cut too: a push may be refused once, and is retried.
             var status = 0
-            for _ in 1...20 where status != 200 {
+            for _ in 1...60 where status != 200 {
                 status = try await Self.push(nodes[0], testBatch(5, metric: "epoch_test", series: 1))
                 if status != 200 { try await Task.sleep(for: .milliseconds(250)) }
             }
