@@ -195,7 +195,9 @@ public final class LiveHub: SamplePublisher, Sendable {
                 (instance, head) = state.withLock { ($0.instance, $0.headSeq) }
                 if clientInstance != nil, clientInstance != instance { return [] }
             }
-            return []  // caught up (the ring has it: the batch was just published) or not (a reset)
+            // Not caught up: a reset. Caught up: the ring has it, unless catching up
+            // published more than the ring holds; then the log, as for any resume.
+            guard since <= head else { return [] }
         }
         let coverage = state.withLock { $0.ring.coverage(headSeq: $0.headSeq) }
         let beforeRing = coverage.oldestSeq - 1
