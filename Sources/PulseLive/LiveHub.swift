@@ -6,27 +6,47 @@ import Synchronization
 /// Fans published samples out to live subscribers.
 ///
 /// Each publish is one batch with the next `seq`. It is encoded once per
-/// distinct subscription filter (never once per client), and the same bytes are
-/// written to every subscriber with that filter, by one task per event loop
-/// that runs through that loop's subscribers: no thread hop and no task per
-/// frame. A subscriber whose connection is not writable loses the frame (and
-/// learns of it by a `gap` frame); the others never wait for it. The last
+/// distinct subscription filter and wire format (never once per client), and
+/// the same bytes are written to every subscriber with that filter and format.
+/// Each event loop has one queue of what its subscribers are to be sent, in
+/// the order the hub decided it; a drain on the loop writes everything queued,
+/// then flushes each connection once, so that publishes that come faster than
+/// the loop drains go out together: no thread hop, no task per frame or per
+/// connection. A subscriber whose connection is not writable loses the frame
+/// (and learns of it by a `gap` frame); the others never wait for it. The last
 /// batches stay in a replay ring so that a reconnecting client can resume
 /// without a gap.
 public final class LiveHub: SamplePublisher, Sendable {
     public let configuration: LiveConfiguration
-    private let wireFormat: LiveWireFormat
     /// Where batches older than the ring are still kept (cluster mode's shared log), if anywhere.
     private let log: (any StreamLog)?
 
-    /// The subscribers served by one event loop, grouped by filter.
+    /// What a samples frame is encoded for: the subscribers that share its bytes.
+    private struct FrameKind: Hashable {
+        let filter: SubscriptionFilter
+        let format: LiveWireFormat
+    }
+
+    /// The subscribers served by one event loop, grouped by frame kind, and
+    /// what is queued for them.
     private struct LoopGroup {
         let eventLoop: any EventLoop
-        var byFilter: [SubscriptionFilter: [UInt64: SubscriberDelivery]] = [:]
+        var byKind: [FrameKind: [UInt64: SubscriberDelivery]] = [:]
+        /// Waiting for the loop's drain, oldest first; a drain is scheduled while it is not empty.
+        var queue: [LoopWork] = []
+    }
+
+    /// One thing for a loop's drain to do, in the order the hub decided it.
+    private enum LoopWork {
+        /// A batch's frames, for the subscribers the loop had when it was published.
+        case publish([FrameKind: [UInt64: SubscriberDelivery]], [FrameKind: (ByteBuffer, SubscriberDelivery.Position)])
+        case control(SubscriberDelivery, [ByteBuffer])
+        case close(SubscriberDelivery, LiveCloseReason)
+        case detach(SubscriberDelivery)
     }
 
     private struct Subscriber {
-        var filter: SubscriptionFilter
+        var kind: FrameKind
         let delivery: SubscriberDelivery
         let loop: ObjectIdentifier
     }
@@ -39,8 +59,8 @@ public final class LiveHub: SamplePublisher, Sendable {
         var ring: ReplayRing
         var subscribers: [UInt64: Subscriber] = [:]
         var loops: [ObjectIdentifier: LoopGroup] = [:]
-        /// How many subscribers use each filter: a publish encodes each of these once.
-        var filterCounts: [SubscriptionFilter: Int] = [:]
+        /// How many subscribers share each frame kind: a publish encodes each of these once.
+        var kindCounts: [FrameKind: Int] = [:]
         var nextID: UInt64 = 1
         /// Upgrades accepted but not yet subscribed, with when they were accepted.
         var reservations: [ContinuousClock.Instant] = []
@@ -61,11 +81,10 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// cluster's epoch, `headSeq` the stream's head when the hub starts, `log`
     /// the shared log of older batches, and batches come in through `publish(_:)`).
     public init(
-        configuration: LiveConfiguration = LiveConfiguration(), wireFormat: LiveWireFormat = .plain, start: Int64 = Timestamp.now(),
+        configuration: LiveConfiguration = LiveConfiguration(), start: Int64 = Timestamp.now(),
         instance: String = UUID().uuidString.lowercased(), headSeq: UInt64 = 0, log: (any StreamLog)? = nil
     ) {
         self.configuration = configuration
-        self.wireFormat = wireFormat
         self.log = log
         var state = State(instance: instance, ring: ReplayRing(capacity: configuration.ringSamples, start: start))
         state.headSeq = headSeq
@@ -97,36 +116,75 @@ public final class LiveHub: SamplePublisher, Sendable {
         state.headSeq = seq
         state.ring.append(ReplayRing.Entry(seq: seq, serverTime: serverTime, samples: samples))
         state.statistics.published += 1
-        var frames: [SubscriptionFilter: (ByteBuffer, SubscriberDelivery.Position)] = [:]
-        for filter in state.filterCounts.keys {
-            frames[filter] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: filter, after: nil, format: wireFormat)
+        var frames: [FrameKind: (ByteBuffer, SubscriberDelivery.Position)] = [:]
+        for kind in state.kindCounts.keys {
+            frames[kind] = Self.encode(seq: seq, serverTime: serverTime, samples: samples, filter: kind.filter, after: nil, format: kind.format)
         }
         guard !frames.isEmpty else { return }
-        // Scheduled under the lock, so that every event loop sees publishes in seq order.
-        for group in state.loops.values {
-            let byFilter = group.byFilter
-            group.eventLoop.execute { [self] in
-                let now = ContinuousClock.now
-                var sent = 0
-                var dropped = 0
-                var tooSlow: [UInt64] = []
-                for (filter, deliveries) in byFilter {
-                    guard let (frame, position) = frames[filter] else { continue }
+        for (loop, group) in state.loops where !group.byKind.isEmpty {
+            enqueue(.publish(group.byKind, frames), on: loop, &state)
+        }
+    }
+
+    /// Queues work for a loop's drain, under the lock, so that every loop
+    /// sees it in the order the hub decided it; schedules the drain when the
+    /// queue was empty (otherwise one is already on its way).
+    private func enqueue(_ work: LoopWork, on loop: ObjectIdentifier, _ state: inout State) {
+        guard let wasEmpty = state.loops[loop]?.queue.isEmpty else { return }
+        state.loops[loop]!.queue.append(work)
+        if wasEmpty {
+            state.loops[loop]!.eventLoop.execute { [self] in drain(loop) }
+        }
+    }
+
+    private func enqueue(_ work: LoopWork, for subscriber: Subscriber, _ state: inout State) {
+        enqueue(work, on: subscriber.loop, &state)
+    }
+
+    /// Runs on the loop: writes everything queued for its subscribers, then
+    /// flushes each connection written to, once.
+    private func drain(_ loop: ObjectIdentifier) {
+        let queue = state.withLock { state -> [LoopWork] in
+            defer { state.loops[loop]?.queue = [] }
+            return state.loops[loop]?.queue ?? []
+        }
+        let now = ContinuousClock.now
+        var sent = 0
+        var dropped = 0
+        var tooSlow: [UInt64] = []
+        var written: [SubscriberDelivery] = []
+        for work in queue {
+            switch work {
+            case let .publish(byKind, frames):
+                for (kind, deliveries) in byKind {
+                    guard let (frame, position) = frames[kind] else { continue }
                     for delivery in deliveries.values {
+                        let wasFlushed = !delivery.hasUnflushedFrames
                         switch delivery.deliver(frame, at: position, now: now) {
-                        case .written: sent += 1
+                        case .written:
+                            sent += 1
+                            if wasFlushed { written.append(delivery) }
                         case .dropped: dropped += 1
                         case .closedTooSlow: dropped += 1; tooSlow.append(delivery.id)
                         }
                     }
                 }
-                framesSent.add(sent, ordering: .relaxed)
-                if dropped > 0 { framesDropped.add(dropped, ordering: .relaxed) }
-                if !tooSlow.isEmpty {
-                    slowClientsClosed.add(tooSlow.count, ordering: .relaxed)
-                    for id in tooSlow { remove(id) }
-                }
+            case let .control(delivery, frames):
+                let wasFlushed = !delivery.hasUnflushedFrames
+                delivery.deliverControl(frames)
+                if wasFlushed, delivery.hasUnflushedFrames { written.append(delivery) }
+            case let .close(delivery, reason):
+                delivery.close(reason)
+            case let .detach(delivery):
+                delivery.detach()
             }
+        }
+        for delivery in written { delivery.flush() }
+        framesSent.add(sent, ordering: .relaxed)
+        if dropped > 0 { framesDropped.add(dropped, ordering: .relaxed) }
+        if !tooSlow.isEmpty {
+            slowClientsClosed.add(tooSlow.count, ordering: .relaxed)
+            for id in tooSlow { remove(id) }
         }
     }
 
@@ -179,6 +237,14 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// and it is on its way here) before it gets a `reset`.
     public static let catchUpWait: Duration = .seconds(2)
 
+    /// Whether `earlierBatches(for:)` may have anything to read or wait for:
+    /// only a resume by seq, and only with a log. Otherwise a connection can
+    /// subscribe at once, without a task.
+    public func resumeMayReadLog(_ resume: ResumePoint?) -> Bool {
+        guard log != nil, case .sequence? = resume else { return false }
+        return true
+    }
+
     /// What a resuming client needs before it subscribes (cluster mode): the
     /// batches from before the ring, read from the stream's log, to be passed to
     /// `subscribe`; and, when it resumes from a seq this node has not reached
@@ -215,21 +281,21 @@ public final class LiveHub: SamplePublisher, Sendable {
             if !state.reservations.isEmpty { state.reservations.removeFirst() }
             let id = state.nextID
             state.nextID += 1
-            let delivery = SubscriberDelivery(id: id, sink: sink, slowClientTimeout: configuration.slowClientTimeout, wireFormat: wireFormat)
+            let delivery = SubscriberDelivery(id: id, sink: sink, slowClientTimeout: configuration.slowClientTimeout)
+            let loop = ObjectIdentifier(sink.eventLoop)
+            if state.loops[loop] == nil { state.loops[loop] = LoopGroup(eventLoop: sink.eventLoop) }
             if state.closed {
-                sink.eventLoop.execute { delivery.close(.goingAway) }
+                enqueue(.close(delivery, .goingAway), on: loop, &state)
                 return id
             }
             var opening = Self.openingFrames(for: resume, filter: filter, earlier: earlier, state: &state)
             if let reason = state.degraded {
                 opening.append(LiveFrame.status(seq: state.headSeq, stream: "degraded", reason: reason))
             }
-            let encoded = opening.map(wireFormat.encode)
-            sink.eventLoop.execute { delivery.deliverControl(encoded) }
-            let loop = ObjectIdentifier(sink.eventLoop)
-            state.subscribers[id] = Subscriber(filter: filter, delivery: delivery, loop: loop)
-            state.loops[loop, default: LoopGroup(eventLoop: sink.eventLoop)].byFilter[filter, default: [:]][id] = delivery
-            state.filterCounts[filter, default: 0] += 1
+            enqueue(.control(delivery, opening.map(sink.wireFormat.encode)), on: loop, &state)
+            let subscriber = Subscriber(kind: FrameKind(filter: filter, format: sink.wireFormat), delivery: delivery, loop: loop)
+            state.subscribers[id] = subscriber
+            Self.group(subscriber, id: id, in: &state)
             state.statistics.connected = state.subscribers.count
             return id
         }
@@ -302,13 +368,11 @@ public final class LiveHub: SamplePublisher, Sendable {
         state.withLock { state in
             guard var subscriber = state.subscribers[id] else { return }
             Self.ungroup(subscriber, id: id, in: &state)
-            subscriber.filter = filter
+            subscriber.kind = FrameKind(filter: filter, format: subscriber.kind.format)
             state.subscribers[id] = subscriber
-            state.loops[subscriber.loop]?.byFilter[filter, default: [:]][id] = subscriber.delivery
-            state.filterCounts[filter, default: 0] += 1
-            let frame = wireFormat.encode(LiveFrame.subscribed(seq: state.headSeq, filter: filter))
-            let delivery = subscriber.delivery
-            delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
+            Self.group(subscriber, id: id, in: &state)
+            let frame = subscriber.kind.format.encode(LiveFrame.subscribed(seq: state.headSeq, filter: filter))
+            enqueue(.control(subscriber.delivery, [frame]), for: subscriber, &state)
         }
     }
 
@@ -318,10 +382,13 @@ public final class LiveHub: SamplePublisher, Sendable {
         state.withLock { state in
             guard state.degraded != reason, !state.closed else { return }
             state.degraded = reason
-            let frame = wireFormat.encode(LiveFrame.status(seq: state.headSeq, stream: reason == nil ? "ok" : "degraded", reason: reason))
+            let text = LiveFrame.status(seq: state.headSeq, stream: reason == nil ? "ok" : "degraded", reason: reason)
+            var encoded: [LiveWireFormat: ByteBuffer] = [:]
             for subscriber in state.subscribers.values {
-                let delivery = subscriber.delivery
-                delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
+                let format = subscriber.kind.format
+                let frame = encoded[format] ?? format.encode(text)
+                encoded[format] = frame
+                enqueue(.control(subscriber.delivery, [frame]), for: subscriber, &state)
             }
         }
     }
@@ -329,29 +396,35 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// Writes an `error` frame to one subscriber.
     func reportError(_ id: UInt64, message: String) {
         state.withLock { state in
-            guard let delivery = state.subscribers[id]?.delivery else { return }
-            let frame = wireFormat.encode(LiveFrame.error(seq: state.headSeq, message: message))
-            delivery.sink.eventLoop.execute { delivery.deliverControl([frame]) }
+            guard let subscriber = state.subscribers[id] else { return }
+            let frame = subscriber.kind.format.encode(LiveFrame.error(seq: state.headSeq, message: message))
+            enqueue(.control(subscriber.delivery, [frame]), for: subscriber, &state)
         }
     }
 
     func remove(_ id: UInt64) {
         state.withLock { state in
             guard let subscriber = state.subscribers.removeValue(forKey: id) else { return }
-            let delivery = subscriber.delivery
-            delivery.sink.eventLoop.execute { delivery.detach() }
+            enqueue(.detach(subscriber.delivery), for: subscriber, &state)
             Self.ungroup(subscriber, id: id, in: &state)
-            if state.loops[subscriber.loop]?.byFilter.isEmpty == true { state.loops[subscriber.loop] = nil }
             state.statistics.connected = state.subscribers.count
         }
     }
 
+    /// Adds a subscriber to its loop's group and its kind's count. (A loop's
+    /// group is never removed: there are as many as event loops, and its queue
+    /// may still hold work.)
+    private static func group(_ subscriber: Subscriber, id: UInt64, in state: inout State) {
+        state.loops[subscriber.loop]?.byKind[subscriber.kind, default: [:]][id] = subscriber.delivery
+        state.kindCounts[subscriber.kind, default: 0] += 1
+    }
+
     private static func ungroup(_ subscriber: Subscriber, id: UInt64, in state: inout State) {
-        let filter = subscriber.filter
-        state.loops[subscriber.loop]?.byFilter[filter]?[id] = nil
-        if state.loops[subscriber.loop]?.byFilter[filter]?.isEmpty == true { state.loops[subscriber.loop]?.byFilter[filter] = nil }
-        state.filterCounts[filter, default: 1] -= 1
-        if state.filterCounts[filter] == 0 { state.filterCounts[filter] = nil }
+        let kind = subscriber.kind
+        state.loops[subscriber.loop]?.byKind[kind]?[id] = nil
+        if state.loops[subscriber.loop]?.byKind[kind]?.isEmpty == true { state.loops[subscriber.loop]?.byKind[kind] = nil }
+        state.kindCounts[kind, default: 1] -= 1
+        if state.kindCounts[kind] == 0 { state.kindCounts[kind] = nil }
     }
 
     /// Starts the stream anew (cluster mode, when the cluster starts a new epoch:
@@ -368,8 +441,7 @@ public final class LiveHub: SamplePublisher, Sendable {
             state.ring = ReplayRing(capacity: configuration.ringSamples, start: start)
             state.statistics.epochsStarted += 1
             for subscriber in state.subscribers.values {
-                let delivery = subscriber.delivery
-                delivery.sink.eventLoop.execute { delivery.close(.goingAway) }
+                enqueue(.close(subscriber.delivery, .goingAway), for: subscriber, &state)
             }
         }
     }
@@ -387,8 +459,7 @@ public final class LiveHub: SamplePublisher, Sendable {
         state.withLock { state in
             state.closed = true
             for subscriber in state.subscribers.values {
-                let delivery = subscriber.delivery
-                delivery.sink.eventLoop.execute { delivery.close(.goingAway) }
+                enqueue(.close(subscriber.delivery, .goingAway), for: subscriber, &state)
             }
         }
     }

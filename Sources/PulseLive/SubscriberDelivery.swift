@@ -34,20 +34,24 @@ final class SubscriberDelivery: @unchecked Sendable {
     /// Set at the first frame that found the connection not writable; cleared when one is written.
     private var behindSince: ContinuousClock.Instant?
     private var closed = false
+    /// Written to since the last flush.
+    private var unflushed = false
 
-    private let wireFormat: LiveWireFormat
-
-    init(id: UInt64, sink: any LiveSink, slowClientTimeout: Duration, wireFormat: LiveWireFormat) {
+    init(id: UInt64, sink: any LiveSink, slowClientTimeout: Duration) {
         self.id = id
         self.sink = sink
         self.slowClientTimeout = slowClientTimeout
-        self.wireFormat = wireFormat
     }
 
     /// A samples frame: written when the connection takes it (after a `gap`
-    /// frame for what was missed), dropped when it does not.
+    /// frame for what was missed), dropped when it does not. Not flushed:
+    /// the caller flushes once it has written everything it has for the
+    /// connection (`flush()`), so that a burst goes out in one write.
     func deliver(_ frame: ByteBuffer, at position: Position, now: ContinuousClock.Instant) -> Outcome {
         guard !closed else { return .dropped }
+        // The bound is on what the socket does not take: frames written but not
+        // yet flushed in this drain go to it first, before this one is judged.
+        if unflushed, !sink.isWritable { flush() }
         guard sink.isWritable else {
             droppedTotal += 1
             if var gap {
@@ -69,20 +73,33 @@ final class SubscriberDelivery: @unchecked Sendable {
         }
         behindSince = nil
         if let gap = gap.take() {
-            sink.write(wireFormat.encode(LiveFrame.gap(
+            sink.write(sink.wireFormat.encode(LiveFrame.gap(
                 seq: gap.toSeq, dropped: gap.count, fromSeq: gap.fromSeq,
                 fromTimestamp: gap.fromTimestamp, toTimestamp: gap.toTimestamp
             )))
         }
         sink.write(frame)
+        unflushed = true
         return .written
+    }
+
+    var hasUnflushedFrames: Bool { unflushed }
+
+    /// Sends what was written since the last flush; true when there was something.
+    @discardableResult
+    func flush() -> Bool {
+        guard unflushed else { return false }
+        unflushed = false
+        if !closed { sink.flush() }
+        return true
     }
 
     /// A control frame (hello, reset, replay, subscribed, error): always written,
     /// since they are few and a replay is bounded by the ring.
     func deliverControl(_ frames: [ByteBuffer]) {
-        guard !closed else { return }
+        guard !closed, !frames.isEmpty else { return }
         for frame in frames { sink.write(frame) }
+        unflushed = true
     }
 
     /// The connection is gone: write nothing more.
@@ -92,6 +109,7 @@ final class SubscriberDelivery: @unchecked Sendable {
 
     func close(_ reason: LiveCloseReason) {
         guard !closed else { return }
+        flush()
         closed = true
         sink.close(reason)
     }

@@ -73,6 +73,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: "Largest message a live client may send, in bytes; a larger one closes the connection with 1009 (env PULSEGATE_MAX_LIVE_MESSAGE_BYTES).")
     var maxLiveMessageBytes: Int = Environment.int("PULSEGATE_MAX_LIVE_MESSAGE_BYTES") ?? defaults.maxLiveMessageBytes
 
+    @Flag(help: "Send live frames uncompressed even to clients that offer permessage-deflate (env PULSEGATE_NO_LIVE_COMPRESSION=1).")
+    var noLiveCompression = false
+
     @Option(help: "Most points one series of a /history response may hold, at most 11000 (env PULSEGATE_MAX_QUERY_POINTS).")
     var maxQueryPoints: Int = Environment.int("PULSEGATE_MAX_QUERY_POINTS") ?? defaults.query.maxPoints
 
@@ -182,6 +185,7 @@ struct Pulsegate: AsyncParsableCommand {
             sampleLimits: SampleLimits(maxLabels: maxLabelsPerSample, maxLabelValueLength: maxLabelValueBytes),
             pingInterval: pingInterval,
             maxLiveMessageBytes: maxLiveMessageBytes,
+            liveCompression: !(noLiveCompression || Environment.bool("PULSEGATE_NO_LIVE_COMPRESSION") == true) && Self.defaults.liveCompression,
             collectInterval: collectInterval > .zero ? collectInterval : nil,
             syntheticSeries: syntheticSeries,
             syntheticRate: syntheticRate,

@@ -19,8 +19,10 @@ final class RecordingSink: LiveSink {
         self.eventLoop = eventLoop
     }
 
+    let wireFormat = LiveWireFormat.plain
     var isWritable: Bool { state.withLock { $0.writable } }
     func write(_ frame: ByteBuffer) { state.withLock { $0.frames.append(frame) } }
+    func flush() {}
     func close(_ reason: LiveCloseReason) { state.withLock { $0.closedWith = reason } }
 
     func setWritable(_ writable: Bool) { state.withLock { $0.writable = writable } }

@@ -11,7 +11,7 @@ import Testing
 /// request, new and total series: `IngestTests.rejectionsAreCountedByReason`.)
 @Suite struct BoundsTests {
     func scrape(_ client: any TestClientProtocol) async throws -> MetricsTests.Scrape {
-        try await client.execute(uri: "/metrics", method: .get) { MetricsTests.Scrape(String(buffer: $0.body)) }
+        try await MetricsTests.scrape(client)
     }
 
     func push(_ client: any TestClientProtocol, _ json: String) async throws -> (Int, String) {

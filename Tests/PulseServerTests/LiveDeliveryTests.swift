@@ -13,7 +13,7 @@ import Testing
 /// the live counters at `/metrics`, against the events the test caused.
 @Suite struct LiveDeliveryTests {
     func scrape(_ client: any TestClientProtocol) async throws -> MetricsTests.Scrape {
-        try await client.execute(uri: "/metrics", method: .get) { MetricsTests.Scrape(String(buffer: $0.body)) }
+        try await MetricsTests.scrape(client)
     }
 
     /// Frames the hub has written or dropped for its subscribers.

@@ -135,6 +135,11 @@ final class RawWebSocket: Sendable {
         (try? await Self.offThePool { String(decoding: self.connection.read(limit: limit), as: UTF8.self) }) ?? ""
     }
 
+    /// What the server has sent (waiting until something comes, at most 5 s), up to `limit` bytes; empty at the end.
+    func read(limit: Int) async -> [UInt8] {
+        (try? await Self.offThePool { self.connection.read(limit: limit) }) ?? []
+    }
+
     /// Every byte the server sends until it closes the connection, or until `atLeast` have come.
     func readToEnd(atLeast: Int = .max) async -> [UInt8] {
         (try? await Self.offThePool {

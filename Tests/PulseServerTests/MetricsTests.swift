@@ -35,6 +35,11 @@ import Testing
         }
     }
 
+    /// `/metrics` as the client gets it, parsed.
+    static func scrape(_ client: any TestClientProtocol) async throws -> Scrape {
+        try await client.execute(uri: "/metrics", method: .get) { Scrape(String(buffer: $0.body)) }
+    }
+
     func scrape(_ client: any TestClientProtocol) async throws -> Scrape {
         try await client.execute(uri: "/metrics", method: .get) { response in
             #expect(response.status == .ok)

@@ -34,6 +34,15 @@ final class RawTCPConnection: @unchecked Sendable {
         _ = text.withCString { Glibc.send(fd, $0, strlen($0), 0) }
     }
 
+    func send(bytes: [UInt8]) {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { return }
+            sent += count
+        }
+    }
+
     /// Reads one byte; false at end of stream, on error or after the 5 s receive timeout.
     func readByte(_ byte: inout UInt8) -> Bool {
         recv(fd, &byte, 1, 0) == 1

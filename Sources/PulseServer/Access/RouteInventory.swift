@@ -14,6 +14,12 @@ struct RouteInventory: Sendable {
         self.table = table
     }
 
+    /// Routes served outside a router (the live upgrade, `LiveServerChannel`).
+    init(routes: [RouteAccessTable.Key], table: RouteAccessTable) {
+        self.routes = routes
+        self.table = table
+    }
+
     /// What is wrong, one line per route; empty when every route has its access.
     func problems(publicPaths: Set<String>) -> [String] {
         routes.compactMap { route in

@@ -23,6 +23,8 @@ public struct AppConfiguration: Sendable {
     public var pingInterval: Duration
     /// Largest message a live client may send.
     public var maxLiveMessageBytes: Int
+    /// Whether live clients that offer permessage-deflate get compressed frames.
+    public var liveCompression: Bool
     /// How often the host collector reads `/proc`; nil turns it off.
     public var collectInterval: Duration?
     /// Where the collector reads from; tests point it at fixtures.
@@ -55,6 +57,7 @@ public struct AppConfiguration: Sendable {
         sampleLimits: SampleLimits = .default,
         pingInterval: Duration = .seconds(15),
         maxLiveMessageBytes: Int = 16 * 1024,
+        liveCompression: Bool = true,
         collectInterval: Duration? = .seconds(1),
         procRoot: String = "/proc",
         syntheticSeries: Int = 0,
@@ -77,6 +80,7 @@ public struct AppConfiguration: Sendable {
         self.sampleLimits = sampleLimits
         self.pingInterval = pingInterval
         self.maxLiveMessageBytes = maxLiveMessageBytes
+        self.liveCompression = liveCompression
         self.collectInterval = collectInterval
         self.procRoot = procRoot
         self.syntheticSeries = syntheticSeries

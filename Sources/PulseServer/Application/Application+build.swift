@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import PulseCluster
 import PulseCollect
@@ -27,10 +26,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     if let stream = opened.stream {
         // Cluster mode: the hub carries the cluster's stream (every node's batches, in
         // commit order), not what this node writes; so does the exposition.
-        hub = LiveHub(
-            configuration: configuration.live, wireFormat: .webSocketTextFrames,
-            instance: stream.epoch, headSeq: stream.startSeq, log: stream.log
-        )
+        hub = LiveHub(configuration: configuration.live, instance: stream.epoch, headSeq: stream.startSeq, log: stream.log)
         stream.attach({ batch in
             hub.publish(batch)
             latestValues.publish(batch.samples, from: .ingest)
@@ -41,7 +37,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         })
         publishers = []
     } else {
-        hub = LiveHub(configuration: configuration.live, wireFormat: .webSocketTextFrames)
+        hub = LiveHub(configuration: configuration.live)
         publishers = [hub, latestValues]
     }
     let pipeline = Pipeline(
@@ -65,7 +61,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         services.append(SyntheticSource(series: configuration.syntheticSeries, rate: configuration.syntheticRate, sink: pipeline, logger: logger))
     }
 
-    let live = LiveController(hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes, metrics: metrics.liveMessages)
+    let live = LiveController(hub: hub)
     let scrapeTime = ScrapeTimeMetrics(
         hub: hub, store: store, latestValues: latestValues, cluster: opened.stream, factory: metrics.factory, logger: logger
     )
@@ -76,14 +72,11 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         access: httpAccess, logger: logger
     )
     let webSocketAccess = RouteAccessRegistry()
-    let webSocketRouter = Router(context: LiveRequestContext.self)
-    // Upgrades do not pass the HTTP router: they are logged here, their ?token= redacted.
-    webSocketRouter.add(middleware: RequestLogMiddleware())
-    live.addRoutes(to: AccessGroup(.scope(.read), on: webSocketRouter, control: configuration.access, registry: webSocketAccess, acceptsQueryToken: true))
+    LiveController.declareUpgrade(in: webSocketAccess)
 
     // Fails closed: a route registered outside every access group is a gateway that does not start.
     let httpRoutes = RouteInventory(router: router, table: httpAccess.table)
-    let webSocketRoutes = RouteInventory(router: webSocketRouter, table: webSocketAccess.table)
+    let webSocketRoutes = RouteInventory(routes: [.init(method: .get, path: LiveController.path)], table: webSocketAccess.table)
     let problems = httpRoutes.problems(publicPaths: RouteAccess.publicPaths) + webSocketRoutes.problems(publicPaths: [])
     guard problems.isEmpty else {
         await storeService.close()
@@ -92,14 +85,14 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
 
     let application = Application(
         router: router,
-        server: .http1LiveWebSocket(
-            webSocketRouter: webSocketRouter,
-            configuration: .init(http1: decoderAbove(configuration.http), ws: WebSocketServerConfiguration(
-                maxFrameSize: configuration.maxLiveMessageBytes,
-                autoPing: .enabled(timePeriod: configuration.pingInterval),
-                closeTimeout: .seconds(5)
-            )),
-            hub: hub, access: configuration.access, webSocketRoutes: webSocketAccess.table, origins: configuration.origins,
+        server: .http1Live(
+            http1: decoderAbove(configuration.http),
+            live: LiveConnectionSettings(
+                hub: hub, maxMessageBytes: configuration.maxLiveMessageBytes, closeTimeout: .seconds(1), metrics: metrics.liveMessages,
+                deflate: configuration.liveCompression ? .webSocketDeflate(RawDeflater(level: 6)) : nil,
+                pingers: LivePingers(interval: .init(configuration.pingInterval))
+            ),
+            access: configuration.access, webSocketRoutes: webSocketAccess.table, origins: configuration.origins,
             limits: configuration.http, headMetrics: metrics.requestHeads
         ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pulsegate"),

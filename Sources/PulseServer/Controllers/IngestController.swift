@@ -78,7 +78,7 @@ struct IngestController<Context: RequestContext> {
             return body
         case "gzip", "x-gzip":  // RFC 9110: x-gzip is gzip
             do {
-                return ByteBuffer(bytes: try GzipBody.inflate(body, limit: limits.maxBodyBytes))
+                return ByteBuffer(bytes: try Inflate.inflate(Array(body.readableBytesView), .gzip, limit: limits.maxBodyBytes))
             } catch .tooLarge(let limit) {
                 throw reject(.bodyTooLarge, APIError(.contentTooLarge, "the body inflates to more than \(limit) bytes: split the request"))
             } catch .corrupt(let reason) {

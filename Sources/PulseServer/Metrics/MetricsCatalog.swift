@@ -27,7 +27,8 @@ enum MetricsCatalog {
         "pulsegate_ws_slow_clients_closed_total": Family(help: "Live clients closed for staying behind longer than the slow-client timeout."),
         "pulsegate_ws_replays_total": Family(help: "Resumes served from the replay ring."),
         "pulsegate_ws_resets_total": Family(help: "Resumes the ring could not serve, answered with a reset."),
-        "pulsegate_ws_messages_rejected_total": Family(help: "Client messages on the live stream refused, by reason (malformed, too_large)."),
+        "pulsegate_ws_messages_rejected_total": Family(help: "Client messages on the live stream refused, by reason (malformed, too_large, protocol_violation)."),
+        "pulsegate_ws_ping_timeouts_total": Family(help: "Live clients closed for not answering a ping within the ping interval."),
         "pulsegate_history_requests_rejected_total": Family(help: "GET /history requests refused, by reason (a bound, or a bad parameter)."),
         "pulsegate_ws_connections_refused_total": Family(help: "WebSocket upgrades refused because the connection limit was reached."),
         // Pipeline and ingest
