@@ -172,6 +172,7 @@ let package = Package(
         .testTarget(
             name: "PulseServerTests",
             dependencies: [
+                "CZlib",
                 "PulseServer",
                 "PulseCluster",
                 "PulseTestSupport",

@@ -4,6 +4,8 @@ struct ServerFrames {
     struct Frame {
         let opcode: UInt8
         let payload: [UInt8]
+        /// RSV1: compressed with permessage-deflate.
+        var compressed = false
 
         var text: String? { opcode == 1 ? String(decoding: payload, as: UTF8.self) : nil }
         /// Whether this is a live frame of `type` (the server writes the type first), without decoding it.
@@ -52,6 +54,7 @@ struct ServerFrames {
             header = 10
         }
         guard bytes.count >= header + length else { return nil }
-        return (Frame(opcode: bytes[start] & 0x0F, payload: Array(bytes[(start + header)..<(start + header + length)])), header + length)
+        let frame = Frame(opcode: bytes[start] & 0x0F, payload: Array(bytes[(start + header)..<(start + header + length)]), compressed: bytes[start] & 0x40 != 0)
+        return (frame, header + length)
     }
 }
