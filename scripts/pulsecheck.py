@@ -458,7 +458,8 @@ class Relay(socketserver.ThreadingTCPServer):
     """A byte-for-byte TCP relay to 127.0.0.1:target_port that keeps the request head of
     each connection as the target gets it (find), and can stop passing the target's bytes
     back on the connections whose head holds a string (hold/release): a client that
-    stops reading, as far as the target can tell. `upstream_buffer` shrinks the relay's
+    stops reading, as far as the target can tell; it counts the bytes the target sent
+    back (bytes_back). `upstream_buffer` shrinks the relay's
     receive buffer and segment size towards the target, so that a held connection fills
     the target's socket buffer far sooner than loopback TCP's megabytes would allow."""
 
@@ -471,6 +472,7 @@ class Relay(socketserver.ThreadingTCPServer):
         self.heads = []
         self.lock = threading.Condition()
         self.held = None
+        self.bytes_back = 0  # what the target sent, over every connection
         super().__init__(("127.0.0.1", port), _RelayHandler)
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -530,6 +532,9 @@ class _RelayHandler(socketserver.BaseRequestHandler):
                             self.server.heads.append(text)
                         head = None
                 dst.sendall(data)
+                if not request_side:
+                    with self.server.lock:
+                        self.server.bytes_back += len(data)
         except OSError:
             pass
         finally:

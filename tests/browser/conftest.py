@@ -64,7 +64,8 @@ def driver():
                      "--window-size=1280,900", f"--user-data-dir={SCRATCH / 'chromium-profile'}",
                      "--no-first-run", "--disable-background-networking", "--disable-extensions"]:
         options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The performance log carries DevTools' network events: a WebSocket's handshake headers and frames.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     # Times in the plot are local times (chart.js); UTC makes them the server's ms.
     service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), env={**os.environ, "TZ": "UTC"})
     browser = webdriver.Chrome(options=options, service=service)
@@ -83,6 +84,7 @@ def page(driver):
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     driver.set_window_size(1280, 900)
     driver.get("about:blank")
+    driver.get_log("performance")  # drained: each test reads only its own events
     # Failed requests are what several cases provoke; an exception or console.error of
     # the page's own code is a bug whatever the case.
     broken = [entry["message"] for entry in driver.get_log("browser")

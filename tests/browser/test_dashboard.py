@@ -3,6 +3,7 @@
 Plot data is read from the page the way Plotly keeps it: document.getElementById(id).data.
 """
 
+import json
 import statistics
 import time
 from urllib.parse import parse_qs, urlparse
@@ -100,6 +101,31 @@ def test_backfill_is_drawn_before_live_points_and_a_reload_shows_the_same(page, 
     differing = [(x, y, reloaded.get(x)) for x, y in zip(before["x"], before["y"]) if not close(y, reloaded.get(x))]
     assert not differing, f"after a reload these points differ (ts, streamed, reloaded): {differing[:5]}"
     print(f"  reload: the same {len(before['x'])} points")
+
+
+def test_the_live_stream_is_compressed_end_to_end(page, server_factory):
+    """Chromium offers permessage-deflate; the server accepts it, and the compressed frames
+    are what the page draws (DevTools reports frames after it has inflated them)."""
+    server = server_factory("compressed", "--collect-interval", "0").start()
+    metric = "browsercheck_compressed"
+    page.get_log("performance")
+    page.get(f"{server.base}/?metric={metric}&window={WINDOW}")
+    wait_live(page)
+    sent = [(int(time.time() * 1000) + i, float(i)) for i in range(5)]
+    server.ingest([{"metric": metric, "labels": {"probe": "z"}, "ts": ts, "value": v} for ts, v in sent])
+    wait_for(page, "const gd = document.getElementById('chart-' + arguments[0]); return gd && gd.data && gd.data.length",
+             metric, what="the streamed samples drawn")
+    events = [json.loads(entry["message"])["message"] for entry in page.get_log("performance")]
+    handshakes = [e["params"]["response"] for e in events if e["method"] == "Network.webSocketHandshakeResponseReceived"]
+    assert handshakes, "no WebSocket handshake seen"
+    headers = {k.lower(): v for k, v in handshakes[-1]["headers"].items()}
+    assert handshakes[-1]["status"] == 101
+    assert headers.get("sec-websocket-extensions", "").startswith("permessage-deflate"), f"not negotiated: {headers}"
+    frames = [e["params"]["response"]["payloadData"] for e in events if e["method"] == "Network.webSocketFrameReceived"]
+    streamed = [json.loads(f) for f in frames if '"type":"samples"' in f]
+    got = [(s["ts"], s["value"]) for frame in streamed for s in frame["samples"] if s["metric"] == metric]
+    assert got == sent, f"the compressed frames carried {got}, not {sent}"
+    print(f"\n  negotiated: {headers['sec-websocket-extensions']}; {len(got)} samples through compressed frames")
 
 
 def backfills(page):
@@ -687,9 +713,10 @@ def test_real_gap_frame_from_a_stalled_connection_is_filled_from_history(page, s
     and it drops frames for it, and when the link moves again the server sends its `gap`
     frame. The page must fill the gap from /history. 30 series x 20 frames/s (some 50 KB/s)
     fill the server's socket buffer in seconds: the relay's small window and segments keep
-    it far below the megabytes that loopback TCP would otherwise buffer."""
+    it far below the megabytes that loopback TCP would otherwise buffer. Uncompressed: the
+    compressed frames are a tenth the size, and would take minutes to fill it."""
     server = server_factory("real-gap", "--collect-interval", "0", "--synthetic-series", "30", "--synthetic-rate", "20",
-                            "--outbox-bytes", "16384", "--slow-client-timeout", "120s").start()
+                            "--outbox-bytes", "16384", "--slow-client-timeout", "120s", "--no-live-compression").start()
     relay = Relay(server.port, upstream_buffer=4096)
     script = page.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": GAP_RECORDER})
     try:
