@@ -139,6 +139,9 @@ let package = Package(
                 "PulseTestSupport",
             ]
         ),
+        // The live benchmark's load client and reference broadcaster, in C on epoll (see their main.c).
+        .executableTarget(name: "pulsegate-wsload", linkerSettings: [.linkedLibrary("z")]),
+        .executableTarget(name: "pulsegate-wsref"),
         // What several test targets and the benchmarks share (a seeded generator, an in-memory store, a test PostgreSQL, a script runner); no product code.
         .target(
             name: "PulseTestSupport",

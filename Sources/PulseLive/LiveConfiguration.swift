@@ -9,16 +9,22 @@ public struct LiveConfiguration: Sendable {
     public var slowClientTimeout: Duration
     /// Upgrades beyond this many open connections are refused with 503.
     public var maxConnections: Int
+    /// An event loop writes to its connections at most this often: what is
+    /// published meanwhile goes out together, one write per connection, so that
+    /// a fast publisher costs fewer writes (a slow one, never waits).
+    public var flushInterval: Duration
 
     public init(
         ringSamples: Int = 100_000,
         outboxBytes: Int = 256 * 1024,
         slowClientTimeout: Duration = .seconds(10),
-        maxConnections: Int = 10_000
+        maxConnections: Int = 10_000,
+        flushInterval: Duration = .milliseconds(4)
     ) {
         self.ringSamples = ringSamples
         self.outboxBytes = outboxBytes
         self.slowClientTimeout = slowClientTimeout
         self.maxConnections = maxConnections
+        self.flushInterval = flushInterval
     }
 }

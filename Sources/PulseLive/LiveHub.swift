@@ -34,6 +34,8 @@ public final class LiveHub: SamplePublisher, Sendable {
         var byKind: [FrameKind: [UInt64: SubscriberDelivery]] = [:]
         /// Waiting for the loop's drain, oldest first; a drain is scheduled while it is not empty.
         var queue: [LoopWork] = []
+        /// When the last drain began: the next one waits for `flushInterval` after it.
+        var lastDrain = NIODeadline.distantPast
     }
 
     /// One thing for a loop's drain to do, in the order the hub decided it.
@@ -128,12 +130,17 @@ public final class LiveHub: SamplePublisher, Sendable {
 
     /// Queues work for a loop's drain, under the lock, so that every loop
     /// sees it in the order the hub decided it; schedules the drain when the
-    /// queue was empty (otherwise one is already on its way).
+    /// queue was empty (otherwise one is already on its way): at once, unless
+    /// the last drain was less than `flushInterval` ago, then when it is up.
     private func enqueue(_ work: LoopWork, on loop: ObjectIdentifier, _ state: inout State) {
-        guard let wasEmpty = state.loops[loop]?.queue.isEmpty else { return }
+        guard let group = state.loops[loop] else { return }
         state.loops[loop]!.queue.append(work)
-        if wasEmpty {
-            state.loops[loop]!.eventLoop.execute { [self] in drain(loop) }
+        guard group.queue.isEmpty else { return }
+        let due = group.lastDrain + TimeAmount(configuration.flushInterval)
+        if due <= .now() {
+            group.eventLoop.execute { [self] in drain(loop) }
+        } else {
+            group.eventLoop.scheduleTask(deadline: due) { [self] in drain(loop) }
         }
     }
 
@@ -145,7 +152,10 @@ public final class LiveHub: SamplePublisher, Sendable {
     /// flushes each connection written to, once.
     private func drain(_ loop: ObjectIdentifier) {
         let queue = state.withLock { state -> [LoopWork] in
-            defer { state.loops[loop]?.queue = [] }
+            defer {
+                state.loops[loop]?.queue = []
+                state.loops[loop]?.lastDrain = .now()
+            }
             return state.loops[loop]?.queue ?? []
         }
         let now = ContinuousClock.now

@@ -22,12 +22,16 @@ final class LiveLoadGroup: Sendable {
         var deliveredPercent: Double { Double(delivered) / Double(max(expected, 1)) * 100 }
     }
 
-    /// Every process may open as many files as its hard limit allows: one per connection.
+    /// Every process may open a file per connection: 100,000 where it may raise its
+    /// hard limit (root), else as many as the hard limit allows. Servers started
+    /// by the benchmark inherit it.
     static func raiseFileLimit() {
-        var limit = rlimit()
-        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        limit.rlim_cur = limit.rlim_max
-        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        var limit = rlimit(rlim_cur: 100_000, rlim_max: 100_000)
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
     }
 
     /// Connects `count` clients, client `i` to `url(i)`, `rampBatch` at a time, and

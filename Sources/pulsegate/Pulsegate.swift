@@ -103,6 +103,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: Pulsegate.help("Close a live client that stays behind this long, e.g. 10s (env PULSEGATE_SLOW_CLIENT_TIMEOUT).", default: defaults.live.slowClientTimeout), transform: Pulsegate.duration)
     var slowClientTimeout: Duration = Environment.duration("PULSEGATE_SLOW_CLIENT_TIMEOUT") ?? defaults.live.slowClientTimeout
 
+    @Option(help: Pulsegate.help("Write to live clients at most this often; frames published meanwhile go out together, e.g. 10ms (env PULSEGATE_LIVE_FLUSH_INTERVAL).", default: defaults.live.flushInterval), transform: Pulsegate.duration)
+    var liveFlushInterval: Duration = Environment.duration("PULSEGATE_LIVE_FLUSH_INTERVAL") ?? defaults.live.flushInterval
+
     @Option(help: "Samples kept for live clients that resume (env PULSEGATE_RING_SAMPLES).")
     var ringSamples: Int = Environment.int("PULSEGATE_RING_SAMPLES") ?? defaults.live.ringSamples
 
@@ -156,6 +159,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard outboxBytes >= 1024 else { throw ValidationError("--outbox-bytes must be at least 1024") }
         guard ringSamples > 0 else { throw ValidationError("--ring-samples must be positive") }
+        guard liveFlushInterval >= .zero, liveFlushInterval <= .seconds(1) else { throw ValidationError("--live-flush-interval must be between 0 and 1s") }
         guard pingInterval > .zero, slowClientTimeout > .zero else { throw ValidationError("--ping-interval and --slow-client-timeout must be positive") }
         guard syntheticSeries >= 0, syntheticSeries <= 100_000 else { throw ValidationError("--synthetic-series must be between 0 and 100000") }
         guard syntheticRate > 0, syntheticRate <= 1_000 else { throw ValidationError("--synthetic-rate must be above 0 and at most 1000") }
@@ -176,7 +180,7 @@ struct Pulsegate: AsyncParsableCommand {
             cluster: try cluster(),
             live: LiveConfiguration(
                 ringSamples: ringSamples, outboxBytes: outboxBytes,
-                slowClientTimeout: slowClientTimeout, maxConnections: maxConnections
+                slowClientTimeout: slowClientTimeout, maxConnections: maxConnections, flushInterval: liveFlushInterval
             ),
             query: QueryLimits(maxSeries: maxQuerySeries, maxRange: maxQueryRange.milliseconds, maxPoints: maxQueryPoints),
             ingest: IngestLimits(maxBodyBytes: maxBodyBytes, maxSamplesPerRequest: maxSamplesPerRequest),

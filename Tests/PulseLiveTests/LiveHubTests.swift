@@ -35,6 +35,26 @@ import Testing
         #expect(hub.statistics.connected == 0)
     }
 
+    /// Publishes that come within the flush interval of the last drain wait for
+    /// its end, and then go out together: one flush for all of them. (Timed from
+    /// below only: a loaded machine can only make them later.)
+    @Test func framesPublishedWithinTheFlushIntervalGoOutInOneWrite() async throws {
+        let hub = LiveHub(configuration: LiveConfiguration(flushInterval: .seconds(2)))
+        let sink = RecordingSink()
+        _ = hub.subscribe(sink, filter: .everything)
+        await sink.settle()
+        #expect(sink.buffers.count == 1 && sink.flushes == 1, "the hello, at once: no drain before it")
+        let published = ContinuousClock.now
+        for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }
+        while sink.buffers.count < 6, ContinuousClock.now - published < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let waited = ContinuousClock.now - published
+        #expect(sink.buffers.count == 6 && sink.flushes == 2, "five frames, one flush: \(sink.buffers.count) frames, \(sink.flushes) flushes")
+        #expect(waited >= .seconds(1), "held until the interval after the hello's drain was up, not written at once (\(waited))")
+        #expect(Self.seqs(await sink.take()) == [1, 2, 3, 4, 5])
+    }
+
     @Test func aFrameIsEncodedOncePerFilterAndSharedByItsSubscribers() async {
         let hub = LiveHub()
         let loops = MultiThreadedEventLoopGroup.singleton

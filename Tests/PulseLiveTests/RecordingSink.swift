@@ -10,6 +10,7 @@ final class RecordingSink: LiveSink {
     let eventLoop: any EventLoop
     private struct State {
         var frames: [ByteBuffer] = []
+        var flushes = 0
         var closedWith: LiveCloseReason?
         var writable = true
     }
@@ -22,15 +23,19 @@ final class RecordingSink: LiveSink {
     let wireFormat = LiveWireFormat.plain
     var isWritable: Bool { state.withLock { $0.writable } }
     func write(_ frame: ByteBuffer) { state.withLock { $0.frames.append(frame) } }
-    func flush() {}
+    func flush() { state.withLock { $0.flushes += 1 } }
     func close(_ reason: LiveCloseReason) { state.withLock { $0.closedWith = reason } }
 
     func setWritable(_ writable: Bool) { state.withLock { $0.writable = writable } }
     var closedWith: LiveCloseReason? { state.withLock { $0.closedWith } }
     var buffers: [ByteBuffer] { state.withLock { $0.frames } }
+    var flushes: Int { state.withLock { $0.flushes } }
 
-    /// Waits until the event loop has run what the hub scheduled so far.
+    /// Waits until the event loop has run what the hub scheduled so far: a
+    /// drain may be due up to the default flush interval (4 ms) ahead, and the
+    /// loop runs due work in the order of its deadlines.
     func settle() async {
+        try? await Task.sleep(for: .milliseconds(10))
         try? await eventLoop.submit {}.get()
     }
 

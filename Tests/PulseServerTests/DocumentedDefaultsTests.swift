@@ -94,6 +94,7 @@ import Testing
             "--max-query-series": "\(defaults.query.maxSeries)", "--max-query-range": "\(defaults.query.maxRange)",
             "--max-connections": "\(defaults.live.maxConnections)", "--outbox-bytes": "\(defaults.live.outboxBytes)",
             "--slow-client-timeout": "\(defaults.live.slowClientTimeout.milliseconds)", "--ring-samples": "\(defaults.live.ringSamples)",
+            "--live-flush-interval": "\(defaults.live.flushInterval.milliseconds)",
             "--ping-interval": "\(defaults.pingInterval.milliseconds)", "--synthetic-series": "\(defaults.syntheticSeries)",
             "--synthetic-rate": "\(defaults.syntheticRate)", "--public-dir": defaults.publicDirectory,
             "--exposition-staleness": "\(defaults.expositionStaleness.milliseconds)", "--shutdown-timeout": "\(defaults.shutdownTimeout.milliseconds)",

@@ -44,6 +44,9 @@ final class LiveConnectionHandler: ChannelInboundHandler, LiveSink, @unchecked S
     /// A filter the client asked for before its subscription was in place (a resume that waits for the log).
     private var earlyFilter: SubscriptionFilter?
     private var awaitingPong = false
+    /// The channel's writability, as its last change said: read for every frame the
+    /// hub writes, so kept here rather than asked of the channel each time.
+    private var writable = true
     /// The latest ping to answer once the connection is writable again (RFC 6455 §5.5.3 allows answering only the latest).
     private var pendingPong: [UInt8]?
 
@@ -61,6 +64,7 @@ final class LiveConnectionHandler: ChannelInboundHandler, LiveSink, @unchecked S
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
         let high = max(settings.hub.configuration.outboxBytes, 2)
         try? context.channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high))
         pinger.add(self)
@@ -128,7 +132,7 @@ final class LiveConnectionHandler: ChannelInboundHandler, LiveSink, @unchecked S
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        let writable = context.channel.isWritable
+        writable = context.channel.isWritable
         // Read only what can be answered: a client that does not read is not read either.
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: writable)
         if writable, let payload = pendingPong.take(), phase == .open {
@@ -155,7 +159,7 @@ final class LiveConnectionHandler: ChannelInboundHandler, LiveSink, @unchecked S
         switch frame.opcode {
         case .ping:
             guard phase == .open, let context else { return }
-            if context.channel.isWritable {
+            if writable {
                 context.writeAndFlush(wrapOutboundOut(ServerFrame.make(.pong, payload: frame.payload)), promise: nil)
             } else {
                 pendingPong = frame.payload
@@ -267,7 +271,7 @@ final class LiveConnectionHandler: ChannelInboundHandler, LiveSink, @unchecked S
     // MARK: LiveSink
 
     var isWritable: Bool {
-        context?.channel.isWritable ?? false
+        writable && context != nil
     }
 
     func write(_ frame: ByteBuffer) {
