@@ -31,11 +31,14 @@ final class RecordingSink: LiveSink {
     var buffers: [ByteBuffer] { state.withLock { $0.frames } }
     var flushes: Int { state.withLock { $0.flushes } }
 
-    /// Waits until the event loop has run what the hub scheduled so far: a
-    /// drain may be due up to the default flush interval (4 ms) ahead, and the
-    /// loop runs due work in the order of its deadlines.
+    /// Waits until the event loop has run what the hub scheduled so far. A
+    /// drain may be due up to the default flush interval (4 ms) ahead: after
+    /// 10 ms it is due, and the loop tick that runs our first task runs every
+    /// due task too, but may run ours first (it alternates immediate and timed
+    /// tasks); a second task, submitted once the first has run, comes after it.
     func settle() async {
         try? await Task.sleep(for: .milliseconds(10))
+        try? await eventLoop.submit {}.get()
         try? await eventLoop.submit {}.get()
     }
 
