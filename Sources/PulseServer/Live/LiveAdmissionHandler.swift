@@ -64,16 +64,7 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
         if let reason = origins.refusal(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host")) {
             return APIError(.forbidden, reason)
         }
-        // Read as every other parameter is (`QueryParameters`): a page's
-        // `URLSearchParams` writes a token's `+` and `=` as %2B and %3D.
-        let queryToken: String?
-        do {
-            queryToken = try QueryParameters(uri.query).value("token")
-        } catch {
-            return error
-        }
-        if case let .scope(scope) = declared,
-           let refusal = access.refusal(scope: scope, path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken) {
+        if let refusal = Self.accessRefusal(head, uri: uri, declared: declared, access: access) {
             return refusal
         }
         guard uri.path == LiveController.path else { return nil }
@@ -86,6 +77,21 @@ final class LiveAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler
             return APIError(.serviceUnavailable, "too many live connections (at most \(hub.configuration.maxConnections)); try again later")
         }
         return nil
+    }
+
+    /// Why an upgrade may not have the access its route declared: the token it
+    /// carries, in `Authorization` or as `?token=`, against the route's scope.
+    static func accessRefusal(_ head: HTTPRequestHead, uri: URI, declared: RouteAccess, access: AccessControl) -> APIError? {
+        guard case let .scope(scope) = declared else { return nil }
+        // Read as every other parameter is (`QueryParameters`): a page's
+        // `URLSearchParams` writes a token's `+` and `=` as %2B and %3D.
+        let queryToken: String?
+        do {
+            queryToken = try QueryParameters(uri.query).value("token")
+        } catch {
+            return error
+        }
+        return access.refusal(scope: scope, path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken)
     }
 
     private func respond(_ error: APIError, context: ChannelHandlerContext) {

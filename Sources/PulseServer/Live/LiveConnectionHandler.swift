@@ -265,7 +265,7 @@ final class LiveConnectionHandler: ChannelInboundHandler, LiveSink, @unchecked S
             return
         }
         awaitingPong = true
-        context.writeAndFlush(wrapOutboundOut(ServerFrame.make(.ping, payload: [])), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(ServerFrame.emptyPing), promise: nil)
     }
 
     // MARK: LiveSink

@@ -113,18 +113,10 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
     /// other upgrades for the last place.
     private func acceptUpgrade(_ head: HTTPRequestHead, logger: Logger) -> HTTPHeaders? {
         let uri = URI(head.uri)
-        guard uri.path == LiveController.path, let declared = webSocketRoutes.access(method: .get, path: uri.path) else { return nil }
-        if case let .scope(scope) = declared {
-            let queryToken: String?
-            do {
-                queryToken = try QueryParameters(uri.query).value("token")
-            } catch {
-                return nil
-            }
-            guard access.refusal(scope: scope, path: uri.path, authorization: head.headers.first(name: "authorization"), queryToken: queryToken) == nil
-            else { return nil }
-        }
-        guard (try? LiveRequest(uri: uri)) != nil, live.hub.reserveConnection() else { return nil }
+        guard uri.path == LiveController.path, let declared = webSocketRoutes.access(method: .get, path: uri.path),
+              LiveAdmissionHandler.accessRefusal(head, uri: uri, declared: declared, access: access) == nil,
+              (try? LiveRequest(uri: uri)) != nil, live.hub.reserveConnection()
+        else { return nil }
         if logger.logLevel <= .debug {
             logger.debug("request", metadata: ["method": "GET", "target": "\(RequestLogMiddleware<BasicRequestContext>.redacted(uri.path, query: uri.query))", "status": "101"])
         }

@@ -18,6 +18,9 @@ enum ServerFrame {
         return buffer
     }
 
+    /// What every ping is: the same bytes for every connection.
+    static let emptyPing = make(.ping, payload: [])
+
     static func text(_ text: String) -> ByteBuffer {
         make(.text, payload: text.utf8)
     }
