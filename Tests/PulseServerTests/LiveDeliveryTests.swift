@@ -103,6 +103,21 @@ import Testing
     /// A client that stays behind past the slow-client timeout is closed with
     /// 1008 and a reason that counts what it lost; the close frame comes after
     /// every frame still queued for it, and `/metrics` counts the close.
+    /// A client that answers no ping is closed within two ping intervals, and
+    /// counted once; one that answers stays and is not counted.
+    @Test func aClientThatMissesAPongIsClosedAndCounted() async throws {
+        try await withTestGateway({ $0.pingInterval = .seconds(1) }) { gateway, client in
+            let port = try #require(client.port)
+            let answering = try await LiveClient.connect(port: port)  // swift-websocket answers pings
+            let silent = try await RawWebSocket.open(port: port)
+            let wire = ServerFrames(await silent.readToEnd())
+            #expect(wire.frames.contains { $0.opcode == 9 } && wire.close?.closeCode == 1001, "pinged, then closed: \(wire.frames.map(\.opcode))")
+            #expect(await eventually(timeout: .seconds(10)) { gateway.hub.statistics.connected == 1 })
+            #expect(try await scrape(client)["pulsegate_ws_ping_timeouts_total"] == 1)
+            await answering.close()
+        }
+    }
+
     @Test func aClientBehindForTooLongIsClosedWith1008() async throws {
         let live = LiveConfiguration(outboxBytes: 16 * 1024, slowClientTimeout: .seconds(1))
         try await withTestGateway({ $0.live = live }) { gateway, client in

@@ -121,7 +121,7 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
             logger.debug("request", metadata: ["method": "GET", "target": "\(RequestLogMiddleware<BasicRequestContext>.redacted(uri.path, query: uri.query))", "status": "101"])
         }
         var headers = HTTPHeaders()
-        if live.deflate != nil, PerMessageDeflate.accepts(offers: head.headers[canonicalForm: "sec-websocket-extensions"].map(String.init)) {
+        if negotiatesDeflate(head) {
             headers.add(name: "Sec-WebSocket-Extensions", value: PerMessageDeflate.response)
         }
         return headers
@@ -141,11 +141,17 @@ struct LiveServerChannel: ServerChildChannel, HTTPChannelHandler {
         ] {
             operations.removeHandler(context: try operations.context(handler: removable), promise: nil)
         }
-        let compressed = live.deflate != nil
-            && PerMessageDeflate.accepts(offers: head.headers[canonicalForm: "sec-websocket-extensions"].map(String.init))
-        let handler = LiveConnectionHandler(request: try LiveRequest(uri: URI(head.uri)), compressed: compressed, settings: live, eventLoop: channel.eventLoop)
+        let handler = LiveConnectionHandler(request: try LiveRequest(uri: URI(head.uri)), compressed: negotiatesDeflate(head), settings: live, eventLoop: channel.eventLoop)
         try operations.addHandler(handler, position: .before(encoder))
         handler.subscribe()
+    }
+}
+
+extension LiveServerChannel {
+    /// Whether the upgrade gets permessage-deflate: compression is on and the client offered it acceptably.
+    /// (Asked for the 101's headers, and again for the handler, of the same request head.)
+    func negotiatesDeflate(_ head: HTTPRequestHead) -> Bool {
+        live.deflate != nil && PerMessageDeflate.accepts(offers: head.headers[canonicalForm: "sec-websocket-extensions"].map(String.init))
     }
 }
 

@@ -23,9 +23,6 @@ struct ClientFrameParser {
         self.compressionNegotiated = compressionNegotiated
     }
 
-    /// Bytes held for an incomplete frame.
-    var bufferedBytes: Int { partial?.readableBytes ?? 0 }
-
     /// The frames complete in what has arrived so far, in order, handed to
     /// `handle` one by one; a violation stops the parse (the connection is failed).
     mutating func parse(_ bytes: ByteBuffer, _ handle: (ClientFrame) throws(WebSocketViolation) -> Void) throws(WebSocketViolation) {
