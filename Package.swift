@@ -142,6 +142,11 @@ let package = Package(
         // The live benchmark's load client and reference broadcaster, in C on epoll (see their main.c).
         .executableTarget(name: "pulsegate-wsload", linkerSettings: [.linkedLibrary("z")]),
         .executableTarget(name: "pulsegate-wsref"),
+        // The same reference on SwiftNIO channels: what NIO's write path costs, without Pulsegate.
+        .executableTarget(
+            name: "pulsegate-wsref-nio",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // What several test targets and the benchmarks share (a seeded generator, an in-memory store, a test PostgreSQL, a script runner); no product code.
         .target(
             name: "PulseTestSupport",

@@ -4,8 +4,9 @@ import Foundation
 /// The live stream against a minimal C epoll broadcaster, on the same machine in
 /// the same run: N clients of the repo's C load client (`pulsegate-wsload`, so that
 /// the client costs little beside the server) against the reference
-/// (`pulsegate-wsref`), against `pulsegate` with plain frames, and against it with
-/// every client negotiating permessage-deflate. Reports, per run and as medians,
+/// (`pulsegate-wsref`), against the same reference on SwiftNIO channels
+/// (`pulsegate-wsref-nio`: NIO's own cost, without Pulsegate), against `pulsegate`
+/// with plain frames, and against it with every client negotiating permessage-deflate. Reports, per run and as medians,
 /// server CPU per delivered message, delivery, latency and bytes on the wire per
 /// frame; with `--idle`, the server's RSS per idle connection instead.
 struct LiveBenchmark: AsyncParsableCommand {
@@ -36,14 +37,16 @@ struct LiveBenchmark: AsyncParsableCommand {
         print("live: \(clients) clients, \(rate) frames/s of \(series) series, \(duration) s measured, \(runs) runs")
         var results: [String: [Figures]] = [:]
         for run in 1...runs {
-            let reference = try ReferenceBroadcaster(rate: rate, series: series)
-            let figures: Figures
-            do {
-                defer { reference.stop() }
-                figures = try await measure(port: reference.port, pid: reference.process.processIdentifier, deflate: false)
+            for (name, nio) in [("reference", false), ("nio-reference", true)] {
+                let reference = try ReferenceBroadcaster(rate: rate, series: series, nio: nio)
+                let figures: Figures
+                do {
+                    defer { reference.stop() }
+                    figures = try await measure(port: reference.port, pid: reference.process.processIdentifier, deflate: false)
+                }
+                report("run \(run) \(name)", figures)
+                results[name, default: []].append(figures)
             }
-            report("run \(run) reference", figures)
-            results["reference", default: []].append(figures)
             for deflate in [false, true] {
                 let process = try ServerProcess(binary: server, arguments: [
                     "--collect-interval", "0", "--max-connections", "\(clients + 100)", "--batch-age", "1s",
@@ -59,17 +62,19 @@ struct LiveBenchmark: AsyncParsableCommand {
         }
         print("medians of \(runs) runs:")
         func median(_ name: String, _ value: (Figures) -> Double) -> Double { Measure.median(results[name, default: []].map(value)) }
-        for name in ["reference", "pulsegate", "pulsegate+deflate"] {
+        for name in ["reference", "nio-reference", "pulsegate", "pulsegate+deflate"] {
             let figures = Figures(
                 cpuPerMessage: median(name) { $0.cpuPerMessage }, deliveredPercent: median(name) { $0.deliveredPercent },
                 p50: median(name) { $0.p50 }, p99: median(name) { $0.p99 }, wireBytesPerFrame: median(name) { $0.wireBytesPerFrame }
             )
             report("result: \(name)", figures)
         }
-        let perRun = (0..<runs).map { results["pulsegate"]![$0].cpuPerMessage / results["reference"]![$0].cpuPerMessage }
-        let deflateRatio = (0..<runs).map { results["pulsegate+deflate"]![$0].cpuPerMessage / results["pulsegate"]![$0].cpuPerMessage }
-        print("result: CPU per delivered message, pulsegate / reference: \(Measure.format(Measure.median(perRun), 2)) (runs: \(perRun.map { Measure.format($0, 2) }.joined(separator: ", ")))")
-        print("result: CPU per delivered message, compressed / plain: \(Measure.format(Measure.median(deflateRatio), 2)) (runs: \(deflateRatio.map { Measure.format($0, 2) }.joined(separator: ", ")))")
+        for (numerator, denominator) in [
+            ("pulsegate", "reference"), ("pulsegate", "nio-reference"), ("nio-reference", "reference"), ("pulsegate+deflate", "pulsegate"),
+        ] {
+            let perRun = (0..<runs).map { results[numerator]![$0].cpuPerMessage / results[denominator]![$0].cpuPerMessage }
+            print("result: CPU per delivered message, \(numerator) / \(denominator): \(Measure.format(Measure.median(perRun), 2)) (runs: \(perRun.map { Measure.format($0, 2) }.joined(separator: ", ")))")
+        }
     }
 
     private func measure(port: Int, pid: Int32, deflate: Bool) async throws -> Figures {

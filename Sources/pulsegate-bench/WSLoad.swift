@@ -91,8 +91,9 @@ final class ReferenceBroadcaster: @unchecked Sendable {
     let process = Process()
     let port: Int
 
-    init(rate: Double, series: Int) throws {
-        process.executableURL = URL(fileURLWithPath: WSLoad.sibling("pulsegate-wsref"))
+    /// The C reference (`pulsegate-wsref`), or with `nio` the same on SwiftNIO channels (`pulsegate-wsref-nio`).
+    init(rate: Double, series: Int, nio: Bool = false) throws {
+        process.executableURL = URL(fileURLWithPath: WSLoad.sibling(nio ? "pulsegate-wsref-nio" : "pulsegate-wsref"))
         process.arguments = ["--port", "0", "--rate", "\(rate)", "--series", "\(series)"]
         let pipe = Pipe()
         process.standardOutput = pipe
