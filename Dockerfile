@@ -18,11 +18,11 @@ ARG BUILD_IMAGE=swift:6.3-bookworm
 ARG RUN_IMAGE=debian:bookworm-slim
 
 FROM ${BUILD_IMAGE} AS build
-# The system libraries the CSQLite and CZlib targets link; the official image lacks them,
+# The system libraries the CSQLite, CZlib and CSnappy targets link; the official image lacks them,
 # a builder that has them skips apt.
-RUN dpkg -s libsqlite3-dev zlib1g-dev >/dev/null 2>&1 \
+RUN dpkg -s libsqlite3-dev zlib1g-dev libsnappy-dev >/dev/null 2>&1 \
     || { apt-get update -qq \
-         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-dev zlib1g-dev \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-dev zlib1g-dev libsnappy-dev \
          && rm -rf /var/lib/apt/lists/*; }
 WORKDIR /src
 # All of the package (SwiftPM checks every target's folder, tests included), less what
@@ -31,7 +31,7 @@ COPY . .
 RUN test -s Public/vendor/plotly.min.js \
     || { echo "Public/vendor/plotly.min.js is missing: run scripts/fetch-plotly before building the image" >&2; exit 1; }
 # The Swift runtime and Foundation linked statically: the run image then needs only
-# glibc, libstdc++ (both in every Debian base) and the two C libraries below, instead of
+# glibc, libstdc++ (both in every Debian base) and the three C libraries below, instead of
 # 79 MB of the toolchain's shared libraries. Debug info stripped (121 MB -> 93 MB; most of
 # the rest is ICU's data), symbols kept so that a crash's backtrace names its functions.
 RUN swift build -c release --product pulsegate --static-swift-stdlib \
@@ -42,7 +42,7 @@ RUN swift build -c release --product pulsegate --static-swift-stdlib \
 # (no resource bundle to copy); the dashboard's files come from the sources.
 FROM ${RUN_IMAGE}
 RUN apt-get update -qq \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-0 zlib1g \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-0 zlib1g libsnappy1v5 \
     && apt-get clean && rm -rf /var/lib/apt/lists/*
 # A fixed uid, so that a bind-mounted /data can be given to it (chown 10001:10001 DIR).
 RUN groupadd --system --gid 10001 pulsegate \

@@ -34,6 +34,11 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The system's snappy (Debian: libsnappy-dev), for remote_write bodies.
+        .systemLibrary(
+            name: "CSnappy",
+            providers: [.apt(["libsnappy-dev"])]
+        ),
         // The model: samples, series keys, validation. No I/O, no dependencies.
         .target(name: "PulseCore"),
         // SQLite: schema, the batched writer, readers, range and downsampling queries, retention.
@@ -87,6 +92,7 @@ let package = Package(
         .target(
             name: "PulseServer",
             dependencies: [
+                "CSnappy",
                 "CZlib",
                 "PulseCore",
                 "PulseStore",
@@ -180,6 +186,7 @@ let package = Package(
         .testTarget(
             name: "PulseServerTests",
             dependencies: [
+                "CSnappy",
                 "CZlib",
                 "PulseServer",
                 "PulseCluster",
@@ -188,6 +195,7 @@ let package = Package(
                 "PulseCore",
                 "PulseLive",
                 "pulsegate",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

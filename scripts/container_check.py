@@ -54,7 +54,7 @@ SUITE = "bookworm"
 # swift-build needs git for the package mirror and pkg-config for the system libraries).
 BUILD_PACKAGES = [
     "binutils", "git", "pkg-config", "libc6-dev", "libgcc-12-dev", "libstdc++-12-dev",
-    "libcurl4", "libxml2", "libncurses6", "libsqlite3-dev", "zlib1g-dev",
+    "libcurl4", "libxml2", "libncurses6", "libsqlite3-dev", "zlib1g-dev", "libsnappy-dev",
 ]
 UID = 10001  # the Dockerfile's pulsegate user
 STOP_TIMEOUT = 60  # podman stop's grace before SIGKILL

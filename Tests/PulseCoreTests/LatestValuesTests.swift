@@ -67,4 +67,53 @@ import Testing
         let text = text(latest).0
         #expect(text.contains("a +Inf\n") && text.contains("b -Inf\n") && text.contains("c NaN\n") && text.contains("d 1e+21\n"))
     }
+
+    @Test func anEndedSeriesLeavesUnlessANewerSampleCame() {
+        let latest = LatestValues(staleness: .seconds(60))
+        let gone = SeriesKey(metric: "up", labels: ["job": "gone"])
+        let back = SeriesKey(metric: "up", labels: ["job": "back"])
+        latest.publish([Sample(key: gone, timestamp: 1_000, value: 1), Sample(key: back, timestamp: 3_000, value: 1)], from: .remoteWrite)
+        latest.end([SeriesEnd(key: gone, timestamp: 2_000), SeriesEnd(key: back, timestamp: 2_000), SeriesEnd(key: SeriesKey(metric: "never"), timestamp: 1)])
+        let (text, count) = text(latest)
+        #expect(count == 1)
+        #expect(text.contains(#"up{job="back"} 1.0"#) && !text.contains("gone"))
+        latest.end([SeriesEnd(key: back, timestamp: 3_000)])
+        #expect(self.text(latest) == ("", 0))
+    }
+
+    @Test func aDescribedFamilyIsWrittenWithItsTypeAndHelpAndItsSeriesUnderIt() {
+        let latest = LatestValues(staleness: .seconds(60))
+        latest.describe([
+            MetricMetadata(family: "rpc_seconds", type: .histogram, help: #"Latency \ of "rpcs"."# + "\nSecond line."),
+            MetricMetadata(family: "requests_total", type: .counter, help: "Requests."),
+            MetricMetadata(family: "info_thing", type: .info, help: ""),
+        ])
+        latest.publish([
+            Sample(metric: "rpc_seconds_bucket", labels: ["le": "0.1"], timestamp: 1, value: 3),
+            Sample(metric: "rpc_seconds_bucket", labels: ["le": "+Inf"], timestamp: 1, value: 4),
+            Sample(metric: "rpc_seconds_sum", timestamp: 1, value: 0.5),
+            Sample(metric: "rpc_seconds_count", timestamp: 1, value: 4),
+            Sample(metric: "rpc_seconds_total", timestamp: 1, value: 9),  // not a histogram's suffix: its own family
+            Sample(metric: "requests_total", timestamp: 1, value: 7),
+            Sample(metric: "info_thing", timestamp: 1, value: 1),
+        ], from: .remoteWrite)
+        let lines = text(latest).0.split(separator: "\n").map(String.init)
+        #expect(lines[0...1] == ["# HELP info_thing Latest value received by Pulsegate (collector or push).", "# TYPE info_thing untyped"])
+        #expect(lines[3...4] == ["# HELP requests_total Requests.", "# TYPE requests_total counter"])
+        #expect(lines[6...7] == [#"# HELP rpc_seconds Latency \\ of "rpcs".\nSecond line."#, "# TYPE rpc_seconds histogram"])
+        #expect(Set(lines[8...9]) == [#"rpc_seconds_bucket{le="+Inf"} 4.0"#, #"rpc_seconds_bucket{le="0.1"} 3.0"#])
+        #expect(lines[10...11] == ["rpc_seconds_count 4.0", "rpc_seconds_sum 0.5"])
+        #expect(lines[12...] == ["# HELP rpc_seconds_total Latest value received by Pulsegate (collector or push).", "# TYPE rpc_seconds_total untyped", "rpc_seconds_total 9.0"])
+    }
+
+    @Test func metadataIsForgottenOnceNeitherSaidAgainNorLive() {
+        let clock = ManualClock()
+        let latest = LatestValues(staleness: .seconds(10)) { clock.now.load(ordering: .relaxed) }
+        latest.describe([MetricMetadata(family: "kept", type: .gauge), MetricMetadata(family: "dropped", type: .gauge)])
+        clock.advance(11_000)
+        latest.publish([Sample(metric: "kept", timestamp: 1, value: 1)], from: .remoteWrite)
+        #expect(text(latest).0.contains("# TYPE kept gauge"))  // live: kept past its age
+        latest.publish([Sample(metric: "dropped", timestamp: 1, value: 1)], from: .remoteWrite)
+        #expect(text(latest).0.contains("# TYPE dropped untyped"))  // forgotten at the scrape before
+    }
 }

@@ -37,23 +37,33 @@ import Testing
 
     /// Publishes that come within the flush interval of the last drain wait for
     /// its end, and then go out together: one flush for all of them. (Timed from
-    /// below only: a loaded machine can only make them later.)
+    /// below only: a loaded machine can only make them later. A run whose
+    /// publishes came later than the interval, when a busy test pool left this
+    /// task waiting that long, cannot tell, and is tried again.)
     @Test func framesPublishedWithinTheFlushIntervalGoOutInOneWrite() async throws {
-        let hub = LiveHub(configuration: LiveConfiguration(flushInterval: .seconds(2)))
-        let sink = RecordingSink()
-        // The hello's drain is after this: the next may not begin before 2 s from here.
-        let subscribed = ContinuousClock.now
-        _ = hub.subscribe(sink, filter: .everything)
-        await sink.settle()
-        #expect(sink.buffers.count == 1 && sink.flushes == 1, "the hello, at once: no drain before it")
-        for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }
-        while sink.buffers.count < 6, ContinuousClock.now - subscribed < .seconds(15) {
-            try await Task.sleep(for: .milliseconds(20))
+        let interval = Duration.seconds(2)
+        for attempt in 1...5 {
+            let hub = LiveHub(configuration: LiveConfiguration(flushInterval: interval))
+            let sink = RecordingSink()
+            // The hello's drain is after this: the next may not begin before the interval from here.
+            let subscribed = ContinuousClock.now
+            _ = hub.subscribe(sink, filter: .everything)
+            await sink.settle()
+            #expect(sink.buffers.count == 1 && sink.flushes == 1, "the hello, at once: no drain before it")
+            for index in 1...5 { hub.publish(Self.batch(index), from: .collector) }
+            let published = ContinuousClock.now - subscribed
+            while sink.buffers.count < 6, ContinuousClock.now - subscribed < .seconds(15) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let waited = ContinuousClock.now - subscribed
+            let (frames, flushes) = (sink.buffers.count, sink.flushes)
+            #expect(Self.seqs(await sink.take()) == [1, 2, 3, 4, 5])
+            guard published < interval else { continue }  // late: the drain may have come between them
+            #expect(frames == 6 && flushes == 2, "five frames, one flush: \(frames) frames, \(flushes) flushes (attempt \(attempt))")
+            #expect(waited >= interval, "held until the interval after the hello's drain was up, not written at once (\(waited))")
+            return
         }
-        let waited = ContinuousClock.now - subscribed
-        #expect(sink.buffers.count == 6 && sink.flushes == 2, "five frames, one flush: \(sink.buffers.count) frames, \(sink.flushes) flushes")
-        #expect(waited >= .seconds(2), "held until the interval after the hello's drain was up, not written at once (\(waited))")
-        #expect(Self.seqs(await sink.take()) == [1, 2, 3, 4, 5])
+        Issue.record("in five attempts, the five publishes never came within \(interval) of the subscription")
     }
 
     @Test func aFrameIsEncodedOncePerFilterAndSharedByItsSubscribers() async {

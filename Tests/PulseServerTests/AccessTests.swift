@@ -110,6 +110,7 @@ import Testing
             let requests: [String: (uri: String, answered: Int)] = [
                 "GET /history": ("/history?metric=guarded", 200), "GET /api/series": ("/api/series", 200),
                 "GET /ws/metrics": ("/ws/metrics", 426), "POST /ingest": ("/ingest", 200), "GET /metrics": ("/metrics", 200),
+                "POST /api/v1/write": ("/api/v1/write", 415),  // reached: no protobuf content type
             ]
             let holder: [AccessScope: String] = [.read: Self.reader, .write: Self.writer, .metrics: Self.scraper]
             var tried = 0

@@ -30,6 +30,9 @@ public struct IngestRejection: Error, Sendable, CustomStringConvertible {
     public var reason: Reason
     public var message: String
     public var problems: [IngestProblem]
+    /// The samples refused for problems, when a format counts them otherwise
+    /// than one per problem index (remote_write: every sample of an invalid series).
+    public var refusedSamples: Int?
 
     public init(_ reason: Reason, _ message: String, problems: [IngestProblem] = []) {
         self.reason = reason

@@ -32,6 +32,8 @@ public final class LatestValues: SamplePublisher {
 
     /// Series by metric, so that a scrape writes each family's lines together.
     private let families = Mutex<[String: [SeriesKey: Entry]]>([:])
+    /// What senders said about families, by family name, with when it was last said (ms).
+    private let metadata = Mutex<[String: (metadata: MetricMetadata, seen: Int64)]>([:])
     public let staleness: Duration
     private let stalenessMilliseconds: Int64
     private let clock: @Sendable () -> Int64
@@ -52,30 +54,99 @@ public final class LatestValues: SamplePublisher {
         }
     }
 
+    /// An ended series leaves at once, unless it has a sample newer than its end.
+    public func end(_ series: [SeriesEnd]) {
+        families.withLock { families in
+            for end in series {
+                guard let entry = families[end.key.metric]?[end.key], entry.timestamp <= end.timestamp else { continue }
+                families[end.key.metric]?[end.key] = nil
+                if families[end.key.metric]?.isEmpty == true { families[end.key.metric] = nil }
+            }
+        }
+    }
+
+    /// Kept until it has not been said again for `staleness` and no series of the family is live.
+    public func describe(_ metadata: [MetricMetadata]) {
+        let now = clock()
+        self.metadata.withLock { known in
+            for entry in metadata { known[entry.family] = (entry, now) }
+        }
+    }
+
     /// Appends every live series, family by family (sorted by name), and
-    /// forgets the stale ones; returns how many series were written.
+    /// forgets the stale ones; returns how many series were written. A family
+    /// a sender described is written with its type and help, its series
+    /// (a histogram's `_bucket`, `_sum` and `_count`) under its name.
     @discardableResult
     public func emit(into buffer: inout [UInt8]) -> Int {
         let oldest = clock() - stalenessMilliseconds
-        return families.withLock { families in
+        let described = metadata.withLock { known -> [String: MetricMetadata] in
+            known.reduce(into: [:]) { described, entry in described[entry.key] = entry.value.metadata }
+        }
+        var liveFamilies: Set<String> = []
+        let written = families.withLock { families in
+            var byFamily: [String: [String]] = [:]
+            for metric in families.keys {
+                byFamily[Self.family(of: metric, described: described), default: []].append(metric)
+            }
             var written = 0
-            for metric in families.keys.sorted() {
-                guard var series = families[metric] else { continue }
-                if series.values.contains(where: { $0.seen < oldest }) {
-                    series = series.filter { $0.value.seen >= oldest }
-                    families[metric] = series.isEmpty ? nil : series
+            for family in byFamily.keys.sorted() {
+                var header = false
+                for metric in byFamily[family]!.sorted() {
+                    guard var series = families[metric] else { continue }
+                    if series.values.contains(where: { $0.seen < oldest }) {
+                        series = series.filter { $0.value.seen >= oldest }
+                        families[metric] = series.isEmpty ? nil : series
+                    }
+                    guard !series.isEmpty else { continue }
+                    if !header {
+                        Self.appendHeader(family: family, described[family], to: &buffer)
+                        header = true
+                        liveFamilies.insert(family)
+                    }
+                    for entry in series.values {
+                        buffer.append(contentsOf: entry.prefix)
+                        buffer.append(contentsOf: Self.format(entry.value).utf8)
+                        buffer.append(10)
+                    }
+                    written += series.count
                 }
-                guard !series.isEmpty else { continue }
-                buffer.append(contentsOf: "# HELP \(metric) Latest value received by Pulsegate (collector or push).\n# TYPE \(metric) untyped\n".utf8)
-                for entry in series.values {
-                    buffer.append(contentsOf: entry.prefix)
-                    buffer.append(contentsOf: Self.format(entry.value).utf8)
-                    buffer.append(10)
-                }
-                written += series.count
             }
             return written
         }
+        metadata.withLock { known in
+            known = known.filter { $0.value.seen >= oldest || liveFamilies.contains($0.key) }
+        }
+        return written
+    }
+
+    /// The family a metric's series belong to: the metric itself, or the
+    /// described histogram or summary it is a `_bucket`, `_sum` or `_count` of.
+    static func family(of metric: String, described: [String: MetricMetadata]) -> String {
+        guard described[metric] == nil else { return metric }
+        for suffix in ["_bucket", "_sum", "_count"] where metric.hasSuffix(suffix) {
+            let base = String(metric.dropLast(suffix.count))
+            if let type = described[base]?.type, type.seriesSuffixes.contains(suffix) { return base }
+        }
+        return metric
+    }
+
+    private static func appendHeader(family: String, _ metadata: MetricMetadata?, to buffer: inout [UInt8]) {
+        let help = metadata.map(\.help).flatMap { $0.isEmpty ? nil : $0 } ?? "Latest value received by Pulsegate (collector or push)."
+        buffer.append(contentsOf: "# HELP \(family) \(escapedHelp(help))\n# TYPE \(family) \(metadata?.type.textFormatName ?? "untyped")\n".utf8)
+    }
+
+    /// Help text as the text format writes it: backslashes and line feeds escaped.
+    static func escapedHelp(_ help: String) -> String {
+        var escaped = String.UnicodeScalarView()
+        for scalar in help.unicodeScalars {  // by scalar: "\r\n" is one Character
+            switch scalar {
+            case "\\": escaped.append(contentsOf: "\\\\".unicodeScalars)
+            case "\n": escaped.append(contentsOf: "\\n".unicodeScalars)
+            default: escaped.append(scalar)
+            }
+        }
+        return String(escaped)
     }
 
     /// `name{a="x",b="y"} `: the key's canonical text, which escapes label values as the text format requires.

@@ -49,7 +49,7 @@ public struct Pipeline: SampleSink {
     ) -> Result<ValidatedBatch, IngestRejection> {
         let result = parser.parse(body, now: now, maxSamples: maxSamples, validator: validator)
         if case let .failure(rejection) = result, rejection.reason == .invalidSamples {
-            observer?.rejected(Set(rejection.problems.compactMap(\.index)).count, from: source, because: .invalid)
+            observer?.rejected(rejection.refusedSamples ?? Set(rejection.problems.compactMap(\.index)).count, from: source, because: .invalid)
         }
         return result
     }
@@ -57,10 +57,7 @@ public struct Pipeline: SampleSink {
     /// Meets the series rules, writes, then publishes. A batch checked against
     /// other limits than this pipeline's is validated again.
     public func accept(_ batch: ValidatedBatch, from source: SampleSource, durability: Durability) async throws {
-        guard batch.limits == validator.limits else {
-            try await accept(batch.samples, from: source, durability: durability)
-            return
-        }
+        let batch = try checked(batch, from: source)
         _ = try await accept(batch, from: source) { try await writer.write($0, durability: durability); return .stored }
     }
 
@@ -68,19 +65,31 @@ public struct Pipeline: SampleSink {
     /// push sent again with the same key stores and publishes nothing, and its
     /// receipt says what the first one accepted.
     public func accept(_ batch: ValidatedBatch, from source: SampleSource, idempotencyKey key: IdempotencyKey) async throws -> WriteReceipt {
-        guard batch.limits == validator.limits else {
-            switch validator.validate(batch.samples) {
-            case let .success(checked): return try await accept(checked, from: source, idempotencyKey: key)
-            case let .failure(rejected):
-                observer?.rejected(batch.count, from: source, because: .invalid)
-                throw rejected
-            }
-        }
+        let batch = try checked(batch, from: source)
         return try await accept(batch, from: source) { try await writer.write($0, idempotencyKey: key) }
     }
 
+    /// The batch as it is when it was checked against this pipeline's limits;
+    /// otherwise checked again (what it says besides its samples kept), or refused.
+    private func checked(_ batch: ValidatedBatch, from source: SampleSource) throws -> ValidatedBatch {
+        guard batch.limits != validator.limits else { return batch }
+        switch validator.validate(batch.samples) {
+        case var .success(checked):
+            checked.ended = batch.ended
+            checked.metadata = batch.metadata
+            checked.skipped = batch.skipped
+            return checked
+        case let .failure(rejected):
+            observer?.rejected(batch.count, from: source, because: .invalid)
+            throw rejected
+        }
+    }
+
     private func accept(_ batch: ValidatedBatch, from source: SampleSource, write: ([Sample]) async throws -> WriteReceipt) async throws -> WriteReceipt {
-        guard !batch.isEmpty else { return .stored }
+        guard !batch.isEmpty else {
+            announce(batch)
+            return .stored
+        }
         if let refusal = refusal(of: batch.samples, from: source) {
             observer?.rejected(batch.count, from: source, because: refusal.rejection)
             throw refusal
@@ -97,7 +106,19 @@ public struct Pipeline: SampleSink {
         for publisher in publishers {
             publisher.publish(batch.samples, from: source)
         }
+        announce(batch)
         return receipt
+    }
+
+    /// Tells the publishers what a batch says besides its samples: ended series
+    /// and metric metadata (after its samples, so that a series written and
+    /// ended in one batch ends).
+    private func announce(_ batch: ValidatedBatch) {
+        guard !batch.ended.isEmpty || !batch.metadata.isEmpty else { return }
+        for publisher in publishers {
+            if !batch.ended.isEmpty { publisher.end(batch.ended) }
+            if !batch.metadata.isEmpty { publisher.describe(batch.metadata) }
+        }
     }
 
     /// The first series rule `samples` break, in the order a client can act on:

@@ -2,6 +2,8 @@
 public enum SampleSource: String, Sendable, CaseIterable {
     case collector
     case ingest
+    /// Prometheus remote_write (`POST /api/v1/write`).
+    case remoteWrite = "remote_write"
     case synthetic
 
     /// The gateway's own readings (its host and process figures, some under
@@ -28,6 +30,16 @@ public protocol SampleSink: Sendable {
 /// a cross-instance bus later. Called after the samples were written.
 public protocol SamplePublisher: Sendable {
     func publish(_ samples: [Sample], from source: SampleSource)
+    /// Series a sender ended (staleness markers), after the batch's samples were published.
+    func end(_ series: [SeriesEnd])
+    /// What a sender said about metric families.
+    func describe(_ metadata: [MetricMetadata])
+}
+
+extension SamplePublisher {
+    /// Most publishers carry samples only.
+    public func end(_ series: [SeriesEnd]) {}
+    public func describe(_ metadata: [MetricMetadata]) {}
 }
 
 /// Why samples were refused, as counted by source.

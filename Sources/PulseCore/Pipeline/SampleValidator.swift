@@ -21,13 +21,17 @@ public struct SampleValidator: Sendable {
         if !sample.value.isFinite {
             problems.append(SampleProblem(field: "value", reason: "must be a finite number, got \(sample.value)"))
         }
-        if sample.timestamp < Timestamp.earliest || sample.timestamp > Timestamp.latest {
-            problems.append(SampleProblem(
-                field: "ts",
-                reason: "must be milliseconds since the Unix epoch between \(Timestamp.earliest) and \(Timestamp.latest), got \(sample.timestamp)"
-            ))
-        }
+        if let problem = Self.timestampProblem(sample.timestamp) { problems.append(problem) }
         return problems
+    }
+
+    /// Why a timestamp cannot be stored, if it cannot.
+    public static func timestampProblem(_ timestamp: Int64) -> SampleProblem? {
+        guard timestamp < Timestamp.earliest || timestamp > Timestamp.latest else { return nil }
+        return SampleProblem(
+            field: "ts",
+            reason: "must be milliseconds since the Unix epoch between \(Timestamp.earliest) and \(Timestamp.latest), got \(timestamp)"
+        )
     }
 
     /// Every problem of a series key; empty when the key is valid.

@@ -8,14 +8,24 @@ public struct ValidatedBatch: Sendable {
     public let samples: [Sample]
     /// The limits the samples were checked against.
     public let limits: SampleLimits
+    /// Series the sender said have ended (staleness markers): nothing is stored for them.
+    public internal(set) var ended: [SeriesEnd] = []
+    /// What the sender said about metric families, for `/metrics`.
+    public internal(set) var metadata: [MetricMetadata] = []
+    /// Samples the format left out, by why (remote_write's non-finite values).
+    public internal(set) var skipped: [SkippedSample: Int] = [:]
 
     init(samples: [Sample], checkedAgainst limits: SampleLimits) {
         self.samples = samples
         self.limits = limits
     }
 
+    /// Samples to store.
     public var count: Int { samples.count }
+    /// Nothing to store; there may still be ended series and metadata.
     public var isEmpty: Bool { samples.isEmpty }
+    /// Samples left out, all reasons together.
+    public var skippedCount: Int { skipped.values.reduce(0, +) }
 }
 
 extension SampleValidator {

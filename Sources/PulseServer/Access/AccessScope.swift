@@ -3,7 +3,7 @@
 public enum AccessScope: String, Sendable, CaseIterable, Comparable {
     /// The dashboard's data: `/history`, `/api/series`, the live stream.
     case read
-    /// `POST /ingest`.
+    /// Pushes: `POST /ingest`, `POST /api/v1/write`.
     case write
     /// `GET /metrics`, for a Prometheus scraping the gateway.
     case metrics

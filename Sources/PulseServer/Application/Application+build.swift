@@ -35,7 +35,8 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
         }, newEpoch: { epoch, head in
             hub.startEpoch(epoch, headSeq: head)
         })
-        publishers = []
+        // What a sender says besides samples (ended series, metric metadata) is this node's.
+        publishers = [AnnotationPublisher(latestValues)]
     } else {
         hub = LiveHub(configuration: configuration.live)
         publishers = [hub, latestValues]
@@ -164,8 +165,11 @@ func buildRouter<Store: SampleStorage>(
     HistoryController<BasicRequestContext, Store>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: read)
     live.addRoutes(to: read)
     // Pushes.
+    let write = group(.scope(.write))
     IngestController<BasicRequestContext>(pipeline: pipeline, parsers: .standard, limits: configuration.ingest, metrics: metrics.ingest)
-        .addRoutes(to: group(.scope(.write)))
+        .addRoutes(to: write)
+    RemoteWriteController<BasicRequestContext>(pipeline: pipeline, limits: configuration.ingest, metrics: metrics.remoteWrite)
+        .addRoutes(to: write)
     // Prometheus scraping the gateway.
     exposition.addRoutes(to: group(.scope(.metrics)))
 

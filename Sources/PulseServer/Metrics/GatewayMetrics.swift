@@ -10,6 +10,7 @@ public struct GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: CatalogedMetricsFactory
     let ingest: IngestMetrics
+    let remoteWrite: IngestMetrics
     let pipeline: PipelineMetrics
     let query: QueryMetrics
     let liveMessages: LiveMessageMetrics
@@ -19,6 +20,7 @@ public struct GatewayMetrics: Sendable {
         registry = PrometheusCollectorRegistry()
         factory = CatalogedMetricsFactory(registry: registry)
         ingest = IngestMetrics(factory: factory)
+        remoteWrite = IngestMetrics(factory: factory, endpoint: "remote_write", skips: true)
         pipeline = PipelineMetrics(factory: factory)
         query = QueryMetrics(factory: factory)
         liveMessages = LiveMessageMetrics(factory: factory)

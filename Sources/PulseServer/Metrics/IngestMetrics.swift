@@ -1,7 +1,10 @@
 import Metrics
 import PulseCore
 
-/// What `POST /ingest` counts: requests and samples accepted, requests rejected by reason.
+/// What a push endpoint counts: requests and samples accepted, requests
+/// rejected by reason, and (remote_write) samples skipped by reason; under
+/// its own names (`pulsegate_ingest_*` for `POST /ingest`,
+/// `pulsegate_remote_write_*` for `POST /api/v1/write`).
 ///
 /// Every reason's counter exists from the start, at 0, so that a rate over it
 /// is defined before the first rejection.
@@ -39,18 +42,24 @@ struct IngestMetrics: Sendable {
     let acceptedRequests: Counter
     let acceptedSamples: Counter
     private let rejected: [Rejection: Counter]
+    private let skipped: [SkippedSample: Counter]
 
-    init(factory: any MetricsFactory) {
-        acceptedRequests = Counter(label: "pulsegate_ingest_requests_accepted_total", factory: factory)
-        acceptedSamples = Counter(label: "pulsegate_ingest_samples_accepted_total", factory: factory)
+    /// The counters named `pulsegate_<endpoint>_…`; with `skips`, those of skipped samples too.
+    init(factory: any MetricsFactory, endpoint: String = "ingest", skips: Bool = false) {
+        acceptedRequests = Counter(label: "pulsegate_\(endpoint)_requests_accepted_total", factory: factory)
+        acceptedSamples = Counter(label: "pulsegate_\(endpoint)_samples_accepted_total", factory: factory)
         rejected = Dictionary(uniqueKeysWithValues: Rejection.allCases.map { reason in
-            (reason, Counter(label: "pulsegate_ingest_requests_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+            (reason, Counter(label: "pulsegate_\(endpoint)_requests_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+        })
+        skipped = !skips ? [:] : Dictionary(uniqueKeysWithValues: SkippedSample.allCases.map { reason in
+            (reason, Counter(label: "pulsegate_\(endpoint)_samples_skipped_total", dimensions: [("reason", reason.rawValue)], factory: factory))
         })
     }
 
-    func accepted(samples: Int) {
+    func accepted(_ batch: ValidatedBatch) {
         acceptedRequests.increment()
-        acceptedSamples.increment(by: samples)
+        acceptedSamples.increment(by: batch.count)
+        for (reason, count) in batch.skipped { skipped[reason]?.increment(by: count) }
     }
 
     func rejected(_ reason: Rejection) {

@@ -1,0 +1,164 @@
+/// Prometheus remote_write 1.0's `WriteRequest`, decoded by hand from its
+/// protobuf bytes (prompb's remote.proto and types.proto, the fields 1.0 uses):
+///
+///     message WriteRequest   { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+///     message TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2;
+///                              repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+///     message Label          { string name = 1; string value = 2; }
+///     message Sample         { double value = 1; int64 timestamp = 2; }
+///     message MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
+///
+/// By hand rather than with generated code because a request becomes samples
+/// directly: one flat array of values for the whole request, no message object
+/// per series or per sample. Unknown fields are skipped, as proto3 requires;
+/// exemplars are skipped; native histograms are only counted. Values keep their
+/// exact bits, so that a staleness marker can be told from any other NaN.
+public struct RemoteWriteRequest: Sendable {
+    public struct Series: Sendable {
+        /// As sent: `__name__` among them, in the sender's order.
+        public var labels: [Label] = []
+        /// This series' samples, in `RemoteWriteRequest.samples`.
+        public var samples: Range<Int>
+        /// Native histogram samples sent for it (not stored).
+        public var histograms = 0
+    }
+
+    public struct RawSample: Sendable {
+        /// Milliseconds since the Unix epoch.
+        public var timestamp: Int64
+        public var value: Double
+    }
+
+    public var series: [Series] = []
+    public var samples: [RawSample] = []
+    public var metadata: [MetricMetadata] = []
+    /// Native histogram samples, all series together.
+    public private(set) var histogramCount = 0
+
+    /// Prometheus's staleness marker: a NaN with this exact bit pattern (its `value.StaleNaN`).
+    public static let staleMarkerBits: UInt64 = 0x7ff0_0000_0000_0002
+
+    /// Decodes a whole request, refusing one with more than `maxSamples` samples
+    /// (histograms included) before it has read them all.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, maxSamples: Int) throws(IngestRejection) -> RemoteWriteRequest {
+        var request = RemoteWriteRequest()
+        var reader = ProtobufReader(bytes)
+        do {
+            while let (number, wireType) = try reader.nextField() {
+                switch number {
+                case 1:
+                    try ProtobufReader.expect(wireType, .lengthDelimited, field: "WriteRequest.timeseries")
+                    var series = ProtobufReader(try reader.lengthDelimited())
+                    try request.readSeries(&series, index: request.series.count)
+                    if request.samples.count + request.histogramCount > maxSamples {
+                        throw IngestRejection(.tooManySamples, "more than \(maxSamples) samples in one request: lower the sender's max_samples_per_send")
+                    }
+                case 3:
+                    try ProtobufReader.expect(wireType, .lengthDelimited, field: "WriteRequest.metadata")
+                    var metadata = ProtobufReader(try reader.lengthDelimited())
+                    request.metadata.append(try readMetadata(&metadata))
+                default:
+                    try reader.skip(wireType)
+                }
+            }
+        } catch let error as IngestRejection {
+            throw error
+        } catch let error as ProtobufError {
+            throw IngestRejection(.malformed, "the body is not a remote_write WriteRequest: \(error)")
+        } catch {
+            throw IngestRejection(.malformed, "the body is not a remote_write WriteRequest: \(error)")
+        }
+        return request
+    }
+
+    private mutating func readSeries(_ reader: inout ProtobufReader, index: Int) throws {
+        let first = samples.count
+        var series = Series(samples: first..<first)
+        while let (number, wireType) = try reader.nextField() {
+            switch number {
+            case 1:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(index)].labels")
+                var label = ProtobufReader(try reader.lengthDelimited())
+                series.labels.append(try Self.readLabel(&label, series: index))
+            case 2:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(index)].samples")
+                var sample = ProtobufReader(try reader.lengthDelimited())
+                samples.append(try Self.readSample(&sample, series: index))
+            case 4:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(index)].histograms")
+                _ = try reader.lengthDelimited()
+                series.histograms += 1
+                histogramCount += 1
+            default:
+                try reader.skip(wireType)  // exemplars (3), and fields of later versions
+            }
+        }
+        series.samples = first..<samples.count
+        self.series.append(series)
+    }
+
+    private static func readLabel(_ reader: inout ProtobufReader, series: Int) throws -> Label {
+        var label = Label("", "")
+        while let (number, wireType) = try reader.nextField() {
+            switch number {
+            case 1:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(series)] label name")
+                label.name = try reader.string("timeseries[\(series)] label name")
+            case 2:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(series)] label value")
+                label.value = try reader.string("timeseries[\(series)] label value")
+            default:
+                try reader.skip(wireType)
+            }
+        }
+        return label
+    }
+
+    private static func readSample(_ reader: inout ProtobufReader, series: Int) throws -> RawSample {
+        var sample = RawSample(timestamp: 0, value: 0)
+        while let (number, wireType) = try reader.nextField() {
+            switch number {
+            case 1:
+                try ProtobufReader.expect(wireType, .fixed64, field: "timeseries[\(series)] sample value")
+                sample.value = Double(bitPattern: try reader.fixed64())
+            case 2:
+                try ProtobufReader.expect(wireType, .varint, field: "timeseries[\(series)] sample timestamp")
+                sample.timestamp = Int64(bitPattern: try reader.varint())
+            default:
+                try reader.skip(wireType)
+            }
+        }
+        return sample
+    }
+
+    private static func readMetadata(_ reader: inout ProtobufReader) throws -> MetricMetadata {
+        var metadata = MetricMetadata(family: "", type: .unknown)
+        while let (number, wireType) = try reader.nextField() {
+            switch number {
+            case 1:
+                try ProtobufReader.expect(wireType, .varint, field: "metadata type")
+                metadata.type = MetricType(protobufValue: try reader.varint())
+            case 2:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "metadata metric_family_name")
+                metadata.family = try reader.string("a metadata's metric_family_name")
+            case 4:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "metadata help")
+                metadata.help = try reader.string("a metadata's help")
+            case 5:
+                try ProtobufReader.expect(wireType, .lengthDelimited, field: "metadata unit")
+                metadata.unit = try reader.string("a metadata's unit")
+            default:
+                try reader.skip(wireType)
+            }
+        }
+        return metadata
+    }
+}
+
+extension MetricType {
+    /// prompb's `MetricMetadata.MetricType`; a value it does not define is `unknown`.
+    init(protobufValue: UInt64) {
+        let types: [MetricType] = [.unknown, .counter, .gauge, .histogram, .gaugeHistogram, .summary, .info, .stateSet]
+        self = protobufValue < UInt64(types.count) ? types[Int(protobufValue)] : .unknown
+    }
+}

@@ -1,0 +1,13 @@
+/// Why a format left a sample out of a batch it otherwise accepted. Only a
+/// format whose senders cannot be told about one sample (remote_write: a 4xx
+/// drops the whole batch, valid samples with it) skips samples; the others
+/// refuse the request and say why.
+public enum SkippedSample: String, Sendable, CaseIterable {
+    /// NaN that is not a staleness marker: a summary quantile with no
+    /// observations, a ratio of zeros. The store keeps finite values only.
+    case nan
+    /// +Inf or -Inf.
+    case infinite = "inf"
+    /// A native histogram sample, which the store has no representation for.
+    case nativeHistogram = "native_histogram"
+}
