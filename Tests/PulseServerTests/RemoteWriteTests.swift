@@ -137,6 +137,26 @@ import Testing
         }
     }
 
+    /// A Prometheus scraping any Go or Python target sends `process_*` series, and one
+    /// scraping Pulsegate sends `pulsegate_*`: the gateway's own names are skipped and
+    /// counted, and the rest of the request is stored (a 4xx would drop it all).
+    @Test func seriesWithTheGatewaysOwnNamesAreSkippedAndTheRestStored() async throws {
+        try await withTestGateway { gateway, client in
+            let answer = try await write(client, RemoteWriteEncoder.writeRequest([
+                Series([("__name__", "process_cpu_seconds_total"), ("job", "app")], samples: [(base, 1.5), (base + 1, 1.6)]),
+                Series([("__name__", "pulsegate_http_requests_total"), ("job", "pulsegate")], samples: [(base, 3)]),
+                Series([("__name__", "app_jobs_total"), ("job", "app")], samples: [(base, 8)]),
+            ]))
+            #expect(answer.status == 204, "\(answer.body)")
+            #expect(try await gateway.store.catalog().map(\.key.metric) == ["app_jobs_total"])
+            let scrape = try await MetricsTests.scrape(client)
+            #expect(scrape[#"pulsegate_remote_write_samples_skipped_total{reason="reserved_name"}"#] == 3)
+            #expect(scrape["pulsegate_remote_write_samples_accepted_total"] == 1)
+            #expect(scrape[#"process_cpu_seconds_total{job="app"}"#] == nil)
+            #expect(scrape[#"pulsegate_remote_write_requests_rejected_total{reason="reserved_name"}"#] == 0)
+        }
+    }
+
     /// Every body that can never succeed is a 4xx with its reason, counted; nothing of it is stored.
     @Test func hostileBodiesAreRefusedWithTheirReasonAndCounted() async throws {
         try await withTestGateway({ $0.ingest = IngestLimits(maxBodyBytes: 4_096, maxSamplesPerRequest: 50) }) { gateway, client in
@@ -156,7 +176,6 @@ import Testing
             check("no __name__", try await write(client, RemoteWriteEncoder.writeRequest([Series([("job", "j")], samples: [(base, 1)])])), 400, "no __name__")
             check("too many labels", try await write(client, RemoteWriteEncoder.writeRequest([Series([("__name__", "m")] + (0..<40).map { ("l\($0)", "v") }, samples: [(base, 1)])])), 400, "at most 32")
             check("too many samples", try await write(client, RemoteWriteEncoder.writeRequest([Series([("__name__", "m")], samples: (0..<51).map { (base + Int64($0), 1) })])), 400, "more than 50 samples")
-            check("a reserved name", try await write(client, RemoteWriteEncoder.writeRequest([Series([("__name__", "pulsegate_fake")], samples: [(base, 1)])])), 400, "reserved")
             check("JSON to the protobuf endpoint", try await write(client, Array(#"{"samples":[]}"#.utf8), compress: false, contentType: "application/json", encoding: nil), 415, "application/x-protobuf")
             check("an unknown encoding", try await write(client, valid, compress: false, encoding: "zstd"), 415, "snappy")
             check("a body over the bound", try await write(client, [UInt8](repeating: 7, count: 5_000), compress: false), 413, "4096 bytes")
@@ -171,7 +190,7 @@ import Testing
             let scrape = try await MetricsTests.scrape(client)
             let expected: [String: Double] = [
                 "bad_encoding": 3, "body_too_large": 3, "malformed": 3, "invalid_samples": 3, "too_many_samples": 1,
-                "reserved_name": 1, "unsupported_media_type": 1, "store_unavailable": 0,
+                "reserved_name": 0, "unsupported_media_type": 1, "store_unavailable": 0,
             ]
             for (reason, count) in expected {
                 #expect(scrape[#"pulsegate_remote_write_requests_rejected_total{reason="\#(reason)"}"#] == count, "\(reason)")

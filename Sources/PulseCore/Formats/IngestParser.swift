@@ -11,4 +11,15 @@ public protocol IngestParser: Sendable {
     /// The samples of `body`, each checked by `validator` as it is read; samples
     /// without a timestamp get `now`. More than `maxSamples` refuses the whole body.
     func parse(_ body: some Collection<UInt8>, now: Int64, maxSamples: Int, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection>
+
+    /// Whether the format's senders drop a whole batch that gets a 4xx, its valid
+    /// samples with it (remote_write): then the pipeline's rules that one series
+    /// alone breaks (a reserved name) skip that series and count it, rather than
+    /// refuse the request. Most formats' clients can fix a request and send it again.
+    var skipsWhatOneSeriesBreaks: Bool { get }
+}
+
+extension IngestParser {
+    /// Most formats refuse.
+    public var skipsWhatOneSeriesBreaks: Bool { false }
 }

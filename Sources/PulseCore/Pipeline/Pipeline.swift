@@ -51,7 +51,16 @@ public struct Pipeline: SampleSink {
         if case let .failure(rejection) = result, rejection.reason == .invalidSamples {
             observer?.rejected(rejection.refusedSamples ?? Set(rejection.problems.compactMap(\.index)).count, from: source, because: .invalid)
         }
-        return result
+        guard parser.skipsWhatOneSeriesBreaks, !source.isGatewayOwn, case var .success(batch) = result else { return result }
+        // Reserved names are this pipeline's rule: for such a format, their series are left out here.
+        let allowed = batch.samples.filter { !reservedNames.contains($0.key.metric) }
+        guard allowed.count < batch.samples.count else { return result }
+        var kept = ValidatedBatch(samples: allowed, checkedAgainst: batch.limits)
+        kept.ended = batch.ended.filter { !reservedNames.contains($0.key.metric) }
+        kept.metadata = batch.metadata
+        kept.skipped = batch.skipped
+        kept.skipped[.reservedName, default: 0] += batch.samples.count - allowed.count
+        return .success(kept)
     }
 
     /// Meets the series rules, writes, then publishes. A batch checked against

@@ -10,4 +10,7 @@ public enum SkippedSample: String, Sendable, CaseIterable {
     case infinite = "inf"
     /// A native histogram sample, which the store has no representation for.
     case nativeHistogram = "native_histogram"
+    /// A sample of a series named as one of the gateway's own (`ReservedNames`),
+    /// from a format that skips what one series breaks rather than refuse the request.
+    case reservedName = "reserved_name"
 }

@@ -40,7 +40,7 @@ enum MetricsCatalog {
         "pulsegate_remote_write_requests_accepted_total": Family(help: "POST /api/v1/write (remote_write) requests committed and answered 204."),
         "pulsegate_remote_write_samples_accepted_total": Family(help: "Samples in POST /api/v1/write requests committed and answered 204."),
         "pulsegate_remote_write_requests_rejected_total": Family(help: "POST /api/v1/write requests refused, by reason."),
-        "pulsegate_remote_write_samples_skipped_total": Family(help: "Samples of accepted POST /api/v1/write requests not stored, by reason (nan, inf, native_histogram); staleness markers end their series instead."),
+        "pulsegate_remote_write_samples_skipped_total": Family(help: "Samples of accepted POST /api/v1/write requests not stored, by reason (nan, inf, native_histogram, reserved_name); staleness markers end their series instead."),
         // Store
         "pulsegate_store_batch_samples": Family(
             help: "Samples per committed transaction.",

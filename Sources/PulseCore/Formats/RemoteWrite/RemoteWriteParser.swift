@@ -11,13 +11,16 @@
 ///   (`ValidatedBatch.ended`), which leaves the latest values `/metrics` exposes.
 /// - Any other NaN, and ±Inf, are skipped (`ValidatedBatch.skipped`): the store
 ///   keeps finite values, and `/history` answers JSON, which has no NaN.
-/// - Native histograms are skipped and counted the same way.
+/// - Native histograms are skipped and counted the same way, and so are series
+///   with a name the gateway reserves (`skipsWhatOneSeriesBreaks`: a Prometheus
+///   scraping any Go or Python target sends `process_*` series).
 ///
 /// A label with an empty value is dropped, as Prometheus treats it as absent.
 public struct RemoteWriteParser: IngestParser {
     public init() {}
     public var mediaTypes: [String] { ["application/x-protobuf"] }
     public var name: String { "remote_write" }
+    public var skipsWhatOneSeriesBreaks: Bool { true }
 
     public func parse(_ body: some Collection<UInt8>, now: Int64, maxSamples: Int, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection> {
         let decoded: Result<RemoteWriteRequest, IngestRejection>
