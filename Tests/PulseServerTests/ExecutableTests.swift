@@ -88,12 +88,17 @@ import Testing
         }
 
         /// One request to the running gateway, through AsyncHTTPClient (NIO, bounded by a deadline).
-        func request(_ method: HTTPMethod = .GET, _ path: String, contentType: String? = nil, body: String? = nil, token: String? = nil) async throws -> (Int, String) {
+        func request(
+            _ method: HTTPMethod = .GET, _ path: String, contentType: String? = nil, body: String? = nil, bytes: [UInt8]? = nil,
+            contentEncoding: String? = nil, token: String? = nil
+        ) async throws -> (Int, String) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
             request.method = method
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            if let contentEncoding { request.headers.add(name: "Content-Encoding", value: contentEncoding) }
             if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             if let body { request.body = .bytes(ByteBuffer(string: body)) }
+            if let bytes { request.body = .bytes(ByteBuffer(bytes: bytes)) }
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
             let bytes = try await response.body.collect(upTo: 1 << 20)
             return (Int(response.status.code), String(buffer: bytes))
@@ -352,6 +357,12 @@ import Testing
         }
         let body = try #require(refusal, "no push was refused on a full disk")
         #expect(body.contains("not stored") && body.contains("full"), "\(body)")
+        // remote_write too, with a 5xx: a sender retries those (and drops a 4xx).
+        let written = RemoteWriteEncoder.writeRequest([.init([("__name__", "disk_rw")], samples: [(next, 1)])])
+        let (remoteWrite, remoteWriteBody) = try await gateway.request(
+            .POST, "/api/v1/write", contentType: "application/x-protobuf", bytes: RemoteWriteTests.snappy(written), contentEncoding: "snappy"
+        )
+        #expect(remoteWrite == 503 && remoteWriteBody.contains("not stored"), "\(remoteWrite) \(remoteWriteBody)")
         // Still up: health answers, and the live stream still gets the collector's samples.
         #expect(try await gateway.request(.GET, "/healthz").0 == 200)
         let (notReady, reason) = try await gateway.request(.GET, "/readyz")
