@@ -156,7 +156,7 @@ let package = Package(
         // What several test targets and the benchmarks share (a seeded generator, an in-memory store, a test PostgreSQL, a script runner); no product code.
         .target(
             name: "PulseTestSupport",
-            dependencies: ["PulseCore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSnappy", "PulseCore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
             path: "Tests/PulseTestSupport"
         ),
         .testTarget(name: "PulseCoreTests", dependencies: ["PulseCore", "PulseTestSupport"]),
@@ -186,7 +186,6 @@ let package = Package(
         .testTarget(
             name: "PulseServerTests",
             dependencies: [
-                "CSnappy",
                 "CZlib",
                 "PulseServer",
                 "PulseCluster",

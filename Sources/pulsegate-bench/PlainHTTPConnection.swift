@@ -34,8 +34,9 @@ final class PlainHTTPConnection: @unchecked Sendable {  // one thread uses it at
     deinit { close(fd) }
 
     /// The bytes of a `POST` with a body, ready to send as they are.
-    static func post(path: String, contentType: String, body: [UInt8]) -> [UInt8] {
-        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n"
+    static func post(path: String, contentType: String, contentEncoding: String? = nil, body: [UInt8]) -> [UInt8] {
+        let encoding = contentEncoding.map { "Content-Encoding: \($0)\r\n" } ?? ""
+        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\n\(encoding)Content-Length: \(body.count)\r\n\r\n"
         return Array(head.utf8) + body
     }
 

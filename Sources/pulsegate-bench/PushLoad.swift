@@ -33,7 +33,7 @@ struct PushLoad {
                 let result = Result {
                     var counts = (accepted: 0, failed: 0)
                     for request in pusher.requests where clock.now < deadline {
-                        if try connection.exchange(request) == 200 { counts.accepted += batch } else { counts.failed += 1 }
+                        if try (200..<300).contains(connection.exchange(request)) { counts.accepted += batch } else { counts.failed += 1 }
                     }
                     return counts
                 }

@@ -53,8 +53,14 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
         return logger
     }()
 
-    /// The store as the collector uses it: samples queued per tick, committed by the writer.
     private func storeLoop() async throws -> Double {
+        try await Self.storeRate(keys: keys, timestamps: timestamps, batchSize: batchSize)
+    }
+
+    /// Rows/s of the store as the collector uses it: samples queued per tick of
+    /// `keys`, `timestamps` ticks 1 s apart, committed by the writer.
+    static func storeRate(keys: [SeriesKey], timestamps: Int, batchSize: Int) async throws -> Double {
+        let series = keys.count
         let directory = try Measure.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try SampleStore.open(StoreConfiguration(
@@ -63,7 +69,6 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
             batchAge: .seconds(3600),
             maxPendingSamples: series * timestamps
         ), logger: Self.quiet)
-        let keys = self.keys
         let clock = ContinuousClock()
         let started = clock.now
         var tick: [Sample] = []

@@ -98,6 +98,45 @@ import Testing
         #expect(try batch(request).samples == [Sample(metric: "m", timestamp: now, value: 2)])
     }
 
+    @Test func aKeyCacheGivesTheSameBatchesAndKeepsOnlyCheckedKeys() throws {
+        let cache = SeriesKeyCache(capacity: 3)
+        let cached = RemoteWriteParser(cache: cache)
+        let request = RemoteWriteEncoder.writeRequest([
+            Series([("__name__", "m"), ("job", "a"), ("empty", "")], samples: [(now, 1)]),
+            Series([("__name__", "m"), ("job", "b")], samples: [(now, 2), (now + 1, 3)]),
+        ])
+        let uncached = try batch(request).samples
+        for _ in 0..<3 {
+            #expect(try cached.parse(request, now: now, maxSamples: 100, validator: validator).get().samples == uncached)
+        }
+        #expect(cache.count == 2)
+        // An invalid series is refused every time, never cached.
+        let invalid = RemoteWriteEncoder.writeRequest([Series([("__name__", "m"), ("bad-name", "x")], samples: [(now, 1)])])
+        for _ in 0..<2 {
+            guard case let .failure(rejection) = cached.parse(invalid, now: now, maxSamples: 100, validator: validator) else {
+                Issue.record("an invalid series was accepted")
+                return
+            }
+            #expect(rejection.problems.map(\.field) == ["timeseries[0].labels.bad-name"])
+        }
+        #expect(cache.count == 2)
+        // A cached key with a sample out of range still refuses its request.
+        let late = RemoteWriteEncoder.writeRequest([Series([("__name__", "m"), ("job", "a"), ("empty", "")], samples: [(-1, 1)])])
+        #expect((try? cached.parse(late, now: now, maxSamples: 100, validator: validator).get()) == nil)
+        // Keys checked against other limits are not used: two labels are now too many.
+        let strict = SampleValidator(limits: SampleLimits(maxLabels: 0))
+        guard case .failure = cached.parse(request, now: now, maxSamples: 100, validator: strict) else {
+            Issue.record("keys checked against other limits were used")
+            return
+        }
+        #expect(cache.count == 0)
+        // Bounded: past its capacity it starts afresh.
+        for index in 0..<5 {
+            _ = try cached.parse(RemoteWriteEncoder.writeRequest([Series([("__name__", "n\(index)")], samples: [(now, 1)])]), now: now, maxSamples: 100, validator: validator).get()
+        }
+        #expect(cache.count <= 3)
+    }
+
     // MARK: Refused: the request can never succeed
 
     @Test func invalidSeriesAreEachNamedAndNothingIsKept() throws {

@@ -360,7 +360,7 @@ import Testing
         // remote_write too, with a 5xx: a sender retries those (and drops a 4xx).
         let written = RemoteWriteEncoder.writeRequest([.init([("__name__", "disk_rw")], samples: [(next, 1)])])
         let (remoteWrite, remoteWriteBody) = try await gateway.request(
-            .POST, "/api/v1/write", contentType: "application/x-protobuf", bytes: RemoteWriteTests.snappy(written), contentEncoding: "snappy"
+            .POST, "/api/v1/write", contentType: "application/x-protobuf", bytes: SnappyBlock.compress(written), contentEncoding: "snappy"
         )
         #expect(remoteWrite == 503 && remoteWriteBody.contains("not stored"), "\(remoteWrite) \(remoteWriteBody)")
         // Still up: health answers, and the live stream still gets the collector's samples.

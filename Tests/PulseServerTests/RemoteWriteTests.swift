@@ -1,4 +1,3 @@
-import CSnappy
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -16,19 +15,6 @@ import Testing
     typealias Series = RemoteWriteEncoder.Series
     let base: Int64 = 1_764_470_000_000
 
-    /// Snappy's block format, by the system library: what Prometheus's sender does.
-    static func snappy(_ bytes: [UInt8]) -> [UInt8] {
-        var length = snappy_max_compressed_length(bytes.count)
-        var output = [UInt8](repeating: 0, count: length)
-        let status = bytes.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { out in
-                snappy_compress(input.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, out.baseAddress?.assumingMemoryBound(to: CChar.self), &length)
-            }
-        }
-        precondition(status == SNAPPY_OK)
-        return Array(output.prefix(length))
-    }
-
     struct Answer {
         let status: Int
         let body: String
@@ -41,7 +27,7 @@ import Testing
     ) async throws -> Answer {
         var headers: HTTPFields = [.contentType: contentType, HTTPField.Name("X-Prometheus-Remote-Write-Version")!: "0.1.0"]
         if let encoding { headers[.contentEncoding] = encoding }
-        return try await client.execute(uri: "/api/v1/write", method: .post, headers: headers, body: ByteBuffer(bytes: compress ? Self.snappy(body) : body)) {
+        return try await client.execute(uri: "/api/v1/write", method: .post, headers: headers, body: ByteBuffer(bytes: compress ? SnappyBlock.compress(body) : body)) {
             Answer(status: Int($0.status.code), body: String(buffer: $0.body), headers: $0.headers)
         }
     }
@@ -161,7 +147,7 @@ import Testing
     @Test func hostileBodiesAreRefusedWithTheirReasonAndCounted() async throws {
         try await withTestGateway({ $0.ingest = IngestLimits(maxBodyBytes: 4_096, maxSamplesPerRequest: 50) }) { gateway, client in
             let valid = RemoteWriteEncoder.writeRequest([Series([("__name__", "hostile"), ("job", "j")], samples: [(base, 1)])])
-            let compressed = Self.snappy(valid)
+            let compressed = SnappyBlock.compress(valid)
             var cases: [(String, Answer, Int, String)] = []
             func check(_ what: String, _ answer: Answer, _ status: Int, _ reason: String) { cases.append((what, answer, status, reason)) }
 

@@ -15,7 +15,9 @@ public struct SeriesKey: Hashable, Sendable {
 
     public init(metric: String, labels: [Label] = []) {
         self.metric = metric
-        self.labels = labels.count > 1 ? labels.sorted { $0.name < $1.name } : labels
+        // Most senders sort their labels already (remote_write must): then no copy.
+        let sorted = labels.indices.dropFirst().allSatisfy { labels[$0 - 1].name <= labels[$0].name }
+        self.labels = sorted ? labels : labels.sorted { $0.name < $1.name }
         var hasher = Hasher()
         hasher.combine(metric)
         hasher.combine(self.labels)

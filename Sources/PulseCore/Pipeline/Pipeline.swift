@@ -51,10 +51,11 @@ public struct Pipeline: SampleSink {
         if case let .failure(rejection) = result, rejection.reason == .invalidSamples {
             observer?.rejected(rejection.refusedSamples ?? Set(rejection.problems.compactMap(\.index)).count, from: source, because: .invalid)
         }
-        guard parser.skipsWhatOneSeriesBreaks, !source.isGatewayOwn, case var .success(batch) = result else { return result }
+        guard parser.skipsWhatOneSeriesBreaks, !source.isGatewayOwn, case let .success(batch) = result,
+              batch.samples.contains(where: { reservedNames.contains($0.key.metric) })
+        else { return result }
         // Reserved names are this pipeline's rule: for such a format, their series are left out here.
         let allowed = batch.samples.filter { !reservedNames.contains($0.key.metric) }
-        guard allowed.count < batch.samples.count else { return result }
         var kept = ValidatedBatch(samples: allowed, checkedAgainst: batch.limits)
         kept.ended = batch.ended.filter { !reservedNames.contains($0.key.metric) }
         kept.metadata = batch.metadata

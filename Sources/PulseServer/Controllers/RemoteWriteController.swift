@@ -13,7 +13,8 @@ struct RemoteWriteController<Context: RequestContext> {
     let intake: PushIntake
 
     init(pipeline: Pipeline, limits: IngestLimits, metrics: IngestMetrics) {
-        intake = PushIntake(pipeline: pipeline, parsers: IngestParsers([RemoteWriteParser()]), limits: limits, metrics: metrics, source: .remoteWrite)
+        // One key cache for every sender: their series' label sets repeat request after request.
+        intake = PushIntake(pipeline: pipeline, parsers: IngestParsers([RemoteWriteParser(cache: SeriesKeyCache())]), limits: limits, metrics: metrics, source: .remoteWrite)
     }
 
     func addRoutes(to router: some RouterMethods<Context>) {

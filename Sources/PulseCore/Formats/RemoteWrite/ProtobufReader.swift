@@ -24,6 +24,14 @@ struct ProtobufReader {
 
     var isAtEnd: Bool { position == bytes.count }
 
+    /// Where the next read starts, from the start of the message.
+    var offset: Int { position }
+
+    /// Bytes of the message, by offset.
+    func bytes(in range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[range])
+    }
+
     /// The next field's number and wire type; nil at the end of the message.
     mutating func nextField() throws(ProtobufError) -> (number: UInt64, wireType: WireType)? {
         guard !isAtEnd else { return nil }
@@ -74,6 +82,9 @@ struct ProtobufReader {
     /// A length-delimited field read as UTF-8 text (protobuf's `string`).
     mutating func string(_ what: @autoclosure () -> String) throws(ProtobufError) -> String {
         let field = try lengthDelimited()
+        // Names and most values are ASCII, which needs no validating (and the generic
+        // validating initialiser costs more than the rest of a label's decoding).
+        if !field.contains(where: { $0 >= 0x80 }) { return String(decoding: field, as: UTF8.self) }
         guard let text = String(validating: field, as: UTF8.self) else {
             throw ProtobufError("\(what()) is not valid UTF-8")
         }

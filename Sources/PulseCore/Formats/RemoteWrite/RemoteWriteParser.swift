@@ -17,27 +17,34 @@
 ///
 /// A label with an empty value is dropped, as Prometheus treats it as absent.
 public struct RemoteWriteParser: IngestParser {
-    public init() {}
+    /// Keys of series sent before, shared by every request this parser reads.
+    public let cache: SeriesKeyCache?
+
+    public init(cache: SeriesKeyCache? = nil) {
+        self.cache = cache
+    }
+
     public var mediaTypes: [String] { ["application/x-protobuf"] }
     public var name: String { "remote_write" }
     public var skipsWhatOneSeriesBreaks: Bool { true }
 
     public func parse(_ body: some Collection<UInt8>, now: Int64, maxSamples: Int, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection> {
+        cache?.use(validator.limits)
         let decoded: Result<RemoteWriteRequest, IngestRejection>
-        if let result = body.withContiguousStorageIfAvailable({ bytes in Self.decode(UnsafeRawBufferPointer(bytes), maxSamples: maxSamples) }) {
+        if let result = body.withContiguousStorageIfAvailable({ bytes in decode(UnsafeRawBufferPointer(bytes), maxSamples: maxSamples) }) {
             decoded = result
         } else {
-            decoded = Array(body).withUnsafeBytes { Self.decode($0, maxSamples: maxSamples) }
+            decoded = Array(body).withUnsafeBytes { decode($0, maxSamples: maxSamples) }
         }
-        return decoded.flatMap { Self.batch(of: $0, validator: validator) }
+        return decoded.flatMap { batch(of: $0, validator: validator) }
     }
 
-    private static func decode(_ bytes: UnsafeRawBufferPointer, maxSamples: Int) -> Result<RemoteWriteRequest, IngestRejection> {
-        Result { () throws(IngestRejection) in try RemoteWriteRequest.decode(bytes, maxSamples: maxSamples) }
+    private func decode(_ bytes: UnsafeRawBufferPointer, maxSamples: Int) -> Result<RemoteWriteRequest, IngestRejection> {
+        Result { () throws(IngestRejection) in try RemoteWriteRequest.decode(bytes, maxSamples: maxSamples, cache: cache) }
     }
 
     /// The request's samples as a batch, or every invalid series.
-    static func batch(of request: RemoteWriteRequest, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection> {
+    func batch(of request: RemoteWriteRequest, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection> {
         var samples: [Sample] = []
         samples.reserveCapacity(request.samples.count)
         var ended: [SeriesEnd] = []
@@ -50,26 +57,32 @@ public struct RemoteWriteParser: IngestParser {
             func problem(_ field: String, _ reason: String) {
                 seriesProblems.append(IngestProblem(index: nil, field: "timeseries[\(index)]" + (field.isEmpty ? "" : ".\(field)"), reason: reason))
             }
-            var metric: String?
-            var labels: [Label] = []
-            labels.reserveCapacity(series.labels.count)
-            for label in series.labels {
-                if label.name == "__name__" {
-                    if metric != nil { problem("labels.__name__", "label name appears more than once") }
-                    metric = label.value
-                } else if !label.value.isEmpty {
-                    labels.append(label)
+            let key: SeriesKey
+            if let known = series.key {
+                key = known  // checked when it was cached
+            } else {
+                var metric: String?
+                var labels: [Label] = []
+                labels.reserveCapacity(series.labels.count)
+                for label in series.labels {
+                    if label.name == "__name__" {
+                        if metric != nil { problem("labels.__name__", "label name appears more than once") }
+                        metric = label.value
+                    } else if !label.value.isEmpty {
+                        labels.append(label)
+                    }
                 }
+                guard let metric else {
+                    problem("labels", "has no __name__ label: every series needs a metric name")
+                    problems += seriesProblems
+                    refusedSamples += series.samples.count
+                    invalidSeries += 1
+                    continue
+                }
+                key = SeriesKey(metric: metric, labels: labels)
+                for keyProblem in validator.problems(in: key) { problem(keyProblem.field, keyProblem.reason) }
+                if seriesProblems.isEmpty, let labelBytes = series.labelBytes { cache?.insert(key, labelBytes: labelBytes) }
             }
-            guard let metric else {
-                problem("labels", "has no __name__ label: every series needs a metric name")
-                problems += seriesProblems
-                refusedSamples += series.samples.count
-                invalidSeries += 1
-                continue
-            }
-            let key = SeriesKey(metric: metric, labels: labels)
-            for keyProblem in validator.problems(in: key) { problem(keyProblem.field, keyProblem.reason) }
             for raw in request.samples[series.samples] {
                 if raw.value.isFinite {
                     if let timestampProblem = SampleValidator.timestampProblem(raw.timestamp) {

@@ -15,8 +15,12 @@
 /// exact bits, so that a staleness marker can be told from any other NaN.
 public struct RemoteWriteRequest: Sendable {
     public struct Series: Sendable {
-        /// As sent: `__name__` among them, in the sender's order.
+        /// As sent: `__name__` among them, in the sender's order. Empty when `key` is known.
         public var labels: [Label] = []
+        /// The series' key, when the cache knew its label bytes: checked when it was cached.
+        public var key: SeriesKey?
+        /// The label bytes as sent, when the cache did not know them: to cache the key once it is checked.
+        var labelBytes: [UInt8]?
         /// This series' samples, in `RemoteWriteRequest.samples`.
         public var samples: Range<Int>
         /// Native histogram samples sent for it (not stored).
@@ -40,7 +44,10 @@ public struct RemoteWriteRequest: Sendable {
 
     /// Decodes a whole request, refusing one with more than `maxSamples` samples
     /// (histograms included) before it has read them all.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, maxSamples: Int) throws(IngestRejection) -> RemoteWriteRequest {
+    ///
+    /// With a `cache`, a series whose label bytes it knows gets its key from it
+    /// without decoding them (a Prometheus sends the same label sets request after request).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, maxSamples: Int, cache: SeriesKeyCache? = nil) throws(IngestRejection) -> RemoteWriteRequest {
         var request = RemoteWriteRequest()
         var reader = ProtobufReader(bytes)
         do {
@@ -48,8 +55,7 @@ public struct RemoteWriteRequest: Sendable {
                 switch number {
                 case 1:
                     try ProtobufReader.expect(wireType, .lengthDelimited, field: "WriteRequest.timeseries")
-                    var series = ProtobufReader(try reader.lengthDelimited())
-                    try request.readSeries(&series, index: request.series.count)
+                    try request.readSeries(try reader.lengthDelimited(), index: request.series.count, cache: cache)
                     if request.samples.count + request.histogramCount > maxSamples {
                         throw IngestRejection(.tooManySamples, "more than \(maxSamples) samples in one request: lower the sender's max_samples_per_send")
                     }
@@ -71,15 +77,23 @@ public struct RemoteWriteRequest: Sendable {
         return request
     }
 
-    private mutating func readSeries(_ reader: inout ProtobufReader, index: Int) throws {
+    private mutating func readSeries(_ message: UnsafeRawBufferPointer, index: Int, cache: SeriesKeyCache?) throws {
         let first = samples.count
         var series = Series(samples: first..<first)
-        while let (number, wireType) = try reader.nextField() {
+        var reader = ProtobufReader(message)
+        // The labels' bytes, decoded after the message (unless the cache knows them):
+        // one run of fields, as every sender writes them, or else scattered.
+        var labelRun: Range<Int>?
+        var scattered = false
+        while true {
+            let fieldStart = reader.offset
+            guard let (number, wireType) = try reader.nextField() else { break }
             switch number {
             case 1:
                 try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(index)].labels")
-                var label = ProtobufReader(try reader.lengthDelimited())
-                series.labels.append(try Self.readLabel(&label, series: index))
+                _ = try reader.lengthDelimited()
+                if let run = labelRun, run.upperBound != fieldStart { scattered = true }
+                labelRun = (labelRun?.lowerBound ?? fieldStart)..<reader.offset
             case 2:
                 try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(index)].samples")
                 var sample = ProtobufReader(try reader.lengthDelimited())
@@ -94,6 +108,20 @@ public struct RemoteWriteRequest: Sendable {
             }
         }
         series.samples = first..<samples.count
+        if let run = labelRun {
+            let labelBytes = scattered ? message : reader.bytes(in: run)
+            if !scattered, let cache, let key = cache.key(for: labelBytes) {
+                series.key = key
+            } else {
+                var labels = ProtobufReader(labelBytes)
+                while let (number, wireType) = try labels.nextField() {
+                    guard number == 1 else { try labels.skip(wireType); continue }
+                    var label = ProtobufReader(try labels.lengthDelimited())
+                    series.labels.append(try Self.readLabel(&label, series: index))
+                }
+                if !scattered, cache != nil { series.labelBytes = Array(labelBytes) }
+            }
+        }
         self.series.append(series)
     }
 
