@@ -23,7 +23,6 @@ check and `N passed, M failed`; exits 0 when everything passed, 1 otherwise.
 import argparse
 import collections
 import json
-import math
 import os
 import re
 import signal
@@ -31,10 +30,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 
-from pulsecheck import (Pulsegate, ProcFigures, Report, WebSocket, close_code, free_port, http,
-                        judge_database_bytes, judge_process_figures, judge_uptime, parse_metrics)
+from pulsecheck import (Prometheus, Pulsegate, ProcFigures, Report, WebSocket, close_code, free_port, http,
+                        judge_database_bytes, judge_process_figures, judge_uptime, parse_metrics, tail)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRAFANA = os.path.join(ROOT, "grafana")
@@ -350,35 +348,6 @@ class Traffic(threading.Thread):
 
 # ---------------------------------------------------------------- Prometheus
 
-class Prometheus:
-    def __init__(self, base):
-        self.base = base
-
-    def api(self, path, **params):
-        url = f"{self.base}/api/v1/{path}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        data = http("GET", url).json()
-        if data.get("status") != "success":
-            raise RuntimeError(f"{data.get('errorType')}: {data.get('error')}")
-        return data["data"]
-
-    def query(self, expr):
-        """(series count, finite-or-infinite values count); raises on a PromQL error."""
-        data = self.api("query", query=expr)
-        kind, result = data["resultType"], data["result"]
-        if kind == "scalar":
-            values = [result[1]]
-        elif kind == "vector":
-            values = [r["value"][1] for r in result]
-        elif kind == "matrix":
-            values = [v[1] for r in result for v in r["values"]]
-        else:
-            values = [result[1]]
-        numbers = sum(1 for v in values if not math.isnan(float(v)))
-        return (len(result) if kind in ("vector", "matrix") else 1), numbers
-
-
 METRIC_NAME = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
 KNOWN_PREFIXES = ("pulsegate_", "host_", "process_", "check_")
 
@@ -599,14 +568,6 @@ scrape_configs:
         for t in (ws, traffic):
             if t is not None:
                 t.join(timeout=5)
-
-
-def tail(path, lines=20):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 if __name__ == "__main__":

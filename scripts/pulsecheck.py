@@ -1,6 +1,7 @@
-"""What Pulsegate's Python checks share (scripts/api_check.py, prometheus_check.py,
+"""What Pulsegate's Python checks share (scripts/api_check.py, prometheus_check.py, remote_write_check.py,
 tls_check.py, tests/browser/): the pulsegate process, a minimal WebSocket client, a
-byte relay, small HTTP helpers, the server's own figures read from /proc, and the report.
+byte relay, small HTTP helpers, a Prometheus API client, the server's own figures read from /proc,
+and the report.
 
 Python 3 standard library only, so that every check can import it before anything is
 installed. The checks import it from scripts/ (the browser check's conftest puts that
@@ -10,6 +11,7 @@ directory on sys.path).
 import base64
 import hashlib
 import json
+import math
 import os
 import re
 import signal
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,6 +78,60 @@ def parse_metrics(text):
 def metric_value(values, name, **labels):
     """The value of one series of parse_metrics' result; None when absent."""
     return values.get((name, tuple(sorted(labels.items()))))
+
+
+# ---------------------------------------------------------------- Prometheus
+
+class Prometheus:
+    """A Prometheus's HTTP API, for the checks that start one."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def api(self, path, **params):
+        url = f"{self.base}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = http("GET", url, timeout=30).json()
+        if data.get("status") != "success":
+            raise RuntimeError(f"{data.get('errorType')}: {data.get('error')}")
+        return data["data"]
+
+    def query(self, expr):
+        """(series count, finite-or-infinite values count); raises on a PromQL error."""
+        data = self.api("query", query=expr)
+        kind, result = data["resultType"], data["result"]
+        if kind == "scalar":
+            values = [result[1]]
+        elif kind == "vector":
+            values = [r["value"][1] for r in result]
+        elif kind == "matrix":
+            values = [v[1] for r in result for v in r["values"]]
+        else:
+            values = [result[1]]
+        numbers = sum(1 for v in values if not math.isnan(float(v)))
+        return (len(result) if kind in ("vector", "matrix") else 1), numbers
+
+    def raw(self, selector, start, end):
+        """{(name, labels): [(ts_ms, value)]}: every raw sample of `selector` in (start, end) (seconds)."""
+        seconds = max(1, math.ceil(end - start))
+        result = self.api("query", query=f"{selector}[{seconds}s]", time=f"{end:.3f}")["result"]
+        series = {}
+        for entry in result:
+            labels = dict(entry["metric"])
+            name = labels.pop("__name__")
+            points = [(round(float(t) * 1000), float(v)) for t, v in entry["values"] if start < float(t) < end]
+            series[(name, tuple(sorted(labels.items())))] = points
+        return series
+
+
+def tail(path, lines=20):
+    """The last lines of a log file ("" when it cannot be read)."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
 
 
 # ---------------------------------------------------------------- the process

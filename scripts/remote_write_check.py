@@ -31,34 +31,10 @@ import sys
 import time
 import urllib.parse
 
-from pulsecheck import Pulsegate, Report, WebSocket, free_port, http, parse_metrics
+from pulsecheck import Prometheus, Pulsegate, Report, WebSocket, free_port, http, parse_metrics, tail
 
 JOB = "prometheus_self"
 VM_JOB = "vmagent_target"
-
-
-class Prometheus:
-    def __init__(self, base):
-        self.base = base
-
-    def api(self, path, **params):
-        url = f"{self.base}/api/v1/{path}?" + urllib.parse.urlencode(params)
-        data = http("GET", url, timeout=30).json()
-        if data.get("status") != "success":
-            raise RuntimeError(f"{data.get('errorType')}: {data.get('error')}")
-        return data["data"]
-
-    def raw(self, selector, start, end):
-        """{(name, labels): [(ts_ms, value)]}: every raw sample in (start, end) (seconds)."""
-        seconds = max(1, math.ceil(end - start))
-        result = self.api("query", query=f"{selector}[{seconds}s]", time=f"{end:.3f}")["result"]
-        series = {}
-        for entry in result:
-            labels = dict(entry["metric"])
-            name = labels.pop("__name__")
-            points = [(round(float(t) * 1000), float(v)) for t, v in entry["values"] if start < float(t) < end]
-            series[(name, tuple(sorted(labels.items())))] = points
-        return series
 
 
 def history(server, name, start, end, **matchers):
@@ -134,14 +110,6 @@ def stop_process(process):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def tail(path, lines=20):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def main():

@@ -163,6 +163,7 @@ import Testing
             check("too many labels", try await write(client, RemoteWriteEncoder.writeRequest([Series([("__name__", "m")] + (0..<40).map { ("l\($0)", "v") }, samples: [(base, 1)])])), 400, "at most 32")
             check("too many samples", try await write(client, RemoteWriteEncoder.writeRequest([Series([("__name__", "m")], samples: (0..<51).map { (base + Int64($0), 1) })])), 400, "more than 50 samples")
             check("JSON to the protobuf endpoint", try await write(client, Array(#"{"samples":[]}"#.utf8), compress: false, contentType: "application/json", encoding: nil), 415, "application/x-protobuf")
+            check("a remote_write 2.0 message", try await write(client, valid, contentType: "application/x-protobuf;proto=io.prometheus.write.v2.Request"), 415, "remote_write 1.0")
             check("an unknown encoding", try await write(client, valid, compress: false, encoding: "zstd"), 415, "snappy")
             check("a body over the bound", try await write(client, [UInt8](repeating: 7, count: 5_000), compress: false), 413, "4096 bytes")
 
@@ -176,15 +177,16 @@ import Testing
             let scrape = try await MetricsTests.scrape(client)
             let expected: [String: Double] = [
                 "bad_encoding": 3, "body_too_large": 3, "malformed": 3, "invalid_samples": 3, "too_many_samples": 1,
-                "reserved_name": 0, "unsupported_media_type": 1, "store_unavailable": 0,
+                "reserved_name": 0, "unsupported_media_type": 2, "store_unavailable": 0,
             ]
             for (reason, count) in expected {
                 #expect(scrape[#"pulsegate_remote_write_requests_rejected_total{reason="\#(reason)"}"#] == count, "\(reason)")
             }
             #expect(scrape["pulsegate_remote_write_requests_accepted_total"] == 0)
             #expect(scrape[#"pulsegate_ingest_requests_rejected_total{reason="malformed"}"#] == 0, "counted as remote_write's, not /ingest's")
-            // And the endpoint still takes a good request.
+            // And the endpoint still takes a good request, also naming its 1.0 message.
             #expect(try await write(client, valid).status == 204)
+            #expect(try await write(client, valid, contentType: "application/x-protobuf; proto=prometheus.WriteRequest").status == 204)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import PulseCore
 
@@ -23,8 +24,23 @@ struct RemoteWriteController<Context: RequestContext> {
 
     private func write(_ request: Request) async throws -> Response {
         let parser = try intake.parser(for: request)
+        // remote_write 2.0 names its message in the media type; a 1.0 receiver answers 415,
+        // on which a 2.0 sender falls back to 1.0 (the 2.0 spec).
+        if let message = Self.protoParameter(request.headers[.contentType]), message != "prometheus.WriteRequest" {
+            throw intake.reject(.unsupportedMediaType, APIError(.unsupportedMediaType, "proto=\(message.prefix(64)) is not supported: send remote_write 1.0 (prometheus.WriteRequest)"))
+        }
         let batch = try intake.parse(try await intake.body(of: request), with: parser)
         _ = try await intake.accept(batch)
         return Response(status: .noContent)
+    }
+
+    /// The `proto` parameter of a content type (`application/x-protobuf;proto=io.prometheus.write.v2.Request`).
+    static func protoParameter(_ contentType: String?) -> String? {
+        guard let contentType else { return nil }
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == "proto" { return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        }
+        return nil
     }
 }
