@@ -10,7 +10,8 @@
 ///
 /// By hand rather than with generated code because a request becomes samples
 /// directly: one flat array of values for the whole request, no message object
-/// per series or per sample. Unknown fields are skipped, as proto3 requires;
+/// per series or per sample (swift-protobuf's generated decoder took 1.84× the
+/// time on the same request: `pulsegate-bench protobuf`). Unknown fields are skipped, as proto3 requires;
 /// exemplars are skipped; native histograms are only counted. Values keep their
 /// exact bits, so that a staleness marker can be told from any other NaN.
 public struct RemoteWriteRequest: Sendable {
