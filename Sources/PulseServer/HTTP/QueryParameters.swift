@@ -1,3 +1,4 @@
+import PulseCore
 /// A URL's query as HTML forms and `URLSearchParams` write it
 /// (application/x-www-form-urlencoded): `&`-separated `name=value` pairs, with
 /// `+` for a space and `%XX` for a byte, in names as in values. Every endpoint
@@ -55,7 +56,7 @@ struct QueryParameters: Sendable {
             let byte = input[index]
             if byte == UInt8(ascii: "+") {
                 bytes.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), index + 2 < input.count, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
+            } else if byte == UInt8(ascii: "%"), index + 2 < input.count, let high = HexDigit.value(input[index + 1]), let low = HexDigit.value(input[index + 2]) {
                 bytes.append(high << 4 | low)
                 index += 2
             } else {
@@ -64,14 +65,5 @@ struct QueryParameters: Sendable {
             index += 1
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
