@@ -125,6 +125,41 @@ class Prometheus:
         return series
 
 
+def wait_for(predicate, timeout, interval=0.5):
+    """predicate()'s first true value within `timeout` seconds (errors count as not yet), else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, ValueError, RuntimeError, KeyError):
+            pass
+        time.sleep(interval)
+    return None
+
+
+def start_process(command, log_path, pids):
+    """A peer process (Prometheus, vmagent, Pushgateway) logging to `log_path`; its pid
+    goes to the `pids` list, which the wrapper's trap reads."""
+    log = open(log_path, "wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with open(pids, "a") as f:
+        f.write(f"{process.pid}\n")
+    return process
+
+
+def stop_process(process):
+    """SIGTERM, then SIGKILL after 30 s."""
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def tail(path, lines=20):
     """The last lines of a log file ("" when it cannot be read)."""
     try:

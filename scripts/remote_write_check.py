@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.parse
 
-from pulsecheck import Prometheus, Pulsegate, Report, WebSocket, free_port, http, parse_metrics, tail
+from pulsecheck import Prometheus, Pulsegate, Report, WebSocket, free_port, http, parse_metrics, start_process, stop_process, tail, wait_for
 
 JOB = "prometheus_self"
 VM_JOB = "vmagent_target"
@@ -79,37 +79,6 @@ def compare(prom, server, job, start, end, reserved):
     if problems:
         detail = f"{len(problems)} series differ: " + "; ".join(problems[:5]) + f" ({detail})"
     return not problems and samples > 0, detail, nans
-
-
-def wait_for(predicate, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (OSError, ValueError, RuntimeError, KeyError):
-            pass
-        time.sleep(interval)
-    return None
-
-
-def start_process(command, log_path, pids):
-    log = open(log_path, "wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    with open(pids, "a") as f:
-        f.write(f"{process.pid}\n")
-    return process
-
-
-def stop_process(process):
-    if process is not None and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def main():

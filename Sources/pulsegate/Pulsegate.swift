@@ -124,6 +124,9 @@ struct Pulsegate: AsyncParsableCommand {
     @Option(help: Pulsegate.help("A live series not updated for this long drops out of /metrics, e.g. 5m (env PULSEGATE_EXPOSITION_STALENESS).", default: defaults.expositionStaleness), transform: Pulsegate.duration)
     var expositionStaleness: Duration = Environment.duration("PULSEGATE_EXPOSITION_STALENESS") ?? defaults.expositionStaleness
 
+    @Option(help: Pulsegate.help("A Pushgateway group not pushed to for this long leaves /metrics, e.g. 1h; 0 keeps groups until deleted, as Pushgateway does; a push's Pulsegate-Group-TTL header overrides it (env PULSEGATE_PUSH_GROUP_TTL).", default: defaults.pushGroupTTL), transform: Pulsegate.duration)
+    var pushGroupTTL: Duration = Environment.duration("PULSEGATE_PUSH_GROUP_TTL") ?? defaults.pushGroupTTL
+
     @Option(help: Pulsegate.help("How long a graceful stop waits for open requests before cancelling them, e.g. 10s (env PULSEGATE_SHUTDOWN_TIMEOUT).", default: defaults.shutdownTimeout), transform: Pulsegate.duration)
     var shutdownTimeout: Duration = Environment.duration("PULSEGATE_SHUTDOWN_TIMEOUT") ?? defaults.shutdownTimeout
 
@@ -165,6 +168,7 @@ struct Pulsegate: AsyncParsableCommand {
         guard syntheticRate > 0, syntheticRate <= 1_000 else { throw ValidationError("--synthetic-rate must be above 0 and at most 1000") }
         guard shutdownTimeout > .zero else { throw ValidationError("--shutdown-timeout must be positive") }
         guard expositionStaleness > .zero else { throw ValidationError("--exposition-staleness must be positive") }
+        guard pushGroupTTL >= .zero else { throw ValidationError("--push-group-ttl must be 0 (off) or positive") }
         _ = try accessControl()
         _ = try cluster()
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
@@ -196,6 +200,7 @@ struct Pulsegate: AsyncParsableCommand {
             publicDirectory: publicDir,
             shutdownTimeout: shutdownTimeout,
             expositionStaleness: expositionStaleness,
+            pushGroupTTL: pushGroupTTL,
             access: try accessControl(),
             origins: OriginPolicy(allowed: allowedOrigins)
         )

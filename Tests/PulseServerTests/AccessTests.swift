@@ -111,6 +111,12 @@ import Testing
                 "GET /history": ("/history?metric=guarded", 200), "GET /api/series": ("/api/series", 200),
                 "GET /ws/metrics": ("/ws/metrics", 426), "POST /ingest": ("/ingest", 200), "GET /metrics": ("/metrics", 200),
                 "POST /api/v1/write": ("/api/v1/write", 415),  // reached: no protobuf content type
+                "GET /api/v1/push-groups": ("/api/v1/push-groups", 200),
+                // The Pushgateway API's; a POST here carries JSON, which its text parser refuses.
+                "PUT /metrics/job/**": ("/metrics/job/a", 200), "POST /metrics/job/**": ("/metrics/job/a", 400),
+                "DELETE /metrics/job/**": ("/metrics/job/a", 202),
+                "PUT /metrics/job@base64/**": ("/metrics/job@base64/YQ", 200), "POST /metrics/job@base64/**": ("/metrics/job@base64/YQ", 400),
+                "DELETE /metrics/job@base64/**": ("/metrics/job@base64/YQ", 202),
             ]
             let holder: [AccessScope: String] = [.read: Self.reader, .write: Self.writer, .metrics: Self.scraper]
             var tried = 0

@@ -363,6 +363,12 @@ import Testing
             .POST, "/api/v1/write", contentType: "application/x-protobuf", bytes: SnappyBlock.compress(written), contentEncoding: "snappy"
         )
         #expect(remoteWrite == 503 && remoteWriteBody.contains("not stored"), "\(remoteWrite) \(remoteWriteBody)")
+        // And a Pushgateway push: 503, the group stamped as failed, nothing of it exposed.
+        let (pushed, pushedBody) = try await gateway.request(.PUT, "/metrics/job/disk", contentType: "text/plain", body: "disk_pg 1\n")
+        #expect(pushed == 503 && pushedBody.contains("not stored"), "\(pushed) \(pushedBody)")
+        let exposition = try await gateway.request(.GET, "/metrics").1
+        #expect(!exposition.contains("disk_pg") && exposition.contains(#"push_time_seconds{instance="",job="disk"} 0"#), "\(exposition.suffix(600))")
+        #expect(!exposition.contains(#"push_failure_time_seconds{instance="",job="disk"} 0"#))
         // Still up: health answers, and the live stream still gets the collector's samples.
         #expect(try await gateway.request(.GET, "/healthz").0 == 200)
         let (notReady, reason) = try await gateway.request(.GET, "/readyz")

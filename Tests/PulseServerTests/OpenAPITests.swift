@@ -17,7 +17,7 @@ import Testing
                 #expect(version.hasPrefix("3.1"))
                 #expect((document["info"] as? [String: Any])?["version"] as? String == BuildInfo.version)
                 let paths = try #require(document["paths"] as? [String: Any])
-                for path in ["/history", "/api/series", "/ingest", "/healthz", "/metrics", "/openapi.json"] {
+                for path in ["/history", "/api/series", "/ingest", "/api/v1/write", "/metrics/job/{job}", "/api/v1/push-groups", "/healthz", "/metrics", "/openapi.json"] {
                     #expect(paths[path] != nil, "\(path) is not in the document")
                 }
             }

@@ -17,7 +17,7 @@ public struct IngestParsers: Sendable {
     }
 
     /// `Text/Plain ; version=0.0.4` → `text/plain`.
-    static func mediaType(of contentType: String) -> String {
+    public static func mediaType(of contentType: String) -> String {
         let type = contentType.prefix { $0 != ";" }
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         return String(type.drop(while: isSpace).reversed().drop(while: isSpace).reversed()).lowercased()

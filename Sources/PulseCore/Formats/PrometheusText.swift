@@ -59,6 +59,19 @@ public enum PrometheusText {
     }
 
     private static func sample(_ line: Substring, now: Int64) -> Result<Sample, SampleProblem> {
+        self.line(line).map { Sample(key: SeriesKey(metric: $0.name, labels: $0.labels), timestamp: $0.timestamp ?? now, value: $0.value) }
+    }
+
+    /// One sample line as written: its name, its labels in their order, its
+    /// value, and its timestamp if it has one.
+    struct Line {
+        var name: String
+        var labels: [Label]
+        var value: Double
+        var timestamp: Int64?
+    }
+
+    static func line(_ line: Substring) -> Result<Line, SampleProblem> {
         var rest = line[...]
         let name = rest.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }
         guard !name.isEmpty else { return .failure(SampleProblem(field: "metric", reason: "a line must start with a metric name")) }
@@ -78,14 +91,14 @@ public enum PrometheusText {
         guard let value = number(fields[0]) else {
             return .failure(SampleProblem(field: "value", reason: "\"\(SampleValidator.printable(String(fields[0]), limit: 32))\" is not a number"))
         }
-        var timestamp = now
+        var timestamp: Int64?
         if fields.count == 2 {
             guard let parsed = Int64(fields[1]) else {
                 return .failure(SampleProblem(field: "timestamp", reason: "must be an integer number of milliseconds since the Unix epoch"))
             }
             timestamp = parsed
         }
-        return .success(Sample(key: SeriesKey(metric: String(name), labels: labels), timestamp: timestamp, value: value))
+        return .success(Line(name: String(name), labels: labels, value: value, timestamp: timestamp))
     }
 
     /// After `{`: `name="value"` pairs up to `}`.
@@ -130,7 +143,7 @@ public enum PrometheusText {
         }
     }
 
-    private static func number(_ text: Substring) -> Double? {
+    static func number(_ text: Substring) -> Double? {
         switch text {
         case "NaN": return .nan
         case "+Inf", "Inf": return .infinity

@@ -45,6 +45,8 @@ public final class LatestValues: SamplePublisher {
     }
 
     public func publish(_ samples: [Sample], from source: SampleSource) {
+        // A push group exposes its own samples, as Pushgateway does (`PushGroups`).
+        guard source != .pushgateway else { return }
         let now = clock()
         families.withLock { families in
             for sample in samples {
@@ -76,9 +78,12 @@ public final class LatestValues: SamplePublisher {
     /// Appends every live series, family by family (sorted by name), and
     /// forgets the stale ones; returns how many series were written. A family
     /// a sender described is written with its type and help, its series
-    /// (a histogram's `_bucket`, `_sum` and `_count`) under its name.
+    /// (a histogram's `_bucket`, `_sum` and `_count`) under its name. The
+    /// `pushed` families (the push groups') are written in the same order; one
+    /// that has live series too is written once, with the pushed header; the
+    /// series `held` by push groups are theirs, and not written here.
     @discardableResult
-    public func emit(into buffer: inout [UInt8]) -> Int {
+    public func emit(into buffer: inout [UInt8], with pushed: [ExposedFamily] = [], held: Set<SeriesKey> = []) -> Int {
         let oldest = clock() - stalenessMilliseconds
         let described = metadata.withLock { known -> [String: MetricMetadata] in
             known.reduce(into: [:]) { described, entry in described[entry.key] = entry.value.metadata }
@@ -89,21 +94,28 @@ public final class LatestValues: SamplePublisher {
             for metric in families.keys {
                 byFamily[Self.family(of: metric, described: described), default: []].append(metric)
             }
+            var pushedByName: [String: ExposedFamily] = [:]
+            for family in pushed { pushedByName[family.name] = family }
             var written = 0
-            for family in byFamily.keys.sorted() {
+            for family in Set(byFamily.keys).union(pushedByName.keys).sorted() {
                 var header = false
-                for metric in byFamily[family]!.sorted() {
+                if let pushed = pushedByName[family] {
+                    buffer += pushed.header
+                    header = true
+                }
+                for metric in byFamily[family, default: []].sorted() {
                     guard var series = families[metric] else { continue }
                     if series.values.contains(where: { $0.seen < oldest }) {
                         series = series.filter { $0.value.seen >= oldest }
                         families[metric] = series.isEmpty ? nil : series
                     }
+                    if !held.isEmpty { series = series.filter { !held.contains($0.key) } }
                     guard !series.isEmpty else { continue }
                     if !header {
                         Self.appendHeader(family: family, described[family], to: &buffer)
                         header = true
-                        liveFamilies.insert(family)
                     }
+                    liveFamilies.insert(family)
                     for entry in series.values {
                         buffer.append(contentsOf: entry.prefix)
                         buffer.append(contentsOf: Self.format(entry.value).utf8)
@@ -111,6 +123,7 @@ public final class LatestValues: SamplePublisher {
                     }
                     written += series.count
                 }
+                if let pushed = pushedByName[family] { buffer += pushed.lines }
             }
             return written
         }

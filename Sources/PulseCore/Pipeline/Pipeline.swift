@@ -56,10 +56,8 @@ public struct Pipeline: SampleSink {
         else { return result }
         // Reserved names are this pipeline's rule: for such a format, their series are left out here.
         let allowed = batch.samples.filter { !reservedNames.contains($0.key.metric) }
-        var kept = ValidatedBatch(samples: allowed, checkedAgainst: batch.limits)
+        var kept = batch.with(samples: allowed, checkedAgainst: batch.limits)
         kept.ended = batch.ended.filter { !reservedNames.contains($0.key.metric) }
-        kept.metadata = batch.metadata
-        kept.skipped = batch.skipped
         kept.skipped[.reservedName, default: 0] += batch.samples.count - allowed.count
         return .success(kept)
     }
@@ -84,11 +82,8 @@ public struct Pipeline: SampleSink {
     private func checked(_ batch: ValidatedBatch, from source: SampleSource) throws -> ValidatedBatch {
         guard batch.limits != validator.limits else { return batch }
         switch validator.validate(batch.samples) {
-        case var .success(checked):
-            checked.ended = batch.ended
-            checked.metadata = batch.metadata
-            checked.skipped = batch.skipped
-            return checked
+        case let .success(checked):
+            return batch.with(samples: checked.samples, checkedAgainst: checked.limits)
         case let .failure(rejected):
             observer?.rejected(batch.count, from: source, because: .invalid)
             throw rejected

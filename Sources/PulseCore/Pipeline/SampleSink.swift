@@ -4,6 +4,8 @@ public enum SampleSource: String, Sendable, CaseIterable {
     case ingest
     /// Prometheus remote_write (`POST /api/v1/write`).
     case remoteWrite = "remote_write"
+    /// The Pushgateway API (`PUT`/`POST /metrics/job/…`).
+    case pushgateway
     case synthetic
 
     /// The gateway's own readings (its host and process figures, some under

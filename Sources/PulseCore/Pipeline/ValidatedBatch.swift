@@ -5,19 +5,31 @@
 /// request), so a batch in hand is a batch checked: the pipeline does not check
 /// it twice, unless it was checked against other limits than the pipeline's.
 public struct ValidatedBatch: Sendable {
-    public let samples: [Sample]
+    public private(set) var samples: [Sample]
     /// The limits the samples were checked against.
-    public let limits: SampleLimits
+    public private(set) var limits: SampleLimits
     /// Series the sender said have ended (staleness markers): nothing is stored for them.
     public internal(set) var ended: [SeriesEnd] = []
     /// What the sender said about metric families, for `/metrics`.
     public internal(set) var metadata: [MetricMetadata] = []
-    /// Samples the format left out, by why (remote_write's non-finite values).
+    /// Samples the format left out, by why (non-finite values).
     public internal(set) var skipped: [SkippedSample: Int] = [:]
+    /// The families as a push to a Pushgateway group said them, which the
+    /// group exposes; empty for the other formats.
+    public internal(set) var families: [PushedFamily] = []
 
     init(samples: [Sample], checkedAgainst limits: SampleLimits) {
         self.samples = samples
         self.limits = limits
+    }
+
+    /// The same batch with other samples, checked against `limits`: what it
+    /// says besides its samples is kept.
+    func with(samples: [Sample], checkedAgainst limits: SampleLimits) -> ValidatedBatch {
+        var batch = self
+        batch.samples = samples
+        batch.limits = limits
+        return batch
     }
 
     /// Samples to store.

@@ -39,6 +39,9 @@ public struct AppConfiguration: Sendable {
     public var shutdownTimeout: Duration
     /// A live series not updated for this long drops out of `/metrics`.
     public var expositionStaleness: Duration
+    /// A Pushgateway group not pushed to for this long leaves `/metrics`
+    /// (a push may say otherwise); zero keeps groups until deleted, as Pushgateway does.
+    public var pushGroupTTL: Duration
     /// Tokens and scopes; `.open` without tokens.
     public var access: AccessControl
     /// Pages of other origins allowed to open the live stream.
@@ -65,6 +68,7 @@ public struct AppConfiguration: Sendable {
         publicDirectory: String = "Public",
         shutdownTimeout: Duration = .seconds(10),
         expositionStaleness: Duration = .seconds(300),
+        pushGroupTTL: Duration = .zero,
         access: AccessControl = .open,
         origins: OriginPolicy = OriginPolicy()
     ) {
@@ -88,6 +92,7 @@ public struct AppConfiguration: Sendable {
         self.publicDirectory = publicDirectory
         self.shutdownTimeout = shutdownTimeout
         self.expositionStaleness = expositionStaleness
+        self.pushGroupTTL = pushGroupTTL
         self.access = access
         self.origins = origins
     }

@@ -21,6 +21,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let opened = try await openStore(configuration, logger: logger, metrics: metrics)
     let store = opened.storage
     let latestValues = LatestValues(staleness: configuration.expositionStaleness)
+    let pushGroups = PushGroups(defaultTTL: configuration.pushGroupTTL, expired: { metrics.pushGroupsExpired.increment(by: $0) })
     let hub: LiveHub
     let publishers: [any SamplePublisher]
     if let stream = opened.stream {
@@ -69,7 +70,8 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let httpAccess = RouteAccessRegistry()
     let router = buildRouter(
         configuration, store: store, pipeline: pipeline, live: live,
-        metrics: metrics, exposition: MetricsController(registry: metrics.registry, scrapeTime: scrapeTime, latestValues: latestValues),
+        metrics: metrics, pushGroups: pushGroups,
+        exposition: MetricsController(registry: metrics.registry, scrapeTime: scrapeTime, latestValues: latestValues, pushGroups: pushGroups),
         access: httpAccess, logger: logger
     )
     let webSocketAccess = RouteAccessRegistry()
@@ -143,7 +145,7 @@ func openStore(_ configuration: AppConfiguration, logger: Logger, metrics: Gatew
 /// the scope's check in front of it and records it in `access`; the gateway
 /// does not start with a route outside every group (`RouteInventory`).
 func buildRouter<Store: SampleStorage>(
-    _ configuration: AppConfiguration, store: Store, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics,
+    _ configuration: AppConfiguration, store: Store, pipeline: Pipeline, live: LiveController, metrics: GatewayMetrics, pushGroups: PushGroups,
     exposition: MetricsController<BasicRequestContext>, access: RouteAccessRegistry, logger: Logger
 ) -> Router<BasicRequestContext> {
     let router = Router()
@@ -164,12 +166,15 @@ func buildRouter<Store: SampleStorage>(
     let read = group(.scope(.read))
     HistoryController<BasicRequestContext, Store>(store: store, limits: configuration.query, metrics: metrics.query).addRoutes(to: read)
     live.addRoutes(to: read)
+    let pushgateway = PushgatewayController<BasicRequestContext>(pipeline: pipeline, groups: pushGroups, limits: configuration.ingest, metrics: metrics.pushgateway)
+    pushgateway.addListing(to: read)
     // Pushes.
     let write = group(.scope(.write))
     IngestController<BasicRequestContext>(pipeline: pipeline, parsers: .standard, limits: configuration.ingest, metrics: metrics.ingest)
         .addRoutes(to: write)
     RemoteWriteController<BasicRequestContext>(pipeline: pipeline, limits: configuration.ingest, metrics: metrics.remoteWrite)
         .addRoutes(to: write)
+    pushgateway.addRoutes(to: write)
     // Prometheus scraping the gateway.
     exposition.addRoutes(to: group(.scope(.metrics)))
 

@@ -10,20 +10,34 @@ import Hummingbird
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The methods served at each path, by `normalized` path.
     private let allowed: [String: [HTTPRequest.Method]]
+    /// The methods served under paths that end in `**` (the Pushgateway API's), by the prefix before it.
+    private let allowedUnder: [String: [HTTPRequest.Method]]
 
     init(routes: [Router<Context>.RouteDescription]) {
         var allowed: [String: [HTTPRequest.Method]] = [:]
+        var allowedUnder: [String: [HTTPRequest.Method]] = [:]
         for route in routes {
-            allowed[Self.normalized(route.path.description), default: []].append(route.method)
+            let path = Self.normalized(route.path.description)
+            if path.hasSuffix("/**") {
+                allowedUnder[String(path.dropLast(2)), default: []].append(route.method)
+            } else {
+                allowed[path, default: []].append(route.method)
+            }
         }
         self.allowed = allowed
+        self.allowedUnder = allowedUnder
+    }
+
+    private func methods(at path: String) -> [HTTPRequest.Method]? {
+        let path = Self.normalized(path)
+        return allowed[path] ?? allowedUnder.first { path.hasPrefix($0.key) && path.count > $0.key.count }?.value
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
-            guard let methods = allowed[Self.normalized(request.uri.path)], !methods.contains(request.method) else { throw error }
+            guard let methods = methods(at: request.uri.path), !methods.contains(request.method) else { throw error }
             let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
             throw APIError(
                 .methodNotAllowed,

@@ -11,6 +11,9 @@ public struct GatewayMetrics: Sendable {
     let factory: CatalogedMetricsFactory
     let ingest: IngestMetrics
     let remoteWrite: IngestMetrics
+    let pushgateway: IngestMetrics
+    /// Push groups that expired (`--push-group-ttl`, `Pulsegate-Group-TTL`).
+    let pushGroupsExpired: Metrics.Counter
     let pipeline: PipelineMetrics
     let query: QueryMetrics
     let liveMessages: LiveMessageMetrics
@@ -21,6 +24,8 @@ public struct GatewayMetrics: Sendable {
         factory = CatalogedMetricsFactory(registry: registry)
         ingest = IngestMetrics(factory: factory)
         remoteWrite = IngestMetrics(factory: factory, endpoint: "remote_write", skips: true)
+        pushgateway = IngestMetrics(factory: factory, endpoint: "pushgateway", skips: true)
+        pushGroupsExpired = Metrics.Counter(label: "pulsegate_push_groups_expired_total", factory: factory)
         pipeline = PipelineMetrics(factory: factory)
         query = QueryMetrics(factory: factory)
         liveMessages = LiveMessageMetrics(factory: factory)

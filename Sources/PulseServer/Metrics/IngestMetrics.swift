@@ -4,7 +4,8 @@ import PulseCore
 /// What a push endpoint counts: requests and samples accepted, requests
 /// rejected by reason, and (remote_write) samples skipped by reason; under
 /// its own names (`pulsegate_ingest_*` for `POST /ingest`,
-/// `pulsegate_remote_write_*` for `POST /api/v1/write`).
+/// `pulsegate_remote_write_*` for `POST /api/v1/write`, `pulsegate_pushgateway_*`
+/// for the Pushgateway API).
 ///
 /// Every reason's counter exists from the start, at 0, so that a rate over it
 /// is defined before the first rejection.
@@ -21,6 +22,10 @@ struct IngestMetrics: Sendable {
         case reservedName = "reserved_name"
         case storeUnavailable = "store_unavailable"
         case badIdempotencyKey = "bad_idempotency_key"
+        /// A Pushgateway push's path or TTL that cannot be read.
+        case badGroupingKey = "bad_grouping_key"
+        /// A Pushgateway push of a family another group has with another type.
+        case inconsistentFamily = "inconsistent_family"
 
         init(_ reason: IngestRejection.Reason) {
             switch reason {

@@ -41,6 +41,12 @@ enum MetricsCatalog {
         "pulsegate_remote_write_samples_accepted_total": Family(help: "Samples in POST /api/v1/write requests committed and answered 204."),
         "pulsegate_remote_write_requests_rejected_total": Family(help: "POST /api/v1/write requests refused, by reason."),
         "pulsegate_remote_write_samples_skipped_total": Family(help: "Samples of accepted POST /api/v1/write requests not stored, by reason (nan, inf, native_histogram, reserved_name); staleness markers end their series instead."),
+        "pulsegate_pushgateway_requests_accepted_total": Family(help: "Pushes to the Pushgateway API (PUT and POST /metrics/job/...) committed and answered 200."),
+        "pulsegate_pushgateway_samples_accepted_total": Family(help: "Samples of Pushgateway API pushes committed and answered 200."),
+        "pulsegate_pushgateway_requests_rejected_total": Family(help: "Pushes to the Pushgateway API refused, by reason."),
+        "pulsegate_pushgateway_samples_skipped_total": Family(help: "Samples of accepted Pushgateway API pushes exposed in their group but not stored, by reason (nan, inf)."),
+        "pulsegate_push_groups": Family(help: "Pushgateway API groups held and exposed now."),
+        "pulsegate_push_groups_expired_total": Family(help: "Pushgateway API groups removed because their TTL passed without a push."),
         // Store
         "pulsegate_store_batch_samples": Family(
             help: "Samples per committed transaction.",

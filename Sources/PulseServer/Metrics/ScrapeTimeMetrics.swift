@@ -39,7 +39,7 @@ final class ScrapeTimeMetrics: Sendable {
 
     /// Reads everything and updates the registry; file reads make it a job for
     /// the cooperative pool or a thread, never an event loop.
-    func refresh(exposedSeries: Int) {
+    func refresh(exposedSeries: Int, pushGroups: Int = 0) {
         let live = hub.statistics
         gauge("pulsegate_ws_clients", live.connected)
         advance("pulsegate_ws_frames_sent_total", to: live.framesSent)
@@ -57,6 +57,7 @@ final class ScrapeTimeMetrics: Sendable {
         advance("pulsegate_store_samples_dropped_total", to: writer.samplesDropped)
         gauge("pulsegate_store_database_bytes", store.databaseBytes)
         gauge("pulsegate_exposed_series", exposedSeries)
+        gauge("pulsegate_push_groups", pushGroups)
 
         if let stream = cluster?.statistics {
             gauge("pulsegate_cluster_stream_listening", stream.listening ? 1 : 0)
