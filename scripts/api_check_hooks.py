@@ -1,10 +1,11 @@
 """schemathesis hooks for scripts/api_check.py (loaded through SCHEMATHESIS_HOOKS).
 
-`application/x-protobuf` (POST /api/v1/write) is not a format schemathesis can generate
-from a schema: its bodies are drawn here, half arbitrary bytes (which the server must
-refuse with a 4xx, never a 5xx), half well-formed remote_write WriteRequests, written
-by the small encoder below (uncompressed: the Content-Encoding header schemathesis
-draws may say otherwise, and the server must then answer 400 or 415).
+`application/x-protobuf` (POST /api/v1/write) and `application/vnd.google.protobuf` (the
+Pushgateway API's delimited MetricFamily messages) are not formats schemathesis can
+generate from a schema: their bodies are drawn here, half arbitrary bytes (which the
+server must refuse with a 4xx, never a 5xx), half well-formed messages, written by the
+small encoders below (uncompressed: the Content-Encoding header schemathesis draws may
+say otherwise, and the server must then answer 400 or 415).
 """
 
 import struct
@@ -50,3 +51,22 @@ series = st.tuples(
 write_requests = st.lists(series, max_size=5).map(write_request)
 
 schemathesis.openapi.media_type("application/x-protobuf", st.one_of(st.binary(max_size=512), write_requests))
+
+
+def metric_family(name, type_number, metrics):
+    """A length-delimited client_model MetricFamily of gauges, counters or untyped metrics
+    (value message field 2, 3 or 5): metrics is [(labels dict, value)]."""
+    value_field = {0: 3, 1: 2, 3: 5}[type_number]
+    body = field(1, name.encode()) + varint(3 << 3) + varint(type_number)
+    for labels, value in metrics:
+        pairs = b"".join(field(1, field(1, k.encode()) + field(2, v.encode())) for k, v in sorted(labels.items()))
+        body += field(4, pairs + field(value_field, varint(1 << 3 | 1) + struct.pack("<d", value)))
+    return varint(len(body)) + body
+
+
+families = st.lists(
+    st.tuples(names, st.sampled_from([0, 1, 3]), st.lists(st.tuples(st.dictionaries(names, names, max_size=3), values), max_size=3)),
+    max_size=4, unique_by=lambda family: family[0],
+).map(lambda drawn: b"".join(metric_family(*family) for family in drawn))
+
+schemathesis.openapi.media_type("application/vnd.google.protobuf", st.one_of(st.binary(max_size=512), families))

@@ -6,7 +6,7 @@ Run through scripts/prometheus-check, which installs both (prometheus-pushgatewa
 prometheus-client from PyPI), makes the scratch directory and removes it (and anything
 this left running) afterwards.
 
-1-6. The same pushes go to a Pushgateway and to a started pulsegate, and after each one
+1-7. The same pushes go to a Pushgateway and to a started pulsegate, and after each one
    their /metrics must show the pushed families alike, byte for byte: HELP, TYPE and
    sample lines in the same order. push_time_seconds and push_failure_time_seconds are
    each gateway's own clock: they must be 0 where nothing was pushed (or failed), and
@@ -15,14 +15,15 @@ this left running) afterwards.
    whose grouping key has a "/" and an empty value (both sent @base64); pushadd_to_gateway
    of a second job sharing a gauge with the first; pushadd of one family to the first
    group (the others stay); push_to_gateway of one family to the second group (the
-   others go); a raw push with a timestamp (400, the failure stamped, the group kept);
+   others go); client_golang's protobuf delimited format (encoded here from
+   metrics.proto), which each gateway decodes itself; a raw push with a timestamp (400, the failure stamped, the group kept);
    delete_from_gateway of the first group. pulsegate's answers and its
    GET /api/v1/push-groups must agree with what was pushed.
-7. Every sample of the first push is in pulsegate's /history, labelled as the Pushgateway
+8. Every sample of the first push is in pulsegate's /history, labelled as the Pushgateway
    labels it (le="100" where the client sent "100.0"; empty labels left out), with a
    timestamp within the push.
-8. A live client on /ws/metrics sees a push's samples arrive.
-9. With --push-group-ttl 3s: a group goes from /metrics after its TTL and not before,
+9. A live client on /ws/metrics sees a push's samples arrive.
+10. With --push-group-ttl 3s: a group goes from /metrics after its TTL and not before,
    is counted in pulsegate_push_groups_expired_total, and its samples stay in /history;
    a push with Pulsegate-Group-TTL: 0 never expires, one with 1s expires sooner.
 
@@ -36,6 +37,7 @@ import json
 import math
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -108,7 +110,7 @@ class Gateway:
         group = self.groups.setdefault(key, {PUSHED: None, FAILED: None, "families": set(), "ttl": None})
         group[PUSHED if ok else FAILED] = window
         if ok:
-            names = {line.split()[2] for line in data.decode().splitlines() if line.startswith("# TYPE ")}
+            names = pushed_families(data)
             group["families"] = names | (group["families"] if method == "POST" else set())
             group["ttl"] = ttl
         return answer, data, window
@@ -278,13 +280,63 @@ def gauge_registry(name, value, labels=None):
     return registry
 
 
+def varint(value):
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
+
+
+def field(number, payload):
+    """A length-delimited field (a string or a message)."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def double(number, value):
+    return varint(number << 3 | 1) + struct.pack("<d", value)
+
+
+def metric_family(name, help_text, type_number, metrics):
+    """One client_model MetricFamily, length-delimited, as client_golang pushes it; each
+    metric is (labels, value field number, value message bytes)."""
+    body = field(1, name.encode()) + field(2, help_text.encode()) + varint(3 << 3) + varint(type_number)
+    for labels, number, value in metrics:
+        pairs = b"".join(field(1, field(1, k.encode()) + field(2, v.encode())) for k, v in labels.items())
+        body += field(4, pairs + field(number, value))
+    return varint(len(body)) + body
+
+
+def protobuf_push():
+    """client_golang's protobuf delimited format (its default for pushes): a gauge, a labelled
+    counter and a histogram without its +Inf bucket, which both gateways must read alike."""
+    histogram = varint(1 << 3) + varint(3) + double(2, 7.5)  # sample_count, sample_sum
+    for bound, cumulative in ((0.5, 1), (2, 2)):
+        histogram += field(3, varint(1 << 3) + varint(cumulative) + double(2, bound))
+    return (metric_family("etl_job_last_success", "When the Go job last succeeded.", 1, [({}, 2, double(1, 1796526417.5))])
+            + metric_family("etl_job_items_total", "Items handled.", 0, [({"kind": "a"}, 3, double(1, 12)), ({"kind": "b"}, 3, double(1, 1e7))])
+            + metric_family("etl_job_seconds", "Time per item.", 4, [({"step": "copy"}, 7, histogram)]))
+
+
+def pushed_families(data):
+    """The families a push's body names."""
+    if data == protobuf_push():
+        return {"etl_job_last_success", "etl_job_items_total", "etl_job_seconds"}
+    return {line.split()[2] for line in data.decode().splitlines() if line.startswith("# TYPE ")}
+
+
+PROTOBUF = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+GO = {"instance": "h1", "job": "go"}
+
+
 def steps(report, reference, other):
-    """Steps 1-6 against both gateways. For step 7: the window of the first push to `other`
+    """Steps 1-7 against both gateways. For step 8: the window of the first push to `other`
     (pulsegate), and the samples the Pushgateway then held for it, labelled as it labels them
     (the client sends le="100.0", both gateways hold le="100")."""
     r1, r2, r3, r4 = registries()
     raw = lambda base, handler: handler(f"{base}/metrics/job/other", "POST", 10, [("Content-Type", "text/plain; version=0.0.4")],
                                         b"x_metric 1 1700000000000\n")()
+    protobuf = lambda base, handler: handler(f"{base}/metrics/job/go/instance/h1", "PUT", 10, [("Content-Type", PROTOBUF)], protobuf_push())()
     plan = [  # (title, job, grouping key, method, send, status, expected in both /metrics)
         ("push_to_gateway of four families to job batch, path a/b, empty ''", "batch", GROUP1, "PUT",
          lambda b, h: push_to_gateway(b, "batch", r1, grouping_key=GROUP1, handler=h), 200,
@@ -298,6 +350,8 @@ def steps(report, reference, other):
         ("push_to_gateway of one family to job other: the others go", "other", None, "PUT",
          lambda b, h: push_to_gateway(b, "other", r4, handler=h), 200,
          [("batch_last_success", OTHER, None), ("other_items", {**OTHER, "queue": "q1"}, 8)]),
+        ("client_golang's protobuf delimited format to job go, instance h1", "go", {"instance": "h1"}, "PUT", protobuf, 200,
+         [("etl_job_items_total", {**GO, "kind": "b"}, 1e7), ("etl_job_seconds_bucket", {**GO, "step": "copy", "le": "+Inf"}, 3)]),
         ("a push with a timestamp: refused, the failure stamped, the group kept", "other", None, "POST", raw, 400,
          [("other_items", {**OTHER, "queue": "q1"}, 8), ("x_metric", OTHER, None)]),
         ("delete_from_gateway of the batch group", "batch", GROUP1, "DELETE",
@@ -317,7 +371,9 @@ def steps(report, reference, other):
         if answer is not None and status != 202:
             try:  # pulsegate's answers are JSON: {"accepted": the samples pushed} or {"error": why}
                 body = json.loads(answer.body)
-                ok = ok and (body["accepted"] == len(samples_of(data.decode())) if status == 200 else isinstance(body["error"], str))
+                # Samples stored: the text's lines; the protobuf push's 1 + 2 + 5 (its histogram's two buckets, +Inf, _sum, _count).
+                pushed = 8 if data == protobuf_push() else len(samples_of(data.decode()))
+                ok = ok and (body["accepted"] == pushed if status == 200 else isinstance(body["error"], str))
                 answers.append(("pulsegate said", answer.body.decode()[:120]))
             except (ValueError, KeyError, TypeError):
                 ok, answers = False, answers + [("pulsegate's body is not as expected", answer.body[:120])]

@@ -186,7 +186,8 @@ import Testing
             check("a label twice", try await send(client, .put, "/metrics/job/j/a/1/a/2", "m 1\n"), 400, "more than once")
             check("an empty job", try await send(client, .put, "/metrics/job@base64/=", "m 1\n"), 400, "job name must not be empty")
             check("a bad TTL", try await send(client, .put, "/metrics/job/j", "m 1\n", headers: [.contentType: "text/plain", .groupTTL: "soon"]), 400, "Pulsegate-Group-TTL")
-            check("the protobuf format", try await send(client, .put, "/metrics/job/j", "m 1\n", headers: [.contentType: "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"]), 415, "protobuf")
+            check("text sent as protobuf", try await send(client, .put, "/metrics/job/j", "m 1\n", headers: [.contentType: Self.protobuf]), 400, "not delimited MetricFamily messages")
+            check("an unknown encoding", try await send(client, .put, "/metrics/job/j", "m 1\n", headers: [.contentType: "text/plain", .contentEncoding: "br"]), 415, "not supported")
             check("a body over the bound", try await send(client, .put, "/metrics/job/j", String(repeating: "m 1\n", count: 1_100)), 413, "4096 bytes")
             check("a gzip bomb", try await send(client, .put, "/metrics/job/j", try IngestTests.gzip([UInt8](repeating: 0x20, count: 100_000)), headers: [.contentType: "text/plain", .contentEncoding: "gzip"]), 413, "inflates to more than 4096")
             check("too many samples", try await send(client, .put, "/metrics/job/j", (0..<51).map { "m\($0) 1\n" }.joined()), 400, "more than 50 samples")
@@ -210,7 +211,7 @@ import Testing
             #expect(stored == [SeriesKey(metric: "m", labels: ["job": "j", "x": "a\nb"])], "only the valid push was stored")
             let scrape = try await MetricsTests.scrape(client)
             let expected: [String: Double] = [
-                "bad_grouping_key": 9, "unsupported_media_type": 1, "body_too_large": 2, "too_many_samples": 1, "malformed": 1,
+                "bad_grouping_key": 9, "bad_encoding": 1, "unsupported_media_type": 0, "body_too_large": 2, "too_many_samples": 1, "malformed": 2,
                 "invalid_samples": 4, "reserved_name": 1, "inconsistent_family": 0, "store_unavailable": 0,
             ]
             for (reason, count) in expected {
@@ -220,6 +221,31 @@ import Testing
             // A GET of a group is not part of the API: 405, as Pushgateway answers.
             let get = try await client.execute(uri: "/metrics/job/j", method: .get) { $0 }
             #expect(get.status == .methodNotAllowed && get.headers[.allow] == "DELETE, POST, PUT")
+        }
+    }
+
+    static let protobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+
+    /// client_golang's push: the protobuf delimited format, exposed and stored as the text format would be.
+    @Test func aProtobufPushIsReadAsClientGolangSendsIt() async throws {
+        try await withTestGateway { gateway, client in
+            let body = MetricFamilyEncoder.family("go_job_seconds", help: "Job time.", type: .histogram, [
+                .histogram(labels: [("step", "copy")], count: 2, sum: 1.5, buckets: [(0.5, 1), (1, 2)]),
+            ]) + MetricFamilyEncoder.family("go_job_done", help: "Done.", type: .gauge, [.gauge(1)])
+            let answer = try await send(client, .put, "/metrics/job/go/instance/h1", body, headers: [.contentType: Self.protobuf])
+            #expect(answer.status == 200 && answer.body == #"{"accepted":6}"#, "\(answer.body)")
+            let lines = try await MetricsTests.scrape(client).text.split(separator: "\n").map(String.init)
+            let at = try #require(lines.firstIndex(of: "# HELP go_job_done Done."))
+            #expect(Array(lines[at...].prefix(9)) == [
+                "# HELP go_job_done Done.", "# TYPE go_job_done gauge", #"go_job_done{instance="h1",job="go"} 1"#,
+                "# HELP go_job_seconds Job time.", "# TYPE go_job_seconds histogram",
+                #"go_job_seconds_bucket{instance="h1",job="go",step="copy",le="0.5"} 1"#,
+                #"go_job_seconds_bucket{instance="h1",job="go",step="copy",le="1"} 2"#,
+                #"go_job_seconds_bucket{instance="h1",job="go",step="copy",le="+Inf"} 2"#,
+                #"go_job_seconds_sum{instance="h1",job="go",step="copy"} 1.5"#,
+            ])
+            #expect(try await stored(gateway, "go_job_seconds_bucket").count == 3)
+            #expect(try await stored(gateway, "go_job_done").keys.first == SeriesKey(metric: "go_job_done", labels: ["instance": "h1", "job": "go"]))
         }
     }
 

@@ -18,14 +18,7 @@ public struct PushGroup: Sendable {
 
     /// The labels every metric of the group is exposed with besides its own:
     /// the grouping key's, and `instance=""` unless the key has an instance.
-    var exposedLabels: [Label] {
-        var labels = key.labels
-        if !labels.contains(where: { $0.name == "instance" }) {
-            labels.append(Label("instance", ""))
-            labels.sort { $0.name < $1.name }
-        }
-        return labels
-    }
+    var exposedLabels: [Label] { key.exposing([]) }
 
     /// `push_time_seconds` and `push_failure_time_seconds`, as Pushgateway exposes them for every group.
     var ownFamilies: [PushedFamily] {

@@ -14,9 +14,9 @@ import PulseCore
 ///   there was one or not, as Pushgateway does; its history stays.
 /// - A push that fails sets the group's `push_failure_time_seconds` (making
 ///   the group if it did not exist) and keeps what it had.
-/// - Bodies are the Prometheus text format, whatever the `Content-Type` says
-///   (so that `curl --data-binary` works, as with Pushgateway); the protobuf
-///   delimited format is answered 415.
+/// - Bodies are the protobuf delimited format when the `Content-Type` says so
+///   (client_golang's pushes), else the Prometheus text format, whatever the
+///   `Content-Type` says (so that `curl --data-binary` works), as Pushgateway reads them.
 /// - `Pulsegate-Group-TTL: <duration>` on a push sets when the group expires
 ///   (`0`: never), overriding `--push-group-ttl`.
 struct PushgatewayController<Context: RequestContext> {
@@ -41,7 +41,10 @@ struct PushgatewayController<Context: RequestContext> {
     }
 
     private func intake(for key: GroupingKey) -> PushIntake {
-        PushIntake(pipeline: pipeline, parsers: IngestParsers([PushgatewayTextParser(group: key)]), limits: limits, metrics: metrics, source: .pushgateway)
+        PushIntake(
+            pipeline: pipeline, parsers: IngestParsers([PushgatewayProtobufParser(group: key), PushgatewayTextParser(group: key)]),
+            limits: limits, metrics: metrics, source: .pushgateway
+        )
     }
 
     private func push(_ request: Request, _ change: PushGroups.Change) async throws -> Response {
@@ -50,10 +53,9 @@ struct PushgatewayController<Context: RequestContext> {
         let batch: ValidatedBatch
         do {
             let ttl = try ttl(request)
-            if IngestParsers.mediaType(of: request.headers[.contentType] ?? "") == "application/vnd.google.protobuf" {
-                throw intake.reject(.unsupportedMediaType, APIError(.unsupportedMediaType, "the protobuf delimited format is not supported: push the text format (Content-Type: text/plain; version=0.0.4)"))
-            }
-            batch = try intake.parse(try await intake.body(of: request), with: PushgatewayTextParser(group: key))
+            // The protobuf delimited format when the request says so, the text format whatever else it says, as Pushgateway reads them.
+            let parser = intake.parsers.parser(forContentType: request.headers[.contentType]) ?? PushgatewayTextParser(group: key)
+            batch = try intake.parse(try await intake.body(of: request), with: parser)
             if let conflict = groups.conflict(batch.families, in: key) {
                 throw intake.reject(.inconsistentFamily, APIError(.badRequest, "pushed metrics are inconsistent with existing metrics: \(conflict)"))
             }

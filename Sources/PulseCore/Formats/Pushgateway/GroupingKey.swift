@@ -52,6 +52,15 @@ public struct GroupingKey: Hashable, Sendable, CustomStringConvertible {
         self.labels = labels.sorted { $0.name < $1.name }
     }
 
+    /// A pushed metric's labels as its group exposes them, sorted: the grouping
+    /// key's replace the metric's own of the same names, and `instance=""` is
+    /// there unless one or the other has an instance.
+    public func exposing(_ labels: [Label]) -> [Label] {
+        var merged = labels.filter { label in !self.labels.contains { $0.name == label.name } } + self.labels
+        if !merged.contains(where: { $0.name == "instance" }) { merged.append(Label("instance", "")) }
+        return merged.sorted { $0.name < $1.name }
+    }
+
     public var description: String {
         labels.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
     }

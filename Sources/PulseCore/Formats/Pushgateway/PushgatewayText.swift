@@ -25,6 +25,14 @@ public enum PushgatewayText {
         public var families: [PushedFamily]
         public var samples: [Sample]
         public var skipped: [SkippedSample: Int]
+
+        /// What the pipeline takes: the samples, what was skipped, and the families for the group.
+        func batch(checkedAgainst limits: SampleLimits) -> ValidatedBatch {
+            var batch = ValidatedBatch(samples: samples, checkedAgainst: limits)
+            batch.skipped = skipped
+            batch.families = families
+            return batch
+        }
     }
 
     /// The names a group exposes itself, whatever a push says.
@@ -53,27 +61,35 @@ public enum PushgatewayText {
             }
             reader.sample(line, at: lineCount)
         }
-        var push = Push(families: reader.families(), samples: [], skipped: [:])
-        var problems = reader.problems
-        if problems.isEmpty {
-            for family in push.families {
-                for (index, metric) in family.metrics.enumerated() {
-                    let line = reader.firstLines[family.name]![index]
-                    for sample in Self.samples(of: metric, in: family, at: now) {
-                        if sample.value.isNaN {
-                            push.skipped[.nan, default: 0] += 1
-                        } else if sample.value.isInfinite {
-                            push.skipped[.infinite, default: 0] += 1
-                        } else {
-                            problems += validator.problems(in: sample).map { IngestProblem(index: line, field: $0.field, reason: $0.reason) }
-                            push.samples.append(sample)
-                        }
+        guard reader.problems.isEmpty else {
+            return .failure(IngestRejection(.invalidSamples, "\(Set(reader.problems.compactMap(\.index)).count) lines are invalid; nothing was stored", problems: reader.problems))
+        }
+        let families = reader.families()
+        return push(of: families, origins: families.map { reader.firstLines[$0.name]! }, now: now, validator: validator, unit: "lines")
+    }
+
+    /// The samples of pushed families (either format's), each checked by
+    /// `validator`; a problem names where its metric came from (`origins`, by
+    /// family and metric: a line, or a family's place in a protobuf body).
+    static func push(of families: [PushedFamily], origins: [[Int]], now: Int64, validator: SampleValidator, unit: String) -> Result<Push, IngestRejection> {
+        var push = Push(families: families, samples: [], skipped: [:])
+        var problems: [IngestProblem] = []
+        for (family, origins) in zip(families, origins) {
+            for (metric, origin) in zip(family.metrics, origins) {
+                for sample in samples(of: metric, in: family, at: now) {
+                    if sample.value.isNaN {
+                        push.skipped[.nan, default: 0] += 1
+                    } else if sample.value.isInfinite {
+                        push.skipped[.infinite, default: 0] += 1
+                    } else {
+                        problems += validator.problems(in: sample).map { IngestProblem(index: origin, field: $0.field, reason: $0.reason) }
+                        push.samples.append(sample)
                     }
                 }
             }
         }
         guard problems.isEmpty else {
-            return .failure(IngestRejection(.invalidSamples, "\(Set(problems.compactMap(\.index)).count) lines are invalid; nothing was stored", problems: problems))
+            return .failure(IngestRejection(.invalidSamples, "\(Set(problems.compactMap(\.index)).count) \(unit) are invalid; nothing was stored", problems: problems))
         }
         return .success(push)
     }
@@ -186,7 +202,7 @@ private struct FamilyReader {
         if role == .count || role == .bucket, !(line.value >= 0) {
             return problem(number, "value", "a count must be a non-negative number, got \(line.value)")
         }
-        labels = exposed(labels)
+        labels = group.exposing(labels)
         var family = byName[familyName] ?? PushedFamily(name: familyName, type: .unknown)
         var index = metricIndex[familyName, default: [:]]
         let metricAt: Int
@@ -219,13 +235,6 @@ private struct FamilyReader {
             }
         }
         return (name, byName[name]?.type == .summary ? .quantile : .value)
-    }
-
-    /// A metric's labels as its group exposes them: the grouping key's win, `instance` is always there.
-    private func exposed(_ labels: [Label]) -> [Label] {
-        var merged = labels.filter { label in !group.labels.contains { $0.name == label.name } } + group.labels
-        if !merged.contains(where: { $0.name == "instance" }) { merged.append(Label("instance", "")) }
-        return merged.sorted { $0.name < $1.name }
     }
 
     private static func empty(_ type: MetricType) -> PushedMetric.Value {

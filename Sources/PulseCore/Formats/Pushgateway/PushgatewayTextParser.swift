@@ -12,11 +12,6 @@ public struct PushgatewayTextParser: IngestParser {
     public var name: String { "Prometheus text" }
 
     public func parse(_ body: some Collection<UInt8>, now: Int64, maxSamples: Int, validator: SampleValidator) -> Result<ValidatedBatch, IngestRejection> {
-        PushgatewayText.read(body, group: group, now: now, maxSamples: maxSamples, validator: validator).map { push in
-            var batch = ValidatedBatch(samples: push.samples, checkedAgainst: validator.limits)
-            batch.skipped = push.skipped
-            batch.families = push.families
-            return batch
-        }
+        PushgatewayText.read(body, group: group, now: now, maxSamples: maxSamples, validator: validator).map { $0.batch(checkedAgainst: validator.limits) }
     }
 }
