@@ -442,3 +442,50 @@ struct ClusterOutageTests {
         }
     }
 }
+
+/// remote_write and the Pushgateway API in cluster mode: what they push goes
+/// through the cluster's stream like every push; what they say besides
+/// samples (metadata, a push group) is the receiving node's own.
+extension ClusterTests {
+    @Test func remoteWriteAndPushgatewayPushesReachEveryNode() async throws {
+        try await withCluster(2) { nodes, _ in
+            let base = Timestamp.now()
+            let live = try await LiveClient.connect(port: nodes[1].port, query: "metric=cluster_rw")
+            let request = RemoteWriteEncoder.writeRequest(
+                [.init([("__name__", "cluster_rw"), ("job", "prom")], samples: [(base, 1), (base + 1, 2)])],
+                metadata: [.init(type: 2, family: "cluster_rw", help: "A gauge written to node 1.")]
+            )
+            let written = try await nodes[0].client.execute(
+                uri: "/api/v1/write", method: .post, headers: [.contentType: "application/x-protobuf", .contentEncoding: "snappy"],
+                body: ByteBuffer(bytes: SnappyBlock.compress(request))
+            ) { Int($0.status.code) }
+            #expect(written == 204)
+            // Committed in the shared store before the 204: the other node reads it at once.
+            let stored = try await nodes[1].gateway.store.range(SeriesSelector(metric: "cluster_rw"), from: base, to: base + 1)
+            #expect(stored.map(\.points) == [[Point(base, 1), Point(base + 1, 2)]])
+            let frames = try await live.frames(2)
+            #expect((frames[1]["samples"] as? [[String: Any]])?.compactMap { $0["value"] as? Double } == [1, 2], "node 2's client sees node 1's write")
+            await live.close()
+            let first = try await MetricsTests.scrape(nodes[0].client)
+            #expect(first.type(of: "cluster_rw") == "gauge", "the metadata is the receiving node's")
+            #expect(first[#"cluster_rw{job="prom"}"#] == 2)
+
+            let ownLive = try await LiveClient.connect(port: nodes[0].port, query: "metric=cluster_pg")
+            let pushed = try await nodes[0].client.execute(
+                uri: "/metrics/job/nightly", method: .put, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "# TYPE cluster_pg gauge\ncluster_pg 5\n")
+            ) { Int($0.status.code) }
+            #expect(pushed == 200)
+            #expect(try await nodes[1].gateway.store.range(SeriesSelector(metric: "cluster_pg"), from: 0, to: Timestamp.latest).map { $0.points.map(\.value) } == [[5]])
+            // The stream brings the group's samples back to node 1's latest values (its live
+            // client seeing them is the sign): the group alone shows them there.
+            _ = try await ownLive.frames(2)
+            await ownLive.close()
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(await eventually(timeout: .seconds(5)) { (try? await MetricsTests.scrape(nodes[1].client))?[#"cluster_pg{job="nightly"}"#] == 5 })
+            let scrape = try await MetricsTests.scrape(nodes[0].client)
+            #expect(scrape.text.components(separatedBy: "\ncluster_pg").count == 2, "\(scrape.text.components(separatedBy: "\n").filter { $0.contains("cluster_pg") })")
+            #expect(scrape[#"cluster_pg{instance="",job="nightly"}"#] == 5)
+            #expect(scrape[#"cluster_pg{job="nightly"}"#] == nil)
+        }
+    }
+}
