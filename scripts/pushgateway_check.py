@@ -422,14 +422,14 @@ def main():
 
         window, held = steps(report, reference, other)
 
-        report.heading("history", "step 7: every sample of the first push is in pulsegate's /history")
+        report.heading("history", "step 8: every sample of the first push is in pulsegate's /history")
 
         @report.run("in /history: the pushed values, the group's labels less the empty ones, the push's time")
         def stored():
             missing = settled(lambda: missing_from_history(server, held, window, {"job": "batch", **GROUP1}), 15)
             return bool(held) and not missing, f"missing {missing[:6]}" if missing else f"{len(held)} samples, each found" if held else "the Pushgateway held none"
 
-        report.heading("live", "step 8: a live client sees a push arrive")
+        report.heading("live", "step 9: a live client sees a push arrive")
 
         @report.run("the pushed samples arrive on /ws/metrics")
         def live():
@@ -450,7 +450,7 @@ def main():
             return not wanted - seen, f"{len(wanted & seen)} of {len(wanted)} samples" + (f"; not seen {wanted - seen}" if wanted - seen else "")
         server.stop()
 
-        report.heading("ttl", "step 9: a pulsegate with --push-group-ttl 3s")
+        report.heading("ttl", "step 10: a pulsegate with --push-group-ttl 3s")
         ttl_server = Pulsegate(args.binary, os.path.join(args.scratch, "pulsegate-ttl"), "--collect-interval", "0",
                                "--push-group-ttl", "3s", pids_file=pids)
         if report.started(ttl_server):

@@ -211,7 +211,7 @@ import Testing
             #expect(stored == [SeriesKey(metric: "m", labels: ["job": "j", "x": "a\nb"])], "only the valid push was stored")
             let scrape = try await MetricsTests.scrape(client)
             let expected: [String: Double] = [
-                "bad_grouping_key": 9, "bad_encoding": 1, "unsupported_media_type": 0, "body_too_large": 2, "too_many_samples": 1, "malformed": 2,
+                "bad_grouping_key": 8, "bad_ttl": 1, "bad_encoding": 1, "unsupported_media_type": 0, "body_too_large": 2, "too_many_samples": 1, "malformed": 2,
                 "invalid_samples": 4, "reserved_name": 1, "inconsistent_family": 0, "store_unavailable": 0,
             ]
             for (reason, count) in expected {
@@ -221,6 +221,24 @@ import Testing
             // A GET of a group is not part of the API: 405, as Pushgateway answers.
             let get = try await client.execute(uri: "/metrics/job/j", method: .get) { $0 }
             #expect(get.status == .methodNotAllowed && get.headers[.allow] == "DELETE, POST, PUT")
+        }
+    }
+
+    /// Groups are bounded by `--max-series`: a push to one more is refused (its
+    /// failure not recorded either), a push to one that exists still goes in.
+    @Test func groupsAreBounded() async throws {
+        try await withTestGateway({ $0.series = SeriesLimits(maxNewSeriesPerBatch: 100, maxSeries: 2) }) { _, client in
+            #expect(try await send(client, .put, "/metrics/job/a").status == 200)
+            #expect(try await send(client, .put, "/metrics/job/b").status == 200)
+            let refused = try await send(client, .put, "/metrics/job/c", "m 1\n")
+            #expect(refused.status == 400 && refused.body.contains("2 push groups already"), "\(refused.body)")
+            #expect(try await send(client, .put, "/metrics/job/d", "m 1 5\n").status == 400)
+            #expect(try await send(client, .put, "/metrics/job/a").status == 200)
+            let scrape = try await MetricsTests.scrape(client)
+            #expect(scrape["pulsegate_push_groups"] == 2)
+            #expect(scrape[#"pulsegate_pushgateway_requests_rejected_total{reason="series_limit"}"#] == 2)
+            #expect(try await send(client, .delete, "/metrics/job/b").status == 202)
+            #expect(try await send(client, .put, "/metrics/job/c").status == 200, "room again")
         }
     }
 

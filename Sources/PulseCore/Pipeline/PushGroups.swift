@@ -23,15 +23,27 @@ public final class PushGroups: Sendable {
 
     /// Zero: groups never expire unless a push says otherwise.
     public let defaultTTL: Duration
+    /// At most this many groups: a push (or a failed one) to another group is
+    /// refused beyond it, so that no stream of pushes holds unbounded memory.
+    public let maxGroups: Int
     private let groups = Mutex<[GroupingKey: PushGroup]>([:])
     private let clock: @Sendable () -> Int64
     private let expired: @Sendable (Int) -> Void
 
     /// `expired` is told how many groups expired, each time some do.
-    public init(defaultTTL: Duration = .zero, clock: @escaping @Sendable () -> Int64 = { Timestamp.now() }, expired: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(
+        defaultTTL: Duration = .zero, maxGroups: Int = 10_000, clock: @escaping @Sendable () -> Int64 = { Timestamp.now() },
+        expired: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.defaultTTL = defaultTTL
+        self.maxGroups = maxGroups
         self.clock = clock
         self.expired = expired
+    }
+
+    /// Whether a push to `key` may change it: it exists, or there is room for one more group.
+    public func admits(_ key: GroupingKey) -> Bool {
+        withGroups { $0[key] != nil || $0.count < maxGroups }
     }
 
     /// Why `families`, pushed to `key`, cannot be exposed beside the other
@@ -64,10 +76,12 @@ public final class PushGroups: Sendable {
         }
     }
 
-    /// Records a failed push: a group that did not exist appears, with no metrics.
+    /// Records a failed push: a group that did not exist appears, with no
+    /// metrics, while there is room for it.
     public func failed(_ key: GroupingKey) {
         let now = clock()
         withGroups { groups in
+            guard groups[key] != nil || groups.count < maxGroups else { return }
             var group = groups[key] ?? PushGroup(key: key)
             if groups[key] == nil, defaultTTL > .zero { group.expiresAt = now + defaultTTL.milliseconds }
             group.lastFailure = now

@@ -21,7 +21,10 @@ public func buildApplication(_ configuration: AppConfiguration, logger: Logger =
     let opened = try await openStore(configuration, logger: logger, metrics: metrics)
     let store = opened.storage
     let latestValues = LatestValues(staleness: configuration.expositionStaleness)
-    let pushGroups = PushGroups(defaultTTL: configuration.pushGroupTTL, expired: { metrics.pushGroupsExpired.increment(by: $0) })
+    // Every group is at least a series' worth (its push time): --max-series bounds them too.
+    let pushGroups = PushGroups(
+        defaultTTL: configuration.pushGroupTTL, maxGroups: configuration.series.maxSeries, expired: { metrics.pushGroupsExpired.increment(by: $0) }
+    )
     let hub: LiveHub
     let publishers: [any SamplePublisher]
     if let stream = opened.stream {

@@ -50,6 +50,9 @@ struct PushgatewayController<Context: RequestContext> {
     private func push(_ request: Request, _ change: PushGroups.Change) async throws -> Response {
         let key = try groupingKey(request)
         let intake = intake(for: key)
+        guard groups.admits(key) else {
+            throw intake.reject(.seriesLimit, APIError(.badRequest, "there are \(groups.maxGroups) push groups already: delete some, or push to one of them (the bound is --max-series)"))
+        }
         let batch: ValidatedBatch
         do {
             let ttl = try ttl(request)
@@ -88,7 +91,7 @@ struct PushgatewayController<Context: RequestContext> {
     private func ttl(_ request: Request) throws -> Duration? {
         guard let text = request.headers[.groupTTL] else { return nil }
         guard let ttl = DurationText.duration(text.trimmingCharacters(in: .whitespaces)) else {
-            metrics.rejected(.badGroupingKey)
+            metrics.rejected(.badTTL)
             throw APIError(.badRequest, "Pulsegate-Group-TTL must be a duration such as 90s, 15m or 1h (0: never expires)")
         }
         return ttl

@@ -22,8 +22,10 @@ struct IngestMetrics: Sendable {
         case reservedName = "reserved_name"
         case storeUnavailable = "store_unavailable"
         case badIdempotencyKey = "bad_idempotency_key"
-        /// A Pushgateway push's path or TTL that cannot be read.
+        /// A Pushgateway push's path that cannot be read.
         case badGroupingKey = "bad_grouping_key"
+        /// A Pushgateway push's `Pulsegate-Group-TTL` that cannot be read.
+        case badTTL = "bad_ttl"
         /// A Pushgateway push of a family another group has with another type.
         case inconsistentFamily = "inconsistent_family"
 
