@@ -16,11 +16,7 @@ public enum PrometheusText {
         }
         var samples: [Sample] = []
         var problems: [IngestProblem] = []
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = line.hasSuffix("\r") ? line.dropLast() : line
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+        for (lineNumber, line) in lines(of: text) {
             if line.first == "#" {
                 if let problem = commentProblem(line) { problems.append(IngestProblem(index: lineNumber, field: "comment", reason: problem)) }
                 continue
@@ -40,6 +36,14 @@ public enum PrometheusText {
             return .failure(IngestRejection(.invalidSamples, "\(Set(problems.compactMap(\.index)).count) lines are invalid; nothing was stored", problems: problems))
         }
         return .success(samples)
+    }
+
+    /// The lines worth reading, with their 1-based numbers: a line may end in
+    /// `\r\n`, and blank lines are passed over.
+    static func lines(of text: String) -> some Sequence<(number: Int, line: Substring)> {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().lazy
+            .map { (number: $0.offset + 1, line: $0.element.hasSuffix("\r") ? $0.element.dropLast() : $0.element) }
+            .filter { !$0.line.allSatisfy { $0 == " " || $0 == "\t" } }
     }
 
     /// `# HELP name …` and `# TYPE name kind` must name a valid metric (and a known kind).

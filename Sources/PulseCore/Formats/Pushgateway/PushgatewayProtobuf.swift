@@ -128,7 +128,7 @@ private struct Decoded {
             switch (number, family.type) {
             case (1, _):
                 try ProtobufReader.expect(wireType, .lengthDelimited, field: "Metric.label")
-                labels.append(try Self.label(try reader.lengthDelimited()))
+                labels.append(try ProtobufReader.label(in: try reader.lengthDelimited(), of: "a metric of \(family.name)"))
             case (2, .gauge), (3, .counter), (5, .unknown):
                 try ProtobufReader.expect(wireType, .lengthDelimited, field: "Metric's value")
                 value = .single(try Self.single(try reader.lengthDelimited()))
@@ -164,24 +164,6 @@ private struct Decoded {
         case let .histogram(buckets, _, _): samples += buckets.count + 3
         }
         return PushedMetric(labels: group.exposing(labels), value: value)
-    }
-
-    private static func label(_ bytes: UnsafeRawBufferPointer) throws(ProtobufError) -> Label {
-        var reader = ProtobufReader(bytes)
-        var label = Label("", "")
-        while let (number, wireType) = try reader.nextField() {
-            switch number {
-            case 1:
-                try ProtobufReader.expect(wireType, .lengthDelimited, field: "LabelPair.name")
-                label.name = try reader.string("a label name")
-            case 2:
-                try ProtobufReader.expect(wireType, .lengthDelimited, field: "LabelPair.value")
-                label.value = try reader.string("a label value")
-            default:
-                try reader.skip(wireType)
-            }
-        }
-        return label
     }
 
     /// A double in field `number` of a message (a gauge's, a quantile's, a bucket's).

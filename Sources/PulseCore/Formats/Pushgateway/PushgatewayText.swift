@@ -45,21 +45,17 @@ public enum PushgatewayText {
             return .failure(IngestRejection(.malformed, "the body is not valid UTF-8"))
         }
         var reader = FamilyReader(group: group)
-        var lineCount = 0
         var sampleLines = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineCount += 1
-            let line = line.hasSuffix("\r") ? line.dropLast() : line
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+        for (number, line) in PrometheusText.lines(of: text) {
             if line.first == "#" {
-                reader.comment(line, at: lineCount)
+                reader.comment(line, at: number)
                 continue
             }
             sampleLines += 1
             guard sampleLines <= maxSamples else {
                 return .failure(IngestRejection(.tooManySamples, "more than \(maxSamples) samples in one request: split the request"))
             }
-            reader.sample(line, at: lineCount)
+            reader.sample(line, at: number)
         }
         guard reader.problems.isEmpty else {
             return .failure(IngestRejection(.invalidSamples, "\(Set(reader.problems.compactMap(\.index)).count) lines are invalid; nothing was stored", problems: reader.problems))

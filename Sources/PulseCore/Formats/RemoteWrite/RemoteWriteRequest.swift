@@ -117,30 +117,12 @@ public struct RemoteWriteRequest: Sendable {
                 var labels = ProtobufReader(labelBytes)
                 while let (number, wireType) = try labels.nextField() {
                     guard number == 1 else { try labels.skip(wireType); continue }
-                    var label = ProtobufReader(try labels.lengthDelimited())
-                    series.labels.append(try Self.readLabel(&label, series: index))
+                    series.labels.append(try ProtobufReader.label(in: try labels.lengthDelimited(), of: "timeseries[\(index)]"))
                 }
                 if !scattered, cache != nil { series.labelBytes = Array(labelBytes) }
             }
         }
         self.series.append(series)
-    }
-
-    private static func readLabel(_ reader: inout ProtobufReader, series: Int) throws -> Label {
-        var label = Label("", "")
-        while let (number, wireType) = try reader.nextField() {
-            switch number {
-            case 1:
-                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(series)] label name")
-                label.name = try reader.string("timeseries[\(series)] label name")
-            case 2:
-                try ProtobufReader.expect(wireType, .lengthDelimited, field: "timeseries[\(series)] label value")
-                label.value = try reader.string("timeseries[\(series)] label value")
-            default:
-                try reader.skip(wireType)
-            }
-        }
-        return label
     }
 
     private static func readSample(_ reader: inout ProtobufReader, series: Int) throws -> RawSample {
