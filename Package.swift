@@ -47,6 +47,7 @@ let package = Package(
             name: "PulseStore",
             dependencies: [
                 "CSQLite",
+                "CZlib",
                 "PulseCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,5 +1,4 @@
 import Logging
-import NIOCore
 import PostgresNIO
 import PulseCore
 
@@ -194,28 +193,16 @@ struct WriteTransaction {
         let minute: Int64
     }
 
-    /// The rows, through COPY into a temporary table, then one upsert into `samples`.
+    /// The rows, in one upsert from three arrays, sorted by key (values bound as
+    /// float8 binary: exact bits). Not through COPY: postgres-nio 1.33.2's COPY
+    /// writer traps (a precondition, "Copy mode is only supported for extended
+    /// queries") when the connection leaves copy mode while it writes, as when
+    /// PostgreSQL stops under load, where a query only fails.
     private func insert(_ rows: [RowKey: Double]) async throws {
+        let sorted = rows.sorted { ($0.key.seriesID, $0.key.timestamp) < ($1.key.seriesID, $1.key.timestamp) }
         try await connection.query("""
-            CREATE TEMPORARY TABLE IF NOT EXISTS pulsegate_staging(series_id bigint, ts bigint, value double precision) ON COMMIT DELETE ROWS
-            """, logger: logger)
-        var buffer = ByteBufferAllocator().buffer(capacity: rows.count * 40)
-        for (row, value) in rows {
-            // COPY's text format: tab-separated, one row a line. Swift prints a Double
-            // as the shortest text that reads back as the same bits, which PostgreSQL
-            // reads exactly; values are finite (the model refuses the others).
-            buffer.writeString(String(row.seriesID))
-            buffer.writeInteger(UInt8(ascii: "\t"))
-            buffer.writeString(String(row.timestamp))
-            buffer.writeInteger(UInt8(ascii: "\t"))
-            buffer.writeString(value.description)
-            buffer.writeInteger(UInt8(ascii: "\n"))
-        }
-        try await connection.copyFrom(table: "pulsegate_staging", columns: ["series_id", "ts", "value"], logger: logger) { writer in
-            try await writer.write(buffer)
-        }
-        try await connection.query("""
-            INSERT INTO samples(series_id, ts, value) SELECT series_id, ts, value FROM pulsegate_staging ORDER BY series_id, ts
+            INSERT INTO samples(series_id, ts, value)
+            SELECT * FROM unnest(\(sorted.map(\.key.seriesID))::bigint[], \(sorted.map(\.key.timestamp))::bigint[], \(sorted.map(\.value))::float8[])
             ON CONFLICT (series_id, ts) DO UPDATE SET value = EXCLUDED.value
             """, logger: logger)
     }
