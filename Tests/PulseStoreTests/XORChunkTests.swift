@@ -44,13 +44,13 @@ import Testing
         // Deltas of deltas at each class's edges and just past them (each group sums to 0,
         // so that the delta, 10 s, stays positive), and one that needs 64 bits.
         var dods: [Int64] = [0, 0]
-        for bits in [14, 17, 20] {
+        for bits in XORChunk.deltaClasses.map(\.bits) {
             let edge = Int64(1) << (bits - 1)
             dods += [edge - 1, -(edge - 1), -edge, edge, edge, -edge, -edge - 1, edge + 1]
         }
         dods += [1 << 40, -(1 << 40), 0]
         var timestamp: Int64 = -5_000_000
-        var delta: Int64 = 10_000_000
+        var delta: Int64 = 10_000_000  // more than the largest class's edge
         var samples: Samples = [(timestamp, 1)]
         for dod in dods {
             delta += dod
@@ -78,6 +78,12 @@ import Testing
         let start: Int64 = 1_764_470_000_000
         let constant = XORChunk.encode((0..<120).map { (start + Int64($0) * 1_000, 7.0) })
         #expect(constant.count <= 4 + 2 + 8 + 8 + 2 + 120 * 2 / 8 + 1, "\(constant.count) bytes")
+        // Ticks a few ms off their second, as every scrape's and collector's are: the 5-bit class.
+        var random = SplitMix64(seed: 5)
+        let jittered = XORChunk.encode((0..<600).map { (index: Int) -> (timestamp: Int64, value: Double) in
+            (start + Int64(index) * 1_000 + Int64(random.next() % 5), 7)
+        })
+        #expect(jittered.count <= 4 + 2 + 8 + 8 + 2 + 600, "\(jittered.count) bytes: at most a byte a sample")
         let counter = XORChunk.encode((0..<120).map { (start + Int64($0) * 1_000, Double(1_000 + $0 * 3)) })
         #expect(Double(counter.count) / 120 < 3, "\(counter.count) bytes for 120 counter samples")
     }

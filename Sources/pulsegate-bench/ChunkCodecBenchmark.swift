@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import PulseStore
+import PulseTestSupport
+
+/// `XORChunk`, the chunk codec, on the kinds of data issue 17 names: bytes
+/// per sample, and encode and decode time, per chunk size. The codec alone:
+/// what a chunk costs in the SQLite file (its row, the table's index) comes on top.
+struct ChunkCodecBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chunk-codec",
+        abstract: "XORChunk: bytes per sample and ns per sample, by kind of data and chunk size."
+    )
+
+    @Option(parsing: .upToNextOption, help: "Samples per chunk, each measured.") var sizes: [Int] = [120, 600, 3_600]
+    @Option(help: "Series per kind.") var series = 20
+    @Option(help: "Samples per series (1 s apart).") var samples = 7_200
+    @Option(help: "Runs of the timing; medians are reported.") var runs = 3
+    @Option(help: "Recorded samples too: an OpenMetrics file, gzipped (scripts/record_host_fixture.py writes one).") var openmetrics: String?
+
+    typealias Samples = [(timestamp: Int64, value: Double)]
+
+    func run() async throws {
+        var random = SplitMix64(seed: 1_764_470)
+        let start: Int64 = 1_764_470_000_000
+        // A scrape or collector tick lands within a few ms of its second.
+        let times = { (random: inout SplitMix64) in (0..<samples).map { start + Int64($0) * 1_000 + Int64(random.next() % 5) } }
+        var kinds: [(String, [Samples])] = []
+        kinds.append(("integer gauges", (0..<series).map { _ in
+            var level = Double(random.next() % 500)
+            return times(&random).map { ($0, { level = max(0, level + Double(Int(random.next() % 7) - 3)); return level }()) }
+        }))
+        kinds.append(("counters", (0..<series).map { _ in
+            var total = Double(random.next() % 100_000)
+            return times(&random).map { ($0, { total += Double(random.next() % 40); return total }()) }
+        }))
+        kinds.append(("noisy floats", (0..<series).map { _ in
+            times(&random).map { ($0, Double(random.next() >> 11) / Double(1 << 53)) }
+        }))
+        if let openmetrics {
+            kinds.insert(("recorded (\((openmetrics as NSString).lastPathComponent))", try Self.recorded(openmetrics)), at: 0)
+        }
+        print("chunk-codec: \(series) series × \(samples) samples of each kind, 1 s apart; chunk sizes \(sizes); \(runs) runs")
+        for (kind, data) in kinds {
+            for size in sizes {
+                let chunks = data.flatMap { series in stride(from: 0, to: series.count, by: size).map { Array(series[$0..<min($0 + size, series.count)]) } }
+                let encoded = chunks.map { XORChunk.encode($0) }
+                let bytes = encoded.reduce(0) { $0 + $1.count }
+                let count = chunks.reduce(0) { $0 + $1.count }
+                guard try encoded.map({ try XORChunk.decode($0) }).joined().map(\.value.bitPattern) == chunks.joined().map(\.value.bitPattern) else {
+                    throw BenchError("a chunk did not decode to what was encoded")
+                }
+                var encode: [Double] = [], decode: [Double] = []
+                for _ in 0..<runs {
+                    encode.append(try Self.nanosecondsPerSample(count: count) { for chunk in chunks { _ = XORChunk.encode(chunk) } })
+                    decode.append(try Self.nanosecondsPerSample(count: count) {
+                        for chunk in encoded {
+                            try chunk.withUnsafeBytes { buffer in
+                                var decoder = try XORChunk.Decoder(buffer)
+                                while try decoder.next() != nil {}
+                            }
+                        }
+                    })
+                }
+                print("result: \(kind), \(size) samples a chunk: \(Measure.format(Double(bytes) / Double(count), 2)) bytes/sample, encode \(Measure.format(Measure.median(encode), 1)) ns/sample, decode \(Measure.format(Measure.median(decode), 1)) ns/sample")
+            }
+        }
+    }
+
+    /// Each series' samples of an OpenMetrics file (`name{labels} value seconds.millis` lines), in file order.
+    static func recorded(_ path: String) throws -> [Samples] {
+        let gunzip = Process()
+        gunzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gunzip.arguments = ["-dc", path]
+        let pipe = Pipe()
+        gunzip.standardOutput = pipe
+        try gunzip.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        gunzip.waitUntilExit()
+        var bySeries: [Substring: Samples] = [:]
+        var order: [Substring] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, let value = Double(fields[fields.count - 2]) else { throw BenchError("not an OpenMetrics sample: \(line.prefix(80))") }
+            let time = fields[fields.count - 1].split(separator: ".")
+            guard let seconds = Int64(time[0]), let millis = Int64(time.count > 1 ? time[1] : "0") else { throw BenchError("no timestamp: \(line.prefix(80))") }
+            let key = fields.dropLast(2).joined(separator: " ")[...]
+            if bySeries[key] == nil { order.append(key) }
+            bySeries[key, default: []].append((seconds * 1_000 + millis, value))
+        }
+        return order.map { bySeries[$0]! }
+    }
+
+    static func nanosecondsPerSample(count: Int, _ body: () throws -> Void) throws -> Double {
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure(body)
+        return Double(elapsed.components.seconds) * 1e9 / Double(count) + Double(elapsed.components.attoseconds) / 1e9 / Double(count)
+    }
+}
