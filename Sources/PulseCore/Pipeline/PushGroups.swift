@@ -97,7 +97,9 @@ public final class PushGroups: Sendable {
 
     /// The live groups, sorted by their labels.
     public func list() -> [PushGroup] {
-        withGroups { groups in groups.values.sorted { Self.precedes($0.exposedLabels, $1.exposedLabels) } }
+        withGroups { groups in
+            groups.values.map { ($0.exposedLabels, $0) }.sorted { Self.precedes($0.0, $1.0) }.map(\.1)
+        }
     }
 
     /// Every family of every live group, with the groups' own, each as its text.

@@ -124,8 +124,14 @@ private struct FamilyReader {
     private(set) var firstLines: [String: [Int]] = [:]
     /// Families given a `# TYPE`.
     private var typed: Set<String> = []
-    /// Metrics whose `_sum` / `_count` were given, by family and labels, so that twice is caught.
-    private var given: Set<String> = []
+    /// The single values, `_sum`s and `_count`s given so far, so that one given twice is caught.
+    private var given: Set<Given> = []
+
+    private struct Given: Hashable {
+        let family: String
+        let labels: [Label]
+        let role: Role
+    }
     private(set) var problems: [IngestProblem] = []
 
     init(group: GroupingKey) {
@@ -213,7 +219,7 @@ private struct FamilyReader {
         metricIndex[familyName] = index
         // A count is a whole number in Prometheus's data model: Pushgateway truncates it.
         let value = role == .count || role == .bucket ? line.value.rounded(.towardZero) : line.value
-        if let problem = Self.add(value, bound: bound, as: role, to: &family.metrics[metricAt].value, given: &given, key: "\(familyName)\(labels)") {
+        if let problem = Self.add(value, bound: bound, as: role, to: &family.metrics[metricAt].value, given: &given, key: Given(family: familyName, labels: labels, role: role)) {
             self.problem(number, "metric", "\(line.name)\(LabelText.encode(line.labels)) \(problem)")
         }
         byName[familyName] = family
@@ -242,7 +248,7 @@ private struct FamilyReader {
     }
 
     /// Puts one line's value where its role says; why not, when the metric already has it.
-    private static func add(_ value: Double, bound: Double?, as role: Role, to metric: inout PushedMetric.Value, given: inout Set<String>, key: String) -> String? {
+    private static func add(_ value: Double, bound: Double?, as role: Role, to metric: inout PushedMetric.Value, given: inout Set<Given>, key: Given) -> String? {
         let twice = "was pushed before with the same name and label values"
         switch (role, metric) {
         case (.value, .single):
@@ -257,16 +263,16 @@ private struct FamilyReader {
             buckets.append(.init(bound!, value))
             metric = .histogram(buckets: buckets, sum: sum, count: count)
         case (.sum, .summary(let quantiles, _, let count)):
-            guard given.insert(key + "_sum").inserted else { return twice }
+            guard given.insert(key).inserted else { return twice }
             metric = .summary(quantiles: quantiles, sum: value, count: count)
         case (.count, .summary(let quantiles, let sum, _)):
-            guard given.insert(key + "_count").inserted else { return twice }
+            guard given.insert(key).inserted else { return twice }
             metric = .summary(quantiles: quantiles, sum: sum, count: value)
         case (.sum, .histogram(let buckets, _, let count)):
-            guard given.insert(key + "_sum").inserted else { return twice }
+            guard given.insert(key).inserted else { return twice }
             metric = .histogram(buckets: buckets, sum: value, count: count)
         case (.count, .histogram(let buckets, let sum, _)):
-            guard given.insert(key + "_count").inserted else { return twice }
+            guard given.insert(key).inserted else { return twice }
             metric = .histogram(buckets: buckets, sum: sum, count: value)
         default:
             return "does not fit its family's type"
