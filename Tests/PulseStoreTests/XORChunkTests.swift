@@ -44,7 +44,7 @@ import Testing
         // Deltas of deltas at each class's edges and just past them (each group sums to 0,
         // so that the delta, 10 s, stays positive), and one that needs 64 bits.
         var dods: [Int64] = [0, 0]
-        for bits in XORChunk.deltaClasses.map(\.bits) {
+        for bits in XORChunk.timestampClasses.classes {
             let edge = Int64(1) << (bits - 1)
             dods += [edge - 1, -(edge - 1), -edge, edge, edge, -edge, -edge - 1, edge + 1]
         }
@@ -86,6 +86,34 @@ import Testing
         #expect(jittered.count <= 4 + 2 + 8 + 8 + 2 + 600, "\(jittered.count) bytes: at most a byte a sample")
         let counter = XORChunk.encode((0..<120).map { (start + Int64($0) * 1_000, Double(1_000 + $0 * 3)) })
         #expect(Double(counter.count) / 120 < 3, "\(counter.count) bytes for 120 counter samples")
+    }
+
+    /// Whole numbers: their deltas (or deltas of deltas) at every class's edges,
+    /// scaled by a common divisor, the largest a Double holds exactly, and -0,
+    /// which sends its chunk back to XOR.
+    @Test func wholeNumbersComeBackExactly() throws {
+        let start: Int64 = 1_764_470_000_000
+        var steps: [Int64] = [0, 1, -1]
+        for bits in XORChunk.integerClasses.classes {
+            let edge = Int64(1) << (bits - 1)
+            steps += [edge - 1, -edge, edge, -edge - 1]
+        }
+        var level: Int64 = 0
+        let values = steps.map { (step: Int64) -> Double in level += step; return Double(level) }
+        for scale in [1.0, 4_096.0, -3.0] {
+            try roundTrip(values.enumerated().map { (start + Int64($0.offset) * 1_000, $0.element * scale) }, "steps × \(scale)")
+        }
+        try roundTrip([(start, 0x1p53), (start + 1, -0x1p53), (start + 2, 0x1p53), (start + 3, 0)], "the largest whole numbers")
+        try roundTrip([(start, 0x1p53 + 2), (start + 1, 1)], "beyond 2^53: XOR")
+        try roundTrip([(start, 5), (start + 1, -0.0), (start + 2, 7)], "-0 among whole numbers")
+        // Memory in pages: the divisor makes each change a few bits.
+        var random = SplitMix64(seed: 8)
+        var bytes = 24_000_000_000.0
+        let memory = XORChunk.encode((0..<600).map { (index: Int) -> (timestamp: Int64, value: Double) in
+            bytes += Double(Int(random.next() % 64) - 32) * 4_096
+            return (start + Int64(index) * 1_000, bytes)
+        })
+        #expect(memory.count <= 900, "\(memory.count) bytes for 600 changes of up to 32 pages: 1.5 bytes a sample at most")
     }
 
     @Test func damagedBytesAreAnErrorNeverWrongNumbers() throws {
