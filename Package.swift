@@ -148,7 +148,9 @@ let package = Package(
                 // Only for the benchmark that measures the hand decoder against generated code.
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
-            exclude: ["Protobuf/remote.proto"]  // the source of Protobuf/remote.pb.swift, generated once and committed
+            // remote.proto: the source of Protobuf/remote.pb.swift, generated once and committed;
+            // Fixtures/: recorded data the benchmarks read at run time.
+            exclude: ["Protobuf/remote.proto", "Fixtures"]
         ),
         // The live benchmark's load client and reference broadcaster, in C on epoll (see their main.c).
         .executableTarget(name: "pulsegate-wsload", linkerSettings: [.linkedLibrary("z")]),

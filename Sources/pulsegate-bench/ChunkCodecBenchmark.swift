@@ -16,7 +16,8 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
     @Option(help: "Series per kind.") var series = 20
     @Option(help: "Samples per series (1 s apart).") var samples = 7_200
     @Option(help: "Runs of the timing; medians are reported.") var runs = 3
-    @Option(help: "Recorded samples too: an OpenMetrics file, gzipped (scripts/record_host_fixture.py writes one).") var openmetrics: String?
+    @Option(help: "Recorded samples too: an OpenMetrics file, gzipped (scripts/record_host_fixture.py writes one); \"\" for none.")
+    var openmetrics = "Sources/pulsegate-bench/Fixtures/host-collector-1s.om.gz"
 
     typealias Samples = [(timestamp: Int64, value: Double)]
 
@@ -37,7 +38,7 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
         kinds.append(("noisy floats", (0..<series).map { _ in
             times(&random).map { ($0, Double(random.next() >> 11) / Double(1 << 53)) }
         }))
-        if let openmetrics {
+        if !openmetrics.isEmpty {
             kinds.insert(("recorded (\((openmetrics as NSString).lastPathComponent))", try Self.recorded(openmetrics)), at: 0)
         }
         print("chunk-codec: \(series) series × \(samples) samples of each kind, 1 s apart; chunk sizes \(sizes); \(runs) runs")
