@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSQLite
 import Foundation
 import PulseStore
 import PulseTestSupport
@@ -63,9 +64,55 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
                         }
                     })
                 }
-                print("result: \(kind), \(size) samples a chunk: \(Measure.format(Double(bytes) / Double(count), 2)) bytes/sample, encode \(Measure.format(Measure.median(encode), 1)) ns/sample, decode \(Measure.format(Measure.median(decode), 1)) ns/sample")
+                let rows = data.indices.flatMap { series in
+                    stride(from: 0, to: data[series].count, by: size).map { (Int64(series + 1), Array(data[series][$0..<min($0 + size, data[series].count)])) }
+                }
+                let files = Self.Layout.allCases.map { layout in
+                    "\(layout.rawValue) \(Measure.format(Double(Self.fileBytes(rows, layout: layout)) / Double(count), 2))"
+                }.joined(separator: ", ")
+                print("result: \(kind), \(size) samples a chunk: \(Measure.format(Double(bytes) / Double(count), 2)) bytes/sample (in a SQLite file: \(files)), encode \(Measure.format(Measure.median(encode), 1)) ns/sample, decode \(Measure.format(Measure.median(decode), 1)) ns/sample")
             }
         }
+    }
+
+    /// How chunk rows may sit in SQLite: the blob inside a WITHOUT ROWID table's
+    /// key b-tree (whose rows keep about 1 KB in the page, the rest in overflow
+    /// pages), or in a rowid table beside an index on the key.
+    enum Layout: String, CaseIterable {
+        case withoutRowID = "without rowid"
+        case rowid = "rowid + index"
+    }
+
+    /// The size of a SQLite file (4 KiB pages, no journal left) holding `rows` as chunks.
+    static func fileBytes(_ rows: [(series: Int64, samples: Samples)], layout: Layout) -> Int {
+        let path = NSTemporaryDirectory() + "pulsegate-chunks-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let db = RawSQLite(path: path)
+            db.exec("PRAGMA journal_mode = DELETE")
+            switch layout {
+            case .withoutRowID:
+                db.exec("CREATE TABLE chunks(series_id INTEGER, start_ts INTEGER, end_ts INTEGER, count INTEGER, data BLOB, PRIMARY KEY(series_id, start_ts)) WITHOUT ROWID")
+            case .rowid:
+                db.exec("CREATE TABLE chunks(id INTEGER PRIMARY KEY, series_id INTEGER, start_ts INTEGER, end_ts INTEGER, count INTEGER, data BLOB)")
+                db.exec("CREATE UNIQUE INDEX chunks_key ON chunks(series_id, start_ts)")
+            }
+            db.exec("BEGIN")
+            let insert = db.prepare("INSERT INTO chunks(series_id, start_ts, end_ts, count, data) VALUES (?, ?, ?, ?, ?)")
+            for (series, samples) in rows {
+                let chunk = XORChunk.encode(samples)
+                sqlite3_bind_int64(insert, 1, series)
+                sqlite3_bind_int64(insert, 2, samples.first!.timestamp)
+                sqlite3_bind_int64(insert, 3, samples.last!.timestamp)
+                sqlite3_bind_int64(insert, 4, Int64(samples.count))
+                _ = chunk.withUnsafeBytes { sqlite3_bind_blob(insert, 5, $0.baseAddress, Int32($0.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+                guard sqlite3_step(insert) == SQLITE_DONE else { fatalError(String(cString: sqlite3_errmsg(db.db))) }
+                sqlite3_reset(insert)
+            }
+            sqlite3_finalize(insert)
+            db.exec("COMMIT")
+        }
+        return ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
     }
 
     /// Each series' samples of an OpenMetrics file (`name{labels} value seconds.millis` lines), in file order.
