@@ -127,7 +127,7 @@ public final class PushGroups: Sendable {
     /// must leave them to the groups.
     public func heldSeries() -> Set<SeriesKey> {
         var keys: Set<SeriesKey> = []
-        for group in list() {
+        for group in withGroups({ Array($0.values) }) {  // any order: no sort
             for family in group.families.values {
                 for metric in family.metrics {
                     for sample in PushgatewayText.samples(of: metric, in: family, at: 0) { keys.insert(sample.key) }

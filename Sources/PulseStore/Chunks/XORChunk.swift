@@ -26,7 +26,7 @@ import CZlib
 /// stays -0, every NaN its payload (a chunk holding either is XOR-coded).
 public enum XORChunk {
     /// How a chunk's values are written.
-    enum ValueCoding: UInt64, CaseIterable {
+    enum ValueCoding: UInt64 {
         case xor = 0
         case deltas = 1
         case deltasOfDeltas = 2
