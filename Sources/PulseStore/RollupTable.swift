@@ -64,23 +64,17 @@ enum RollupTable {
         }
     }
 
-    /// Folds the raw rows of one series with `from <= ts <= to` into per-minute
+    /// Folds the stored samples (`StoredPoints`) of one series with `from <= ts <= to` into per-minute
     /// rollups, calling `body` once per non-empty minute, ascending.
     static func foldRaw(
         seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection,
         _ body: (_ minute: Int64, MinuteRollup) -> Void
     ) throws {
-        let statement = try connection.cached(
-            "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts"
-        )
-        defer { statement.reset() }
-        statement.bind(seriesID, at: 1)
-        statement.bind(from, at: 2)
-        statement.bind(to, at: 3)
         try withoutActuallyEscaping(body) { body in
             var folder = MinuteFolder(body)
-            while try statement.step() {
-                folder.add(timestamp: statement.int64(at: 0), value: statement.double(at: 1))
+            try StoredPoints.forEach(seriesID: seriesID, from: from, to: to, on: connection) { timestamp, value in
+                folder.add(timestamp: timestamp, value: value)
+                return true
             }
             folder.finish()
         }

@@ -37,6 +37,13 @@ final class SQLiteStatement {
         sqlite3_bind_text(handle, index, value, -1, transient)
     }
 
+    func bind(_ bytes: [UInt8], at index: Int32) {
+        bytes.withUnsafeBytes { buffer in
+            // A zero-length blob, not NULL, for an empty array (whose base address may be nil).
+            _ = sqlite3_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), transient)
+        }
+    }
+
     /// Advances to the next row: true when there is one, false when done.
     func step() throws -> Bool {
         switch sqlite3_step(handle) {
@@ -66,6 +73,14 @@ final class SQLiteStatement {
 
     func double(at column: Int32) -> Double {
         sqlite3_column_double(handle, column)
+    }
+
+    /// The bytes of a blob column, valid until the statement steps or resets:
+    /// read them in place, without a copy.
+    func blob(at column: Int32) -> UnsafeRawBufferPointer {
+        let base = sqlite3_column_blob(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return UnsafeRawBufferPointer(start: count > 0 ? base : nil, count: count)
     }
 
     func string(at column: Int32) -> String {

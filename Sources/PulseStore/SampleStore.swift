@@ -72,6 +72,14 @@ public final class SampleStore: SampleStorage, Sendable {
         try await writer.flush()
     }
 
+    /// Moves every sample stored so far into compressed chunks, whatever its
+    /// age, and returns when done: the writer otherwise leaves recent samples
+    /// in the head (see `ChunkPolicy`). For benchmarks and checks that measure
+    /// the file as it settles; writes keep being taken meanwhile.
+    public func compactAll() async {
+        await writer.compactAll()
+    }
+
     /// Deletes raw samples older than the retention and rollups older than theirs,
     /// relative to `now` (ms), and returns how many raw samples went. Raw samples
     /// go by whole minutes (the cutoff rounds down to one), so that each minute
@@ -81,7 +89,7 @@ public final class SampleStore: SampleStorage, Sendable {
         let rawCutoff = MinuteRollup.minute(of: max(0, now - configuration.retention.milliseconds))
         let rollupRetention = max(configuration.rollupRetention, configuration.retention)
         let rollupCutoff = max(0, now - rollupRetention.milliseconds)
-        let deleted = try await writer.delete(from: .samples, olderThan: rawCutoff, chunk: configuration.retentionChunk)
+        let deleted = try await writer.delete(from: .raw, olderThan: rawCutoff, chunk: configuration.retentionChunk)
         let rollupsDeleted = try await writer.delete(from: .rollups, olderThan: rollupCutoff, chunk: configuration.retentionChunk)
         if deleted > 0 || rollupsDeleted > 0 {
             logger.debug("retention deleted rows", metadata: [

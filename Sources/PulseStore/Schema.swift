@@ -41,16 +41,43 @@ enum Schema {
             PRIMARY KEY(series_id, bucket)
         ) WITHOUT ROWID;
         """, backfill: backfillRollups),
+        // 3: compressed chunks (XORChunk), and a new head for the rows not yet in one.
+        // The head's value column has no type: with REAL affinity SQLite stores a
+        // whole-number double as an integer, and -0 comes back as 0. The rows
+        // of `samples` stay where they are and move into chunks in the
+        // background (the writer's compaction): a large file opens at once.
+        Migration(sql: """
+        CREATE TABLE head(
+            series_id INTEGER NOT NULL,
+            ts        INTEGER NOT NULL,  -- milliseconds since the Unix epoch
+            value     NOT NULL,          -- a double, stored as written
+            PRIMARY KEY(series_id, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE chunks(
+            series_id INTEGER NOT NULL,
+            first_ts  INTEGER NOT NULL,
+            last_ts   INTEGER NOT NULL,
+            count     INTEGER NOT NULL,
+            data      BLOB NOT NULL      -- XORChunk; a rowid table keeps it on the row's page
+        );
+        CREATE UNIQUE INDEX chunks_by_end ON chunks(series_id, last_ts);
+        """),
     ]
 
     /// Rolls up the raw rows already stored. In Swift rather than SQL, so that the
     /// sums are folded exactly as the writer folds them (see `MinuteRollup`).
+    /// It reads `samples` itself: the tables that later migrations add are not there yet.
     private static func backfillRollups(_ connection: SQLiteConnection) throws {
         let series = try connection.prepare("SELECT id FROM series")
+        let rows = try connection.prepare("SELECT ts, value FROM samples WHERE series_id = ?1 ORDER BY ts")
         while try series.step() {
             let id = series.int64(at: 0)
             var rollups: [(Int64, MinuteRollup)] = []
-            try RollupTable.foldRaw(seriesID: id, from: 0, to: Int64.max, on: connection) { rollups.append(($0, $1)) }
+            var folder = MinuteFolder { rollups.append(($0, $1)) }
+            rows.bind(id, at: 1)
+            while try rows.step() { folder.add(timestamp: rows.int64(at: 0), value: rows.double(at: 1)) }
+            rows.reset()
+            folder.finish()
             for (minute, rollup) in rollups {
                 try RollupTable.store(rollup, seriesID: id, minute: minute, on: connection)
             }

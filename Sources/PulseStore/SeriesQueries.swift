@@ -23,19 +23,7 @@ enum SeriesQueries {
     /// The stored points of one series with `from <= ts <= to`, ascending; at most
     /// `limit` of them when given (the caller asks one more than it allows, to know).
     static func raw(seriesID: Int64, from: Int64, to: Int64, limit: Int? = nil, on connection: SQLiteConnection) throws -> [Point] {
-        let statement = try connection.cached(
-            "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts LIMIT ?4"
-        )
-        defer { statement.reset() }
-        statement.bind(seriesID, at: 1)
-        statement.bind(from, at: 2)
-        statement.bind(to, at: 3)
-        statement.bind(Int64(limit ?? -1), at: 4)
-        var points: [Point] = []
-        while try statement.step() {
-            points.append(Point(statement.int64(at: 0), statement.double(at: 1)))
-        }
-        return points
+        try StoredPoints.points(seriesID: seriesID, from: from, to: to, limit: limit, on: connection)
     }
 
     /// Series whose metric starts with `prefix`, sorted, with their latest sample's ts
@@ -50,16 +38,25 @@ enum SeriesQueries {
         defer { statement.reset() }
         statement.bind(prefix, at: 1)
         statement.bind(PrefixRange.upperBound(of: prefix), at: 2)
-        let latest = try connection.cached("SELECT ts FROM samples WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1")
         var found: [SeriesInfo] = []
         while found.count < limit, try statement.step() {
             guard let labels = LabelJSON.decode(statement.string(at: 2)) else { continue }
-            latest.bind(statement.int64(at: 0), at: 1)
-            defer { latest.reset() }
-            guard try latest.step() else { continue }
-            found.append(SeriesInfo(key: SeriesKey(metric: statement.string(at: 1), labels: labels), lastTimestamp: latest.int64(at: 0)))
+            guard let latest = try latestTimestamp(seriesID: statement.int64(at: 0), on: connection) else { continue }
+            found.append(SeriesInfo(key: SeriesKey(metric: statement.string(at: 1), labels: labels), lastTimestamp: latest))
         }
         return found
+    }
+
+    /// The ts of the series' latest stored sample, wherever it is.
+    static func latestTimestamp(seriesID: Int64, on connection: SQLiteConnection) throws -> Int64? {
+        var latest = try ChunkTable.latestTimestamp(seriesID: seriesID, on: connection)
+        for table in ["head", "samples"] {
+            let statement = try connection.cached("SELECT ts FROM \(table) WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1")
+            defer { statement.reset() }
+            statement.bind(seriesID, at: 1)
+            if try statement.step() { latest = max(latest ?? .min, statement.int64(at: 0)) }
+        }
+        return latest
     }
 
     /// One point per non-empty bucket of `step` ms, for the samples with
@@ -67,7 +64,7 @@ enum SeriesQueries {
     /// queries do not shift) and its point carries that start as its time.
     ///
     /// A step of whole minutes is computed from per-minute rollups (see
-    /// `downsampledByMinutes`); any other step by SQL over the raw rows.
+    /// `downsampledByMinutes`); any other step by folding the stored samples.
     static func downsampled(
         seriesID: Int64, from: Int64, to: Int64, step: Int64, aggregation: Aggregation,
         useRollups: Bool = true, on connection: SQLiteConnection
@@ -78,17 +75,22 @@ enum SeriesQueries {
                 useRollups: useRollups, on: connection
             )
         }
-        let statement = try connection.cached(downsampleSQL(aggregation))
-        defer { statement.reset() }
-        statement.bind(seriesID, at: 1)
-        statement.bind(from, at: 2)
-        statement.bind(to, at: 3)
-        statement.bind(step, at: 4)
-        var points: [Point] = []
-        while try statement.step() {
-            points.append(Point(statement.int64(at: 0), statement.double(at: 1)))
+        // Each bucket folds its samples in ts order as SQLite's aggregates did
+        // over the rows (a plain running sum; the first of equal minima or
+        // maxima kept), so that answers did not change when rows became chunks.
+        // Timestamps are never negative (the model refuses them), so integer
+        // division rounds down and buckets align.
+        var buckets: [(start: Int64, rollup: MinuteRollup)] = []
+        try StoredPoints.forEach(seriesID: seriesID, from: from, to: to, on: connection) { timestamp, value in
+            let start = timestamp / step * step
+            if let last = buckets.indices.last, buckets[last].start == start {
+                buckets[last].rollup.add(timestamp: timestamp, value: value)
+            } else {
+                buckets.append((start, MinuteRollup(timestamp: timestamp, value: value)))
+            }
+            return true
         }
-        return points
+        return buckets.map { Point($0.start, $0.rollup.value(aggregation)) }
     }
 
     /// Buckets made of per-minute rollups: the stored ones for the minutes that
@@ -116,25 +118,5 @@ enum SeriesQueries {
             try RollupTable.foldRaw(seriesID: seriesID, from: from, to: to, on: connection) { buckets.add($0, $1) }
         }
         return buckets.points(aggregation)
-    }
-
-    /// The SQL for one aggregation. Timestamps are never negative (the model
-    /// refuses them), so integer division rounds down and buckets align.
-    static func downsampleSQL(_ aggregation: Aggregation) -> String {
-        let value: String
-        switch aggregation {
-        case .avg: value = "avg(value)"
-        case .min: value = "min(value)"
-        case .max: value = "max(value)"
-        case .sum: value = "sum(value)"
-        case .count: value = "count(*)"
-        // SQLite takes a bare column from the row that max() picked: the latest sample.
-        case .last: value = "value, max(ts)"
-        }
-        return """
-            SELECT (ts / ?4) * ?4 AS bucket, \(value) FROM samples
-            WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3
-            GROUP BY bucket ORDER BY bucket
-            """
     }
 }

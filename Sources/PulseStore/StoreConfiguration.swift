@@ -18,6 +18,8 @@ public struct StoreConfiguration: Sendable {
     public var maxPendingSamples: Int
     /// Read-only connections (and threads) for queries.
     public var readers: Int
+    /// How head rows become chunks: a design constant, not a flag (tests shrink it).
+    var chunkPolicy = ChunkPolicy.standard
 
     public init(
         path: String = "data/pulsegate.sqlite",

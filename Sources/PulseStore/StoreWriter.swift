@@ -20,6 +20,12 @@ import PulseCore
 /// The same transaction keeps the per-minute rollups of the series it touches
 /// (`RollupBatch`), so rollups and raw rows never disagree.
 ///
+/// Samples land in the `head` table; between commits the thread moves closed
+/// head rows into compressed chunks, a series and a bounded number of rows per
+/// transaction (`CompactionQueue`, `Compaction`), and moves the rows of a
+/// schema-2 file into chunks the same way. Under load, commits and
+/// compaction steps take turns.
+///
 /// SQLite calls block, so they run on this dedicated thread, never on a
 /// SwiftNIO event loop or in the cooperative pool.
 final class StoreWriter: @unchecked Sendable {
@@ -42,6 +48,7 @@ final class StoreWriter: @unchecked Sendable {
     private var queuedMinTimestamp: Int64?
     private var committingMinTimestamp: Int64?
     private var retentionRequests: [RetentionRequest] = []
+    private var compactAllWaiters: [CheckedContinuation<Void, Never>] = []
     private var stopping = false
     private var stopped = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
@@ -53,9 +60,14 @@ final class StoreWriter: @unchecked Sendable {
     /// Raw rows before this ts (a whole minute) have been deleted by retention.
     private var rawFloor: Int64 = 0
     private var latestRollups = LatestRollups()
+    private var compactions: CompactionQueue
+    /// Set while a `compactAll()` runs: every step moves every row it finds.
+    private var compactingAll = false
+    /// A compaction step is owed before the next commit (they take turns).
+    private var compactionOwed = false
 
     private static let insertSampleSQL = """
-        INSERT INTO samples(series_id, ts, value) VALUES (?1, ?2, ?3)
+        INSERT INTO head(series_id, ts, value) VALUES (?1, ?2, ?3)
         ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value
         """
     private static let insertSeriesSQL = """
@@ -76,6 +88,7 @@ final class StoreWriter: @unchecked Sendable {
         self.batchAge = configuration.batchAge.seconds
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
         self.logger = logger
+        self.compactions = CompactionQueue(policy: configuration.chunkPolicy)
         self.seriesIDs = try Self.loadSeries(connection)
         // Threads start last: a throwing init must not leave one running (it would
         // keep the process alive).
@@ -125,6 +138,22 @@ final class StoreWriter: @unchecked Sendable {
                     return
                 }
                 retentionRequests.append(RetentionRequest(table: table, cutoff: cutoff, chunk: max(1, chunk), continuation: continuation))
+                condition.signal()
+            }
+        }
+    }
+
+    /// Moves every head row (and every row of schema 2) into chunks, whatever
+    /// its age, and returns when none is left: for benchmarks and tests that
+    /// measure or check the compacted file. Writes keep flowing meanwhile.
+    func compactAll() async {
+        await withCheckedContinuation { continuation in
+            condition.withLock {
+                if stopping {
+                    continuation.resume()
+                    return
+                }
+                compactAllWaiters.append(continuation)
                 condition.signal()
             }
         }
@@ -200,20 +229,26 @@ final class StoreWriter: @unchecked Sendable {
     private enum Work {
         case commit([QueuedWrite])
         case retentionStep
+        case compactionStep(CompactionQueue.Task)
+        case compactAll([CheckedContinuation<Void, Never>])
         case stop
     }
 
     private func run() {
+        queueRowsLeftByEarlierRuns()
         while true {
             switch nextWork() {
             case let .commit(writes):
-                commitInBatches(writes)
-                condition.withLock {
-                    stats.committingSamples = 0
-                    committingMinTimestamp = nil
-                }
+                commitTaken(writes)
+                compactionOwed = !compactions.isEmpty
             case .retentionStep:
                 runRetentionStep()
+            case let .compactionStep(task):
+                compactionOwed = false
+                runCompactionStep(task)
+            case let .compactAll(waiters):
+                runCompactAll()
+                for waiter in waiters { waiter.resume() }
             case .stop:
                 finishStopping()
                 return
@@ -227,16 +262,10 @@ final class StoreWriter: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            let aged = queuedSince.map { Date().timeIntervalSince($0) >= batchAge } ?? false
-            if !queue.isEmpty && (stopping || queuedWaiters > 0 || queuedSamples >= batchSize || aged) {
-                let writes = queue
-                queue = []
-                stats.committingSamples = queuedSamples
-                committingMinTimestamp = queuedMinTimestamp
-                queuedMinTimestamp = nil
-                queuedSamples = 0
-                queuedWaiters = 0
-                queuedSince = nil
+            if isCommitDue, compactionOwed, !stopping, let task = compactions.next() {
+                return .compactionStep(task)
+            }
+            if let writes = takeDueCommit() {
                 return .commit(writes)
             }
             if stopping {
@@ -248,11 +277,50 @@ final class StoreWriter: @unchecked Sendable {
             if retention != nil {
                 return .retentionStep
             }
-            if let since = queuedSince {
-                _ = condition.wait(until: since.addingTimeInterval(batchAge))
-            } else {
-                condition.wait()
+            if !compactAllWaiters.isEmpty {
+                defer { compactAllWaiters = [] }
+                return .compactAll(compactAllWaiters)
             }
+            compactions.sweep(now: .now)
+            if let task = compactions.next() {
+                return .compactionStep(task)
+            }
+            // Heads waiting to be compacted are swept once a second, idle or not.
+            let sweep = compactions.hasHeads ? Date().addingTimeInterval(1) : nil
+            switch (queuedSince.map { $0.addingTimeInterval(batchAge) }, sweep) {
+            case let (due?, sweep?): _ = condition.wait(until: min(due, sweep))
+            case let (due?, nil), let (nil, due?): _ = condition.wait(until: due)
+            case (nil, nil): condition.wait()
+            }
+        }
+    }
+
+    /// Whether what is queued must be committed now. Call with `condition` locked.
+    private var isCommitDue: Bool {
+        let aged = queuedSince.map { Date().timeIntervalSince($0) >= batchAge } ?? false
+        return !queue.isEmpty && (stopping || queuedWaiters > 0 || queuedSamples >= batchSize || aged)
+    }
+
+    /// Takes what is queued when it is due. Call with `condition` locked.
+    private func takeDueCommit() -> [QueuedWrite]? {
+        guard isCommitDue else { return nil }
+        let writes = queue
+        queue = []
+        stats.committingSamples = queuedSamples
+        committingMinTimestamp = queuedMinTimestamp
+        queuedMinTimestamp = nil
+        queuedSamples = 0
+        queuedWaiters = 0
+        queuedSince = nil
+        return writes
+    }
+
+    /// Commits writes taken from the queue, then says that none is in flight.
+    private func commitTaken(_ writes: [QueuedWrite]) {
+        commitInBatches(writes)
+        condition.withLock {
+            stats.committingSamples = 0
+            committingMinTimestamp = nil
         }
     }
 
@@ -281,11 +349,11 @@ final class StoreWriter: @unchecked Sendable {
         let started = ContinuousClock.now
         var created: [SeriesKey: Int64] = [:]
         var rollups = RollupBatch(rawFloor: rawFloor)
+        var rows: [Row] = []
         do {
             let insertSample = try connection.cached(Self.insertSampleSQL)
             try connection.cached("BEGIN IMMEDIATE").run()
             do {
-                var rows: [Row] = []
                 rows.reserveCapacity(sampleCount)
                 for write in writes {
                     for sample in write.samples {
@@ -326,6 +394,16 @@ final class StoreWriter: @unchecked Sendable {
             return .failure(failure)
         }
         rollups.committed(into: &latestRollups)
+        // The rows are sorted by series: one count per run.
+        let now = ContinuousClock.now
+        var run = 0
+        for (index, row) in rows.enumerated() {
+            run += 1
+            if index == rows.count - 1 || rows[index + 1].seriesID != row.seriesID {
+                compactions.wrote(rows: run, seriesID: row.seriesID, at: now)
+                run = 0
+            }
+        }
         seriesIDs.merge(created) { old, _ in old }
         if !created.isEmpty { registry.add(created.keys) }
         let elapsed = ContinuousClock.now - started
@@ -364,6 +442,83 @@ final class StoreWriter: @unchecked Sendable {
         return ids
     }
 
+    // MARK: - Compaction
+
+    /// Queues, once, the series that have head rows this process did not write
+    /// (an earlier run's) or rows of schema 2 to move into chunks.
+    private func queueRowsLeftByEarlierRuns() {
+        do {
+            for (source, table) in [(Compaction.Source.legacy, "samples"), (.head, "head")] {
+                let statement = try connection.prepare("SELECT 1 FROM \(table) WHERE series_id = ?1 LIMIT 1")
+                for seriesID in seriesIDs.values.sorted() {
+                    statement.bind(seriesID, at: 1)
+                    if try statement.step() { compactions.enqueue(.init(seriesID: seriesID, source: source)) }
+                    statement.reset()
+                }
+            }
+        } catch {
+            logger.error("could not look for rows to compact", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One compaction transaction: the oldest closed rows of one series (at most
+    /// `rowsPerCompaction`) into chunks, if the queue's rule says now.
+    private func runCompactionStep(_ task: CompactionQueue.Task) {
+        let policy = compactions.policy
+        let horizon = compactingAll || task.source == .legacy ? Int64.max : Timestamp.now() - policy.headSpan
+        let started = ContinuousClock.now
+        do {
+            try connection.cached("BEGIN IMMEDIATE").run()
+            let outcome: Compaction.Outcome
+            let closed: Int
+            let headRowsLeft: Bool
+            do {
+                let rows = try Compaction.rows(
+                    of: task.source, seriesID: task.seriesID, before: horizon, limit: policy.rowsPerCompaction, on: connection
+                )
+                closed = rows.count
+                let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
+                outcome = move ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, policy: policy, on: connection) : .init()
+                headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
+                try connection.cached("COMMIT").run()
+            } catch {
+                try? connection.cached("ROLLBACK").run()
+                throw error
+            }
+            compactions.finished(task, closedRows: closed, moved: outcome.rowsMoved > 0, headRowsLeft: headRowsLeft, at: started)
+            guard outcome.rowsMoved > 0 else { return }
+            let elapsed = ContinuousClock.now - started
+            condition.withLock {
+                stats.compactions += 1
+                stats.rowsCompacted += outcome.rowsMoved
+                stats.longestCompaction = max(stats.longestCompaction, elapsed)
+            }
+        } catch {
+            // Not queued again: the series comes back when more rows come, or at the next start.
+            condition.withLock { stats.compactionErrors += 1 }
+            logger.error("compaction failed, rolled back", metadata: [
+                "series_id": "\(task.seriesID)", "source": "\(task.source)", "error": "\(error)",
+            ])
+        }
+    }
+
+    /// Steps until every row of every series is in a chunk. Commits still come
+    /// first: each step leaves the loop for one when one is due.
+    private func runCompactAll() {
+        compactingAll = true
+        defer { compactingAll = false }
+        for seriesID in seriesIDs.values.sorted() {
+            compactions.enqueue(.init(seriesID: seriesID, source: .legacy))
+            compactions.enqueue(.init(seriesID: seriesID, source: .head))
+        }
+        while let task = compactions.next() {
+            runCompactionStep(task)
+            let (writes, stop) = condition.withLock { (takeDueCommit(), stopping) }
+            if let writes { commitTaken(writes) }
+            if stop { return }
+        }
+    }
+
     /// One chunk of the running retention request, in its own transaction.
     private func runRetentionStep() {
         guard var run = retention else { return }
@@ -374,7 +529,7 @@ final class StoreWriter: @unchecked Sendable {
                 while try statement.step() { ids.append(statement.int64(at: 0)) }
                 run.seriesIDs = ids
                 switch run.request.table {
-                case .samples: rawFloor = max(rawFloor, run.request.cutoff)
+                case .raw: rawFloor = max(rawFloor, run.request.cutoff)
                 case .rollups: latestRollups.forget(olderThan: run.request.cutoff)
                 }
             }
@@ -383,18 +538,13 @@ final class StoreWriter: @unchecked Sendable {
                 run.request.continuation.resume(returning: run.deleted)
                 return
             }
-            let statement = try connection.cached(run.request.table.deleteSQL)
-            statement.bind(ids[run.index], at: 1)
-            statement.bind(run.request.cutoff, at: 2)
-            statement.bind(Int64(run.request.chunk), at: 3)
-            try statement.run()
-            let deleted = connection.changes
+            let (deleted, done) = try retentionStep(run.request, seriesID: ids[run.index])
             run.deleted += deleted
-            if deleted < run.request.chunk { run.index += 1 }
+            if done { run.index += 1 }
             retention = run
             condition.withLock {
                 switch run.request.table {
-                case .samples: stats.retentionRowsDeleted += deleted
+                case .raw: stats.retentionRowsDeleted += deleted
                 case .rollups: stats.retentionRollupsDeleted += deleted
                 }
             }
@@ -403,6 +553,34 @@ final class StoreWriter: @unchecked Sendable {
             condition.withLock { stats.writeErrors += 1 }
             logger.error("retention failed", metadata: ["error": "\(error)"])
             run.request.continuation.resume(throwing: error)
+        }
+    }
+
+    /// Deletes what `request` asks of one series, a bounded amount in one transaction.
+    private func retentionStep(_ request: RetentionRequest, seriesID: Int64) throws -> (deleted: Int, done: Bool) {
+        switch request.table {
+        case .raw:
+            try connection.cached("BEGIN IMMEDIATE").run()
+            do {
+                let result = try RawRetention.step(
+                    seriesID: seriesID, before: request.cutoff, limit: request.chunk, policy: compactions.policy, on: connection
+                )
+                try connection.cached("COMMIT").run()
+                return result
+            } catch {
+                try? connection.cached("ROLLBACK").run()
+                throw error
+            }
+        case .rollups:
+            let statement = try connection.cached("""
+                DELETE FROM rollups_1m WHERE series_id = ?1 AND bucket IN
+                    (SELECT bucket FROM rollups_1m WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT ?3)
+                """)
+            statement.bind(seriesID, at: 1)
+            statement.bind(request.cutoff, at: 2)
+            statement.bind(Int64(request.chunk), at: 3)
+            try statement.run()
+            return (connection.changes, connection.changes < request.chunk)
         }
     }
 
@@ -415,11 +593,12 @@ final class StoreWriter: @unchecked Sendable {
         } catch {
             logger.warning("final checkpoint failed", metadata: ["error": "\(error)"])
         }
-        let (requests, waiters) = condition.withLock {
+        let (requests, waiters, compactWaiters) = condition.withLock {
             stopped = true
-            defer { retentionRequests = []; stopWaiters = [] }
-            return (retentionRequests, stopWaiters)
+            defer { retentionRequests = []; stopWaiters = []; compactAllWaiters = [] }
+            return (retentionRequests, stopWaiters, compactAllWaiters)
         }
+        for waiter in compactWaiters { waiter.resume() }
         retention?.request.continuation.resume(throwing: StoreError.closed)
         retention = nil
         for request in requests { request.continuation.resume(throwing: StoreError.closed) }
@@ -450,23 +629,10 @@ private struct QueuedWrite {
     let waiter: CheckedContinuation<Void, any Error>?
 }
 
-/// What a retention request deletes from.
+/// What a retention request deletes: raw samples (head rows, schema 2's rows
+/// and chunks; `RawRetention`) or per-minute rollups.
 enum RetentionTable {
-    case samples, rollups
-
-    /// Deletes up to ?3 rows of series ?1 older than ?2.
-    var deleteSQL: String {
-        switch self {
-        case .samples: """
-            DELETE FROM samples WHERE series_id = ?1 AND ts IN
-                (SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
-            """
-        case .rollups: """
-            DELETE FROM rollups_1m WHERE series_id = ?1 AND bucket IN
-                (SELECT bucket FROM rollups_1m WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT ?3)
-            """
-        }
-    }
+    case raw, rollups
 }
 
 /// A request to delete rows older than a cutoff, waiting for its result.

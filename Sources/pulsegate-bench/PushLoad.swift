@@ -15,6 +15,8 @@ struct PushLoad {
         var failedRequests = 0
         var elapsed = 0.0
         var ranOut = false
+        /// Requests each pusher sent, in its order: what a second run can send again.
+        var sent: [Int] = []
         var samplesPerSecond: Double { Double(accepted) / elapsed }
     }
 
@@ -23,7 +25,7 @@ struct PushLoad {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(duration)
         let started = clock.now
-        let results = Mutex<[Result<(accepted: Int, failed: Int), any Error>]>([])
+        let results = Mutex<[Int: Result<(accepted: Int, failed: Int, sent: Int), any Error>]>([:])
         let done = DispatchGroup()
         for (index, pusher) in pushers.enumerated() {
             done.enter()
@@ -31,13 +33,14 @@ struct PushLoad {
             let batch = self.batch
             Thread.detachNewThread {
                 let result = Result {
-                    var counts = (accepted: 0, failed: 0)
+                    var counts = (accepted: 0, failed: 0, sent: 0)
                     for request in pusher.requests where clock.now < deadline {
                         if try (200..<300).contains(connection.exchange(request)) { counts.accepted += batch } else { counts.failed += 1 }
+                        counts.sent += 1
                     }
                     return counts
                 }
-                results.withLock { $0.append(result) }
+                results.withLock { $0[index] = result }
                 done.leave()
             }
         }
@@ -47,9 +50,11 @@ struct PushLoad {
         var outcome = Outcome()
         outcome.elapsed = (clock.now - started).seconds
         outcome.ranOut = clock.now < deadline
-        for counts in try results.withLock({ try $0.map { try $0.get() } }) {
+        let all = try results.withLock { results in try results.keys.sorted().map { try results[$0]!.get() } }
+        for counts in all {
             outcome.accepted += counts.accepted
             outcome.failedRequests += counts.failed
+            outcome.sent.append(counts.sent)
         }
         return outcome
     }

@@ -199,7 +199,7 @@ import Testing
             let ts = Timestamp.now()
             #expect(try await get(client, "/readyz").0 == 200)
             let saboteur = try SQLiteConnection(path: gateway.store.location, readOnly: false)
-            try saboteur.execute("CREATE TRIGGER refuse_writes BEFORE INSERT ON samples BEGIN SELECT RAISE(ABORT, 'seeded write failure'); END")
+            try saboteur.execute("CREATE TRIGGER refuse_writes BEFORE INSERT ON head BEGIN SELECT RAISE(ABORT, 'seeded write failure'); END")
 
             let (refused, body) = try await push(client, #"{"samples":[{"metric":"cannot_write","ts":\#(ts),"value":1}]}"#)
             #expect(refused == 503, "\(body)")

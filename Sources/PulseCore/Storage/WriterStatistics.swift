@@ -19,6 +19,13 @@ public struct WriterStatistics: Sendable, Equatable {
     /// Rollups recomputed from raw rows because a sample came out of order or overwrote one.
     public var rollupsRecomputed = 0
     public var retentionRollupsDeleted = 0
+    /// Compaction transactions that moved rows into chunks (the SQLite store's
+    /// alone), the rows they moved, and the longest such transaction.
+    public var compactions = 0
+    public var rowsCompacted = 0
+    public var longestCompaction: Duration = .zero
+    /// Compaction transactions that failed (and were rolled back).
+    public var compactionErrors = 0
     /// WAL checkpoints completed by the checkpointer thread.
     public var checkpoints = 0
     /// Duration of the last commit (the transaction from BEGIN to COMMIT).

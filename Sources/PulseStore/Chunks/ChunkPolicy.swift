@@ -1,0 +1,28 @@
+/// When the writer moves head rows into chunks, and how large it makes them.
+///
+/// Not user configuration: these follow from SQLite's page size and the
+/// codec's measured behaviour (`pulsegate-bench chunk-codec`, README). Tests
+/// shrink them to make compaction happen in a few samples.
+struct ChunkPolicy: Sendable {
+    /// A chunk's encoded bytes, at most. A row of a rowid table keeps up to
+    /// 4,061 bytes of payload on a 4 KB page before it spills onto overflow
+    /// pages; a chunk this size with its row's other columns fills one page.
+    var maxChunkBytes = 4_000
+    /// Samples in a chunk, at most, so that a read of a short range decodes
+    /// few it does not need (a constant series takes a fraction of a byte each).
+    var maxChunkSamples = 4_096
+    /// Head rows moved by one compaction transaction, at most: it holds the
+    /// write lock while it runs.
+    var rowsPerCompaction = 4_096
+    /// Rows newer than this (by ts, against the wall clock) stay in the head,
+    /// so that the late and out-of-order samples of live sources land in rows
+    /// rather than in chunks to re-encode.
+    var headSpan: Int64 = 5 * 60_000
+    /// A series is compacted once it has `rowsPerCompaction` rows older than
+    /// `headSpan`, or once its oldest head row has waited this long (wall
+    /// clock): slow series, and overwrites of compacted windows, are folded in
+    /// a batch at a time rather than chunk by chunk.
+    var maxHeadWait: Duration = .seconds(15 * 60)
+
+    static let standard = ChunkPolicy()
+}

@@ -1,0 +1,128 @@
+import PulseCore
+
+/// One compaction step: rows of one series moved into chunks, inside the
+/// caller's transaction, so that a reader sees the rows or the chunks, never
+/// both or neither.
+///
+/// The rows are merged with the chunks they overlap (and with the series'
+/// last chunk when it is short and ends before them), and the result is cut
+/// into new chunks: a series' chunks never overlap, and late rows make whole
+/// chunks again rather than slivers.
+enum Compaction {
+    /// Which row table a step empties, and how its rows rank against chunks.
+    enum Source {
+        /// `head`: rows written after any chunk that holds their ts; they win.
+        case head
+        /// `samples`, from schema 2: rows written before any chunk; chunks win.
+        case legacy
+
+        var table: String {
+            switch self {
+            case .head: "head"
+            case .legacy: "samples"
+            }
+        }
+    }
+
+    struct Outcome: Sendable, Equatable {
+        /// Rows taken from the row table.
+        var rowsMoved = 0
+        /// Chunks written and chunks they replaced.
+        var chunksWritten = 0
+        var chunksReplaced = 0
+    }
+
+    /// The oldest rows of one series in `source` with ts < `horizon`, at most `limit`, ascending.
+    static func rows(
+        of source: Source, seriesID: Int64, before horizon: Int64, limit: Int, on connection: SQLiteConnection
+    ) throws -> [Point] {
+        let statement = try connection.cached(
+            "SELECT ts, value FROM \(source.table) WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3"
+        )
+        defer { statement.reset() }
+        statement.bind(seriesID, at: 1)
+        statement.bind(horizon, at: 2)
+        statement.bind(Int64(limit), at: 3)
+        var rows: [Point] = []
+        while try statement.step() {
+            rows.append(Point(statement.int64(at: 0), statement.double(at: 1)))
+        }
+        return rows
+    }
+
+    /// Moves `rows` (every row of `source` for the series between the first's
+    /// ts and the last's, ascending) into chunks and deletes them from `source`.
+    static func move(
+        _ rows: [Point], from source: Source, seriesID: Int64, policy: ChunkPolicy, on connection: SQLiteConnection
+    ) throws -> Outcome {
+        guard let first = rows.first?.timestamp, let last = rows.last?.timestamp else { return Outcome() }
+        var outcome = Outcome(rowsMoved: rows.count)
+        var replaced: [Int64] = []
+        var chunked: [Point] = []
+        func take(_ chunk: ChunkTable.Row) throws {
+            replaced.append(chunk.rowID)
+            chunked.append(contentsOf: try chunk.points(seriesID: seriesID))
+        }
+        try ChunkTable.last(seriesID: seriesID, before: first, on: connection) { chunk in
+            if chunk.bytes.count < policy.maxChunkBytes / 2, chunk.count < policy.maxChunkSamples / 2 { try take(chunk) }
+        }
+        try ChunkTable.overlapping(seriesID: seriesID, from: first, to: last, on: connection, take)
+        let merged = merge(chunked, rows, rowsWin: source == .head)
+        for rowID in replaced { try ChunkTable.delete(rowID: rowID, on: connection) }
+        outcome.chunksReplaced = replaced.count
+        outcome.chunksWritten = try write(merged, seriesID: seriesID, policy: policy, on: connection)
+
+        let delete = try connection.cached("DELETE FROM \(source.table) WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3")
+        delete.bind(seriesID, at: 1)
+        delete.bind(first, at: 2)
+        delete.bind(last, at: 3)
+        try delete.run()
+        return outcome
+    }
+
+    /// Two ascending runs as one; at a ts both hold, `rows` wins when `rowsWin`.
+    static func merge(_ chunked: [Point], _ rows: [Point], rowsWin: Bool) -> [Point] {
+        guard !chunked.isEmpty else { return rows }
+        var merged: [Point] = []
+        merged.reserveCapacity(chunked.count + rows.count)
+        var i = 0
+        var j = 0
+        while i < chunked.count, j < rows.count {
+            if chunked[i].timestamp < rows[j].timestamp {
+                merged.append(chunked[i]); i += 1
+            } else if rows[j].timestamp < chunked[i].timestamp {
+                merged.append(rows[j]); j += 1
+            } else {
+                merged.append(rowsWin ? rows[j] : chunked[i]); i += 1; j += 1
+            }
+        }
+        merged.append(contentsOf: chunked[i...])
+        merged.append(contentsOf: rows[j...])
+        return merged
+    }
+
+    /// Cuts `points` into chunks of at most `maxChunkSamples` samples and
+    /// `maxChunkBytes` bytes, and stores them; returns how many.
+    static func write(_ points: [Point], seriesID: Int64, policy: ChunkPolicy, on connection: SQLiteConnection) throws -> Int {
+        var start = points.startIndex
+        var written = 0
+        while start < points.endIndex {
+            var count = min(policy.maxChunkSamples, points.endIndex - start)
+            var bytes = encode(points[start..<(start + count)])
+            // Too large: shrink in proportion, with a margin, until it fits (two tries, nearly always).
+            while bytes.count > policy.maxChunkBytes, count > 1 {
+                let fitting = Int(Double(count) * Double(policy.maxChunkBytes) / Double(bytes.count) * 0.97)
+                count = max(1, min(count - 1, fitting))
+                bytes = encode(points[start..<(start + count)])
+            }
+            try ChunkTable.insert(seriesID: seriesID, samples: points[start..<(start + count)], bytes: bytes, on: connection)
+            written += 1
+            start += count
+        }
+        return written
+    }
+
+    private static func encode(_ points: ArraySlice<Point>) -> [UInt8] {
+        XORChunk.encode(points.lazy.map { (timestamp: $0.timestamp, value: $0.value) })
+    }
+}

@@ -1,0 +1,65 @@
+import PulseCore
+
+/// One step of raw retention for one series, inside the caller's transaction:
+/// its samples before a cutoff go from the head, from schema 2's rows and from
+/// its chunks. A chunk that holds samples on both sides of the cutoff is cut
+/// (decoded, and its newer samples written again), so that reads below the
+/// cutoff find nothing raw, as they did when every sample was a row.
+enum RawRetention {
+    /// Deletes at most `limit` rows from each row table and whole chunks of at
+    /// most `limit` samples (one chunk at least); returns the samples deleted
+    /// and whether the series has nothing left before `cutoff`.
+    static func step(
+        seriesID: Int64, before cutoff: Int64, limit: Int, policy: ChunkPolicy, on connection: SQLiteConnection
+    ) throws -> (deleted: Int, done: Bool) {
+        var deleted = 0
+        var done = true
+        for table in ["head", "samples"] {
+            let statement = try connection.cached("""
+                DELETE FROM \(table) WHERE series_id = ?1 AND ts IN
+                    (SELECT ts FROM \(table) WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
+                """)
+            statement.bind(seriesID, at: 1)
+            statement.bind(cutoff, at: 2)
+            statement.bind(Int64(limit), at: 3)
+            try statement.run()
+            deleted += connection.changes
+            if connection.changes >= limit { done = false }
+        }
+
+        var whole: [(rowID: Int64, count: Int64)] = []
+        let old = try connection.cached("""
+            SELECT rowid, count FROM chunks WHERE series_id = ?1 AND last_ts < ?2 ORDER BY last_ts
+            """)
+        old.bind(seriesID, at: 1)
+        old.bind(cutoff, at: 2)
+        var samples: Int64 = 0
+        while try old.step() {
+            if !whole.isEmpty, samples + old.int64(at: 1) > Int64(limit) {
+                done = false
+                break
+            }
+            whole.append((old.int64(at: 0), old.int64(at: 1)))
+            samples += old.int64(at: 1)
+        }
+        old.reset()
+        for chunk in whole { try ChunkTable.delete(rowID: chunk.rowID, on: connection) }
+        deleted += Int(samples)
+
+        // The one chunk that can straddle the cutoff: it ends at or after it.
+        var straddling: (rowID: Int64, kept: [Point], dropped: Int)?
+        try ChunkTable.overlapping(seriesID: seriesID, from: cutoff, to: cutoff, on: connection) { chunk in
+            guard chunk.firstTimestamp < cutoff else { return }
+            let points = try chunk.points(seriesID: seriesID)
+            let kept = points.filter { $0.timestamp >= cutoff }
+            let dropped = points.count - kept.count
+            straddling = (chunk.rowID, kept, dropped)
+        }
+        if let straddling {
+            try ChunkTable.delete(rowID: straddling.rowID, on: connection)
+            _ = try Compaction.write(straddling.kept, seriesID: seriesID, policy: policy, on: connection)
+            deleted += straddling.dropped
+        }
+        return (deleted, done)
+    }
+}
