@@ -34,6 +34,13 @@ public final class SampleStore: SampleStorage, Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
+        // Compaction frees the pages of the head rows it moves; in a new file the
+        // writer can give them back to the filesystem (`StoreWriter.reclaimFreePages`).
+        // Only a file without tables can switch, and before WAL mode writes its header;
+        // a file made before chunks keeps its free pages for reuse.
+        if try connection.scalarInt("SELECT count(*) FROM sqlite_schema") == 0 {
+            try connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        }
         // WAL lets readers run while the writer commits; NORMAL syncs at checkpoints,
         // which survives a crash of the process (not of the machine) with every commit.
         try connection.execute("PRAGMA journal_mode = WAL")

@@ -65,6 +65,10 @@ final class StoreWriter: @unchecked Sendable {
     private var compactingAll = false
     /// A compaction step is owed before the next commit (they take turns).
     private var compactionOwed = false
+    /// The file has incremental auto-vacuum (made by schema 3 or later): free pages can be given back.
+    private let reclaimsFreePages: Bool
+    /// Free pages kept for the head's next rows rather than given back (4 MB).
+    private static let freePageSlack: Int64 = 1_024
 
     private static let insertSampleSQL = """
         INSERT INTO head(series_id, ts, value) VALUES (?1, ?2, ?3)
@@ -89,6 +93,7 @@ final class StoreWriter: @unchecked Sendable {
         self.maxPendingSamples = max(configuration.maxPendingSamples, configuration.batchSize)
         self.logger = logger
         self.compactions = CompactionQueue(policy: configuration.chunkPolicy)
+        self.reclaimsFreePages = try connection.scalarInt("PRAGMA auto_vacuum") == 2
         self.seriesIDs = try Self.loadSeries(connection)
         // Threads start last: a throwing init must not leave one running (it would
         // keep the process alive).
@@ -478,14 +483,18 @@ final class StoreWriter: @unchecked Sendable {
                 )
                 closed = rows.count
                 let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
-                outcome = move ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, policy: policy, on: connection) : .init()
+                // Rows that make a short chunk wait for more, unless told to move all, or overdue.
+                let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
+                outcome = move
+                    ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
+                    : .init()
                 headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
                 try connection.cached("COMMIT").run()
             } catch {
                 try? connection.cached("ROLLBACK").run()
                 throw error
             }
-            compactions.finished(task, closedRows: closed, moved: outcome.rowsMoved > 0, headRowsLeft: headRowsLeft, at: started)
+            compactions.finished(task, closedRows: closed, rowsMoved: outcome.rowsMoved, headRowsLeft: headRowsLeft, at: started)
             guard outcome.rowsMoved > 0 else { return }
             let elapsed = ContinuousClock.now - started
             condition.withLock {
@@ -493,12 +502,29 @@ final class StoreWriter: @unchecked Sendable {
                 stats.rowsCompacted += outcome.rowsMoved
                 stats.longestCompaction = max(stats.longestCompaction, elapsed)
             }
+            do {
+                try reclaimFreePages(keeping: compactingAll ? 0 : Self.freePageSlack)
+            } catch {
+                logger.warning("could not give free pages back", metadata: ["error": "\(error)"])
+            }
         } catch {
             // Not queued again: the series comes back when more rows come, or at the next start.
             condition.withLock { stats.compactionErrors += 1 }
             logger.error("compaction failed, rolled back", metadata: [
                 "series_id": "\(task.seriesID)", "source": "\(task.source)", "error": "\(error)",
             ])
+        }
+    }
+
+    /// Gives the file's free pages beyond `slack` back to the filesystem, at
+    /// most 2,048 a call (8 MB: a short transaction of its own). Compaction
+    /// frees the pages of the rows it moves; new rows reuse them first, so a
+    /// slack stays for them and the file does not shrink to grow again.
+    private func reclaimFreePages(keeping slack: Int64) throws {
+        guard reclaimsFreePages else { return }
+        while let free = try connection.scalarInt("PRAGMA freelist_count"), free > slack {
+            try connection.execute("PRAGMA incremental_vacuum(\(min(free - slack, 2_048)))")
+            if slack > 0 { return }
         }
     }
 
@@ -516,6 +542,11 @@ final class StoreWriter: @unchecked Sendable {
             let (writes, stop) = condition.withLock { (takeDueCommit(), stopping) }
             if let writes { commitTaken(writes) }
             if stop { return }
+        }
+        do {
+            try reclaimFreePages(keeping: 0)
+        } catch {
+            logger.warning("could not give free pages back", metadata: ["error": "\(error)"])
         }
     }
 

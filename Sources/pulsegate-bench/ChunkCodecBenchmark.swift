@@ -23,24 +23,9 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
     typealias Samples = [(timestamp: Int64, value: Double)]
 
     func run() async throws {
-        var random = SplitMix64(seed: 1_764_470)
-        let start: Int64 = 1_764_470_000_000
-        // A scrape or collector tick lands within a few ms of its second.
-        let times = { (random: inout SplitMix64) in (0..<samples).map { start + Int64($0) * 1_000 + Int64(random.next() % 5) } }
-        var kinds: [(String, [Samples])] = []
-        kinds.append(("integer gauges", (0..<series).map { _ in
-            var level = Double(random.next() % 500)
-            return times(&random).map { ($0, { level = max(0, level + Double(Int(random.next() % 7) - 3)); return level }()) }
-        }))
-        kinds.append(("counters", (0..<series).map { _ in
-            var total = Double(random.next() % 100_000)
-            return times(&random).map { ($0, { total += Double(random.next() % 40); return total }()) }
-        }))
-        kinds.append(("noisy floats", (0..<series).map { _ in
-            times(&random).map { ($0, Double(random.next() >> 11) / Double(1 << 53)) }
-        }))
+        var kinds = BenchDatasets.synthetic(series: series, samples: samples).map { ($0.name, $0.series.map(\.samples)) }
         if !openmetrics.isEmpty {
-            kinds.insert(("recorded (\((openmetrics as NSString).lastPathComponent))", try Self.recorded(openmetrics)), at: 0)
+            kinds.insert((BenchDatasets.recordedName(openmetrics), try BenchDatasets.recorded(openmetrics).map(\.samples)), at: 0)
         }
         print("chunk-codec: \(series) series × \(samples) samples of each kind, 1 s apart; chunk sizes \(sizes); \(runs) runs")
         for (kind, data) in kinds {
@@ -113,30 +98,6 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
             db.exec("COMMIT")
         }
         return ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
-    }
-
-    /// Each series' samples of an OpenMetrics file (`name{labels} value seconds.millis` lines), in file order.
-    static func recorded(_ path: String) throws -> [Samples] {
-        let gunzip = Process()
-        gunzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        gunzip.arguments = ["-dc", path]
-        let pipe = Pipe()
-        gunzip.standardOutput = pipe
-        try gunzip.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        gunzip.waitUntilExit()
-        var bySeries: [Substring: Samples] = [:]
-        var order: [Substring] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
-            let fields = line.split(separator: " ")
-            guard fields.count >= 3, let value = Double(fields[fields.count - 2]) else { throw BenchError("not an OpenMetrics sample: \(line.prefix(80))") }
-            let time = fields[fields.count - 1].split(separator: ".")
-            guard let seconds = Int64(time[0]), let millis = Int64(time.count > 1 ? time[1] : "0") else { throw BenchError("no timestamp: \(line.prefix(80))") }
-            let key = fields.dropLast(2).joined(separator: " ")[...]
-            if bySeries[key] == nil { order.append(key) }
-            bySeries[key, default: []].append((seconds * 1_000 + millis, value))
-        }
-        return order.map { bySeries[$0]! }
     }
 
     static func nanosecondsPerSample(count: Int, _ body: () throws -> Void) throws -> Double {

@@ -91,6 +91,8 @@ struct HistoryBenchmark: AsyncParsableCommand {
         let key = SeriesKey(metric: "bench_history", labels: ["host": "bench"])
         let samples = (0..<count).map { Sample(key: key, timestamp: start + Int64($0) * 1000, value: sin(Double($0) / 600)) }
         try await store.write(samples, durability: .committed)
+        // As the file settles: every sample in compressed chunks.
+        await store.compactAll()
         await store.close()
     }
 

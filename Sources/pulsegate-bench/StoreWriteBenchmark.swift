@@ -136,10 +136,16 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
     /// Both sides must have written every row, or their rates mean nothing.
     private static func checkRowCount(path: String, expected: Int) throws {
         let db = RawSQLite(path: path)
-        let count = db.prepare("SELECT count(*) FROM samples")
+        // The store's file holds rows in its head and samples in chunks (and none twice here: no overwrites).
+        let chunked = db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'chunks'")
+        let hasChunks = sqlite3_step(chunked) == SQLITE_ROW && sqlite3_column_int64(chunked, 0) == 1
+        sqlite3_finalize(chunked)
+        let count = db.prepare(hasChunks
+            ? "SELECT (SELECT count(*) FROM head) + (SELECT coalesce(sum(count), 0) FROM chunks) + (SELECT count(*) FROM samples)"
+            : "SELECT count(*) FROM samples")
         defer { sqlite3_finalize(count) }
         guard sqlite3_step(count) == SQLITE_ROW, sqlite3_column_int64(count, 0) == Int64(expected) else {
-            throw ValidationError("\(path) holds \(sqlite3_column_int64(count, 0)) rows, expected \(expected)")
+            throw ValidationError("\(path) holds \(sqlite3_column_int64(count, 0)) samples, expected \(expected)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PulseCore
 @testable import PulseStore
+import PulseTestSupport
 import Testing
 
 /// Random writes (in order, out of order, duplicates, gaps, overwrites of
@@ -16,7 +17,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4], [0, 1])
     func rawReadsGiveBackWhatWasWrittenBitForBit(seed: UInt64, policyIndex: Int) async throws {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let db = try TemporaryDatabase()
         let store = try SampleStore.open(db.configuration(chunkPolicy: Self.policies[policyIndex].1), logger: .quiet)
         var model: [SeriesKey: [Int64: Double]] = [:]
@@ -78,7 +79,7 @@ import Testing
     /// (any step not a whole number of minutes), and per-minute rollups against
     /// a fold of the raw samples (whole minutes).
     static func checkDownsamplingMatchesSQLiteOverRows(
-        _ store: SampleStore, _ model: [SeriesKey: [Int64: Double]], using random: inout SeededGenerator
+        _ store: SampleStore, _ model: [SeriesKey: [Int64: Double]], using random: inout SplitMix64
     ) async throws {
         let rows = try SQLiteConnection(path: ":memory:", readOnly: false)
         try rows.execute("CREATE TABLE samples(ts INTEGER NOT NULL PRIMARY KEY, value REAL NOT NULL)")
@@ -139,7 +140,7 @@ import Testing
     /// The timestamps of one write: a run after the series' last sample, a
     /// run in the past (into compacted windows), a re-write of samples it has,
     /// or a scatter with duplicates.
-    static func timestamps(round: Int, base: Int64, existing: [Int64], using random: inout SeededGenerator) -> [Int64] {
+    static func timestamps(round: Int, base: Int64, existing: [Int64], using random: inout SplitMix64) -> [Int64] {
         let latest = existing.max() ?? base
         switch Int.random(in: 0..<4, using: &random) {
         case 0:
@@ -174,7 +175,7 @@ enum ValueKind: CaseIterable, CustomStringConvertible {
         }
     }
 
-    func value(at timestamp: Int64, using random: inout SeededGenerator) -> Double {
+    func value(at timestamp: Int64, using random: inout SplitMix64) -> Double {
         switch self {
         case .randomFloats:
             return Double.random(in: -1e6...1e6, using: &random)
@@ -190,22 +191,6 @@ enum ValueKind: CaseIterable, CustomStringConvertible {
         case .constant:
             return 42
         }
-    }
-}
-
-/// xorshift64*: the same numbers for the same seed on every machine.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    }
-
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 0x2545_F491_4F6C_DD1D
     }
 }
 

@@ -4,10 +4,12 @@
 /// codec's measured behaviour (`pulsegate-bench chunk-codec`, README). Tests
 /// shrink them to make compaction happen in a few samples.
 struct ChunkPolicy: Sendable {
-    /// A chunk's encoded bytes, at most. A row of a rowid table keeps up to
-    /// 4,061 bytes of payload on a 4 KB page before it spills onto overflow
-    /// pages; a chunk this size with its row's other columns fills one page.
-    var maxChunkBytes = 4_000
+    /// A chunk's encoded bytes, at most. Chunk rows are appended to a rowid
+    /// table, which fills each page with as many as fit: rows of up to a
+    /// quarter page leave little of a page empty, also beside the short last
+    /// chunk of a series (chunks of up to 4 KB, one a page, made a file 12 %
+    /// larger on gauges and counters: `pulsegate-bench storage`).
+    var maxChunkBytes = 1_000
     /// Samples in a chunk, at most, so that a read of a short range decodes
     /// few it does not need (a constant series takes a fraction of a byte each).
     var maxChunkSamples = 4_096

@@ -52,11 +52,16 @@ enum Compaction {
 
     /// Moves `rows` (every row of `source` for the series between the first's
     /// ts and the last's, ascending) into chunks and deletes them from `source`.
+    ///
+    /// Unless `wholeOnly` is false, only full chunks are written: the newest
+    /// rows that would make a short last chunk stay where they are, to fill a
+    /// whole one later. A short chunk packs pages badly, and growing it means
+    /// writing it again.
     static func move(
-        _ rows: [Point], from source: Source, seriesID: Int64, policy: ChunkPolicy, on connection: SQLiteConnection
+        _ rows: [Point], from source: Source, seriesID: Int64, wholeOnly: Bool = false, policy: ChunkPolicy,
+        on connection: SQLiteConnection
     ) throws -> Outcome {
-        guard let first = rows.first?.timestamp, let last = rows.last?.timestamp else { return Outcome() }
-        var outcome = Outcome(rowsMoved: rows.count)
+        guard let first = rows.first?.timestamp else { return Outcome() }
         var replaced: [Int64] = []
         var chunked: [Point] = []
         func take(_ chunk: ChunkTable.Row) throws {
@@ -66,18 +71,26 @@ enum Compaction {
         try ChunkTable.last(seriesID: seriesID, before: first, on: connection) { chunk in
             if chunk.bytes.count < policy.maxChunkBytes / 2, chunk.count < policy.maxChunkSamples / 2 { try take(chunk) }
         }
-        try ChunkTable.overlapping(seriesID: seriesID, from: first, to: last, on: connection, take)
+        try ChunkTable.overlapping(seriesID: seriesID, from: first, to: rows.last!.timestamp, on: connection, take)
         let merged = merge(chunked, rows, rowsWin: source == .head)
-        for rowID in replaced { try ChunkTable.delete(rowID: rowID, on: connection) }
-        outcome.chunksReplaced = replaced.count
-        outcome.chunksWritten = try write(merged, seriesID: seriesID, policy: policy, on: connection)
+        var cuts = cut(merged, policy: policy)
+        // A short last chunk of rows alone (no chunk's sample in it or after it) waits.
+        if wholeOnly, let tail = cuts.last, tail.isShort(policy), merged[tail.range.lowerBound].timestamp > (chunked.last?.timestamp ?? .min) {
+            cuts.removeLast()
+        }
+        guard let lastCut = cuts.last else { return Outcome() }
+        let moved = min(rows.last!.timestamp, merged[lastCut.range.upperBound - 1].timestamp)
 
+        for rowID in replaced { try ChunkTable.delete(rowID: rowID, on: connection) }
+        for cut in cuts {
+            try ChunkTable.insert(seriesID: seriesID, samples: merged[cut.range], bytes: cut.bytes, on: connection)
+        }
         let delete = try connection.cached("DELETE FROM \(source.table) WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3")
         delete.bind(seriesID, at: 1)
         delete.bind(first, at: 2)
-        delete.bind(last, at: 3)
+        delete.bind(moved, at: 3)
         try delete.run()
-        return outcome
+        return Outcome(rowsMoved: connection.changes, chunksWritten: cuts.count, chunksReplaced: replaced.count)
     }
 
     /// Two ascending runs as one; at a ts both hold, `rows` wins when `rowsWin`.
@@ -101,11 +114,21 @@ enum Compaction {
         return merged
     }
 
-    /// Cuts `points` into chunks of at most `maxChunkSamples` samples and
-    /// `maxChunkBytes` bytes, and stores them; returns how many.
-    static func write(_ points: [Point], seriesID: Int64, policy: ChunkPolicy, on connection: SQLiteConnection) throws -> Int {
+    /// One chunk cut from a run of points: which of them, encoded.
+    struct Cut {
+        let range: Range<Int>
+        let bytes: [UInt8]
+
+        /// Room is left in it: neither its samples nor its bytes reached the policy's bounds (90 % of them, for bytes).
+        func isShort(_ policy: ChunkPolicy) -> Bool {
+            range.count < policy.maxChunkSamples && bytes.count < policy.maxChunkBytes / 10 * 9
+        }
+    }
+
+    /// `points` cut into chunks of at most `maxChunkSamples` samples and `maxChunkBytes` bytes.
+    static func cut(_ points: [Point], policy: ChunkPolicy) -> [Cut] {
+        var cuts: [Cut] = []
         var start = points.startIndex
-        var written = 0
         while start < points.endIndex {
             var count = min(policy.maxChunkSamples, points.endIndex - start)
             var bytes = encode(points[start..<(start + count)])
@@ -115,11 +138,19 @@ enum Compaction {
                 count = max(1, min(count - 1, fitting))
                 bytes = encode(points[start..<(start + count)])
             }
-            try ChunkTable.insert(seriesID: seriesID, samples: points[start..<(start + count)], bytes: bytes, on: connection)
-            written += 1
+            cuts.append(Cut(range: start..<(start + count), bytes: bytes))
             start += count
         }
-        return written
+        return cuts
+    }
+
+    /// Cuts `points` into chunks and stores them; returns how many.
+    static func write(_ points: [Point], seriesID: Int64, policy: ChunkPolicy, on connection: SQLiteConnection) throws -> Int {
+        let cuts = cut(points, policy: policy)
+        for cut in cuts {
+            try ChunkTable.insert(seriesID: seriesID, samples: points[cut.range], bytes: cut.bytes, on: connection)
+        }
+        return cuts.count
     }
 
     private static func encode(_ points: ArraySlice<Point>) -> [UInt8] {

@@ -78,28 +78,35 @@ struct CompactionQueue {
     /// head this process has not seen written moves what it has.
     func shouldMove(_ task: Task, closedRows: Int, now: ContinuousClock.Instant) -> Bool {
         guard closedRows > 0 else { return false }
-        guard task.source == .head, let head = heads[task.seriesID] else { return true }
-        return closedRows >= policy.rowsPerCompaction || now - head.since >= policy.maxHeadWait
+        guard task.source == .head, heads[task.seriesID] != nil else { return true }
+        return closedRows >= policy.rowsPerCompaction || isOverdue(task, now: now)
+    }
+
+    /// Whether the series' head rows have waited `maxHeadWait`: then they move
+    /// even when they make a short chunk.
+    func isOverdue(_ task: Task, now: ContinuousClock.Instant) -> Bool {
+        guard task.source == .head, let head = heads[task.seriesID] else { return false }
+        return now - head.since >= policy.maxHeadWait
     }
 
     /// After a step of `task` that found `closedRows` rows older than the
-    /// horizon. When it moved a full transaction's rows, more may be waiting
-    /// and the series is queued again. When it moved fewer, what is left of
-    /// its head (if anything) is newer than the horizon: counting and waiting
-    /// start again. When it moved none, the count becomes what it found, so
-    /// that the series is looked at again once enough more rows have come.
-    mutating func finished(_ task: Task, closedRows: Int, moved: Bool, headRowsLeft: Bool, at now: ContinuousClock.Instant) {
-        if moved, closedRows >= policy.rowsPerCompaction {
-            enqueue(task)
+    /// horizon and moved `rowsMoved` of them. When it found a full
+    /// transaction's rows and moved some, more may be waiting: the series is
+    /// queued again. The rows it left (the start of a chunk not yet full) are
+    /// counted, and keep their wait; rows newer than the horizon go uncounted
+    /// (the counts are bounds).
+    mutating func finished(_ task: Task, closedRows: Int, rowsMoved: Int, headRowsLeft: Bool, at now: ContinuousClock.Instant) {
+        if rowsMoved > 0, closedRows >= policy.rowsPerCompaction { enqueue(task) }
+        guard task.source == .head else { return }
+        guard headRowsLeft else {
+            heads[task.seriesID] = nil
             return
         }
-        guard task.source == .head else { return }
-        if !headRowsLeft {
-            heads[task.seriesID] = nil
-        } else if moved || heads[task.seriesID] == nil {
-            heads[task.seriesID] = Head(since: now)
+        let left = closedRows - rowsMoved
+        if let head = heads[task.seriesID] {
+            heads[task.seriesID] = Head(rows: left, since: rowsMoved > 0 && left == 0 ? now : head.since)
         } else {
-            heads[task.seriesID]!.rows = closedRows
+            heads[task.seriesID] = Head(rows: left, since: now)
         }
     }
 }

@@ -1,0 +1,149 @@
+import ArgumentParser
+import CSQLite
+import Foundation
+import Logging
+import PulseCore
+import PulseStore
+
+/// Bytes per sample on disk: each dataset written through the store, every
+/// sample compacted into chunks and the log checkpointed, against the same
+/// samples written into a Prometheus TSDB block by `promtool` in the same run.
+struct StorageBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storage",
+        abstract: "Bytes per sample of the SQLite file after compaction, beside a Prometheus block of the same samples."
+    )
+
+    @Option(help: "Series per synthetic kind.") var series = 20
+    @Option(help: "Samples per synthetic series (1 s apart).") var samples = 7_200
+    @Option(help: "Runs per dataset; the median file size is reported.") var runs = 3
+    @Option(help: "Recorded samples: an OpenMetrics file, gzipped (scripts/record_host_fixture.py writes one); \"\" for none.")
+    var openmetrics = "Sources/pulsegate-bench/Fixtures/host-collector-1s.om.gz"
+    @Option(help: "Prometheus's promtool (Debian's prometheus package); \"\" to skip the comparison.") var promtool = "promtool"
+
+    func run() async throws {
+        var datasets = BenchDatasets.synthetic(series: series, samples: samples)
+        // (b) of the issue: whole-number gauges and counters together.
+        datasets = [
+            BenchDatasets.Dataset(name: "integer gauges and counters", series: datasets[0].series + datasets[1].series),
+            datasets[2],
+        ]
+        if !openmetrics.isEmpty {
+            datasets.insert(BenchDatasets.Dataset(name: BenchDatasets.recordedName(openmetrics), series: try BenchDatasets.recorded(openmetrics)), at: 0)
+        }
+        print("storage: each dataset written in time order through the store, compacted, checkpointed; \(runs) runs; Prometheus block by \(promtool.isEmpty ? "(skipped)" : promtool)")
+        for dataset in datasets {
+            var sizes: [Double] = []
+            var breakdown = ""
+            for _ in 0..<runs {
+                let (bytes, parts) = try await Self.storeFile(dataset)
+                sizes.append(Double(bytes))
+                breakdown = parts
+            }
+            let count = Double(dataset.sampleCount)
+            let ours = Measure.median(sizes) / count
+            var line = "result: \(dataset.name), \(dataset.sampleCount) samples in \(dataset.series.count) series: "
+                + "\(Measure.format(ours, 2)) bytes/sample (\(breakdown))"
+            if !promtool.isEmpty {
+                let block = try Self.prometheusBlockBytes(dataset, promtool: promtool)
+                line += "; Prometheus block \(Measure.format(Double(block) / count, 2)) bytes/sample, ratio \(Measure.format(ours / (Double(block) / count), 2))"
+            }
+            print(line)
+        }
+    }
+
+    private static let quiet: Logger = {
+        var logger = Logger(label: "pulsegate.bench")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// Writes the dataset tick by tick (every series' sample of one second
+    /// together, as the collector does), compacts everything, closes the
+    /// store (which checkpoints and truncates the log) and returns the file's
+    /// size, with what the file's pages hold.
+    static func storeFile(_ dataset: BenchDatasets.Dataset) async throws -> (Int, String) {
+        let directory = NSTemporaryDirectory() + "pulsegate-storage-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/bench.sqlite"
+        let store = try SampleStore.open(StoreConfiguration(path: path, maxPendingSamples: dataset.sampleCount), logger: quiet)
+        let longest = dataset.series.map(\.samples.count).max() ?? 0
+        var batch: [Sample] = []
+        for index in 0..<longest {
+            for series in dataset.series where index < series.samples.count {
+                batch.append(Sample(key: series.key, timestamp: series.samples[index].timestamp, value: series.samples[index].value))
+            }
+            if batch.count >= 1_000 {
+                try await store.write(batch, durability: .buffered)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        try await store.write(batch, durability: .committed)
+        await store.compactAll()
+        await store.close()
+        let size = fileSize(path) + fileSize(path + "-wal")
+        return (size, pageBreakdown(path))
+    }
+
+    /// Bytes per table and index, from SQLite's dbstat.
+    static func pageBreakdown(_ path: String) -> String {
+        let db = RawSQLite(path: path)
+        let statement = db.prepare("""
+            SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY sum(pgsize) DESC
+            """)
+        defer { sqlite3_finalize(statement) }
+        var parts: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            let bytes = sqlite3_column_int64(statement, 1)
+            guard bytes > 4_096 else { continue }
+            parts.append("\(String(cString: sqlite3_column_text(statement, 0))) \(bytes / 1_024) KB")
+        }
+        let payload = db.prepare("SELECT coalesce(sum(length(data)), 0), count(*) FROM chunks")
+        if sqlite3_step(payload) == SQLITE_ROW {
+            parts.append("chunk bytes \(sqlite3_column_int64(payload, 0) / 1_024) KB in \(sqlite3_column_int64(payload, 1)) chunks")
+        }
+        sqlite3_finalize(payload)
+        let free = db.prepare("PRAGMA freelist_count")
+        defer { sqlite3_finalize(free) }
+        if sqlite3_step(free) == SQLITE_ROW, sqlite3_column_int64(free, 0) > 0 { parts.append("free pages \(sqlite3_column_int64(free, 0))") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The dataset as OpenMetrics, turned into TSDB blocks by promtool; the blocks' bytes.
+    static func prometheusBlockBytes(_ dataset: BenchDatasets.Dataset, promtool: String) throws -> Int {
+        let directory = NSTemporaryDirectory() + "pulsegate-promblock-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/blocks", withIntermediateDirectories: true)
+        var text = ""
+        var typed: Set<String> = []
+        for series in dataset.series {
+            if typed.insert(series.key.metric).inserted { text += "# TYPE \(series.key.metric) gauge\n" }
+            let labels = series.key.labels.map { "\($0.name)=\"\($0.value)\"" }.joined(separator: ",")
+            let name = labels.isEmpty ? series.key.metric : "\(series.key.metric){\(labels)}"
+            for sample in series.samples {
+                text += "\(name) \(sample.value) \(sample.timestamp / 1_000).\(String(format: "%03d", sample.timestamp % 1_000))\n"
+            }
+        }
+        text += "# EOF\n"
+        try text.write(toFile: directory + "/input.om", atomically: false, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [promtool, "tsdb", "create-blocks-from", "openmetrics", directory + "/input.om", directory + "/blocks"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchError("promtool failed (\(process.terminationStatus))") }
+        var total = 0
+        let enumerator = FileManager.default.enumerator(atPath: directory + "/blocks")
+        while let file = enumerator?.nextObject() as? String {
+            total += fileSize(directory + "/blocks/" + file)
+        }
+        return total
+    }
+
+    private static func fileSize(_ path: String) -> Int {
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return 0 }
+        return Int(status.st_size)
+    }
+}
