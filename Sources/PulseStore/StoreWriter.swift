@@ -344,6 +344,8 @@ final class StoreWriter: @unchecked Sendable {
             let result = commit(batch, sampleCount: samples)
             for write in batch { write.waiter?.resume(with: result) }
             start = end
+            // A backlog is committed transaction after transaction: compaction takes its turns in between too.
+            if start < writes.count, let task = compactions.next() { runCompactionStep(task) }
         }
     }
 

@@ -30,9 +30,9 @@ struct HistoryBenchmark: AsyncParsableCommand {
         let process = try ServerProcess(binary: server, arguments: ["--collect-interval", "0"])
         defer { process.stop() }
         let seconds = hours * 3600
-        // End at a whole minute in the recent past, so that retention keeps everything
-        // and the day splits into whole minutes.
-        let end = Timestamp.now() / 60_000 * 60_000
+        // End in the recent past, so that retention keeps everything, on a multiple of
+        // 2 minutes, so that the day splits into whole minutes and into 720 buckets of 2m.
+        let end = Timestamp.now() / 120_000 * 120_000
         let start = end - Int64(seconds) * 1000
         try await fill(path: process.directory + "/bench.sqlite", from: start, count: seconds)
         try await process.start()
@@ -44,7 +44,7 @@ struct HistoryBenchmark: AsyncParsableCommand {
             Query(name: "\(hours) h, points=1000 (step 2m, rollups)", parameters: day + "&points=1000&agg=avg", points: seconds / 120...seconds / 120, target: "≤ 5 ms"),
             Query(name: "\(hours) h, step 1m (rollups)", parameters: day + "&step=1m&agg=max", points: seconds / 60...seconds / 60, target: ""),
             Query(
-                name: "\(hours) h, step \(seconds)ms/1000 (raw rows)", parameters: day + "&step=\(seconds)&agg=avg",
+                name: "\(hours) h, step \(seconds)ms/1000 (raw samples)", parameters: day + "&step=\(seconds)&agg=avg",
                 points: 1_000...1_001, target: ""  // 1,001 when the day does not start on a bucket
             ),
         ]

@@ -103,6 +103,17 @@ struct StorageBenchmark: AsyncParsableCommand {
             parts.append("chunk bytes \(sqlite3_column_int64(payload, 0) / 1_024) KB in \(sqlite3_column_int64(payload, 1)) chunks")
         }
         sqlite3_finalize(payload)
+        // Per metric: what each kind of series costs in chunks (bytes of chunk data per sample).
+        let perMetric = db.prepare("""
+            SELECT s.metric, sum(length(c.data)) * 1.0 / sum(c.count) FROM chunks c JOIN series s ON s.id = c.series_id
+            GROUP BY s.metric ORDER BY 2 DESC
+            """)
+        var metrics: [String] = []
+        while sqlite3_step(perMetric) == SQLITE_ROW {
+            metrics.append("\(String(cString: sqlite3_column_text(perMetric, 0))) \(Measure.format(sqlite3_column_double(perMetric, 1), 2))")
+        }
+        sqlite3_finalize(perMetric)
+        if metrics.count > 1 { parts.append("chunk bytes/sample by metric: " + metrics.joined(separator: ", ")) }
         let free = db.prepare("PRAGMA freelist_count")
         defer { sqlite3_finalize(free) }
         if sqlite3_step(free) == SQLITE_ROW, sqlite3_column_int64(free, 0) > 0 { parts.append("free pages \(sqlite3_column_int64(free, 0))") }

@@ -83,6 +83,8 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
         }
         try await store.flush()
         let elapsed = (clock.now - started).seconds
+        let statistics = store.statistics
+        print("    store: \(statistics.compactions) compactions during the writes moved \(statistics.rowsCompacted) rows; the longest took \(Measure.format(statistics.longestCompaction.seconds * 1000, 1)) ms")
         await store.close()
         try Self.checkRowCount(path: directory + "/store.sqlite", expected: series * timestamps)
         return Double(series * timestamps) / elapsed
