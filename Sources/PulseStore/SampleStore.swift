@@ -80,7 +80,7 @@ public final class SampleStore: SampleStorage, Sendable {
     }
 
     /// Moves every sample stored so far into compressed chunks, whatever its
-    /// age, and returns when done: the writer otherwise leaves recent samples
+    /// age, and returns when done (or when the store closes first): the writer otherwise leaves recent samples
     /// in the head (see `ChunkPolicy`). For benchmarks and checks that measure
     /// the file as it settles; writes keep being taken meanwhile.
     public func compactAll() async {

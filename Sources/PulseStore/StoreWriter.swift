@@ -267,6 +267,8 @@ final class StoreWriter: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while true {
+            // Heads that have waited too long are queued, busy or idle.
+            compactions.sweep(now: .now)
             if isCommitDue, compactionOwed, !stopping, let task = compactions.next() {
                 return .compactionStep(task)
             }
@@ -286,7 +288,6 @@ final class StoreWriter: @unchecked Sendable {
                 defer { compactAllWaiters = [] }
                 return .compactAll(compactAllWaiters)
             }
-            compactions.sweep(now: .now)
             if let task = compactions.next() {
                 return .compactionStep(task)
             }

@@ -1,0 +1,87 @@
+import Foundation
+import PulseCore
+@testable import PulseStore
+import Testing
+
+/// The chunk layer through the store: damaged bytes, whole chunks, the queue's rules.
+@Suite struct ChunkStoreTests {
+    let key = SeriesKey(metric: "chunked", labels: ["host": "a"])
+
+    /// A chunk damaged outside SQLite's checks (its checksum no longer
+    /// matches) fails the reads of its range with an error that names it,
+    /// rather than answering wrong numbers; reads beside it still work.
+    @Test func aDamagedChunkIsAnErrorNotWrongNumbers() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(chunkPolicy: .standard), logger: .quiet)
+        let samples = (0..<600).map { Sample(key: key, timestamp: 1_000_000 + Int64($0) * 1_000, value: Double($0) * 0.5) }
+        try await store.write(samples, durability: .committed)
+        await store.compactAll()
+        let damage = try SQLiteConnection(path: db.path, readOnly: false)
+        let first = try #require(try damage.scalarInt("SELECT min(first_ts) FROM chunks"))
+        try damage.execute("UPDATE chunks SET data = CAST(substr(data, 1, 3) || x'ff' || substr(data, 5) AS BLOB) WHERE first_ts = \(first)")
+        await #expect(throws: CorruptChunkError.self) {
+            _ = try await store.range(SeriesSelector(metric: "chunked"), from: 0, to: Timestamp.latest, limit: nil)
+        }
+        do {
+            _ = try await store.range(SeriesSelector(metric: "chunked"), from: 0, to: Timestamp.latest, limit: nil)
+        } catch let error as CorruptChunkError {
+            #expect(error.firstTimestamp == first)
+            #expect("\(error)".contains("checksum"), "\(error)")
+        }
+        // A range the damaged chunk does not hold reads as before.
+        let last = try #require(try damage.scalarInt("SELECT max(first_ts) FROM chunks"))
+        if last != first {
+            let tail = try await store.range(SeriesSelector(metric: "chunked"), from: last, to: Timestamp.latest, limit: nil)
+            #expect(tail.first?.points.last == Point(1_000_000 + 599 * 1_000, 599 * 0.5))
+        }
+        await store.close()
+    }
+
+    /// The compactor writes whole chunks: the newest rows that would make a
+    /// short one stay in the head until more come (or they wait too long).
+    @Test func onlyWholeChunksMoveWhileRowsKeepComing() async throws {
+        let db = try TemporaryDatabase()
+        let policy = ChunkPolicy(maxChunkBytes: 1_000, maxChunkSamples: 100, rowsPerCompaction: 250, headSpan: 0, maxHeadWait: .seconds(3600))
+        let store = try SampleStore.open(db.configuration(chunkPolicy: policy), logger: .quiet)
+        // Whole numbers one apart: 100 samples take far less than 1,000 bytes, so chunks are cut at 100 samples.
+        let samples = (0..<260).map { Sample(key: key, timestamp: 1_000_000 + Int64($0) * 1_000, value: Double($0)) }
+        try await store.write(samples, durability: .committed)
+        let connection = try SQLiteConnection(path: db.path, readOnly: true)
+        #expect(await eventually { (try? connection.scalarInt("SELECT count(*) FROM chunks")) == 2 })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try connection.scalarInt("SELECT count(*) FROM chunks") == 2)
+        #expect(try connection.scalarInt("SELECT sum(count) FROM chunks") == 200)
+        #expect(try connection.scalarInt("SELECT count(*) FROM head") == 60)
+        #expect(try await store.range(SeriesSelector(metric: "chunked"), from: 0, to: Timestamp.latest, limit: nil).first?.points.count == 260)
+        await store.compactAll()
+        #expect(try connection.scalarInt("SELECT count(*) FROM head") == 0)
+        #expect(try connection.scalarInt("SELECT sum(count) FROM chunks") == 260)
+        await store.close()
+    }
+
+    @Test func theQueueTakesASeriesOnceItHasEnoughRowsOrHasWaited() {
+        let policy = ChunkPolicy(rowsPerCompaction: 100, maxHeadWait: .seconds(60))
+        var queue = CompactionQueue(policy: policy)
+        let start = ContinuousClock.now
+        queue.wrote(rows: 60, seriesID: 1, at: start)
+        queue.wrote(rows: 10, seriesID: 2, at: start)
+        #expect(queue.next() == nil)
+        queue.wrote(rows: 40, seriesID: 1, at: start)
+        let task = CompactionQueue.Task(seriesID: 1, source: .head)
+        #expect(queue.next() == task)
+        #expect(queue.shouldMove(task, closedRows: 100, now: start))
+        #expect(!queue.shouldMove(task, closedRows: 99, now: start))
+        #expect(queue.shouldMove(task, closedRows: 99, now: start + .seconds(61)))
+        // It found 100 closed rows and moved 80: the other 20 are counted, and more may wait.
+        queue.finished(task, closedRows: 100, rowsMoved: 80, headRowsLeft: true, at: start)
+        #expect(queue.next() == task)
+        #expect(queue.next() == nil)
+        // The next step moves the rest: nothing of series 1 is left to wait.
+        queue.finished(task, closedRows: 20, rowsMoved: 20, headRowsLeft: false, at: start)
+        // Series 2 has waited: a sweep a minute on queues it; then it moves what it has.
+        queue.sweep(now: start + .seconds(61))
+        #expect(queue.next() == CompactionQueue.Task(seriesID: 2, source: .head))
+        #expect(queue.next() == nil)
+        #expect(queue.isOverdue(CompactionQueue.Task(seriesID: 2, source: .head), now: start + .seconds(61)))
+    }
+}
