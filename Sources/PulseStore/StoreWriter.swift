@@ -474,10 +474,12 @@ final class StoreWriter: @unchecked Sendable {
     private func runCompactionStep(_ task: CompactionQueue.Task) {
         let policy = compactions.policy
         let horizon = compactingAll || task.source == .legacy ? Int64.max : Timestamp.now() - policy.headSpan
-        let started = ContinuousClock.now
         do {
             try connection.cached("BEGIN IMMEDIATE").run()
+            // From the lock on: a wait for it (a checkpoint) is not the compaction's own time.
+            let started = ContinuousClock.now
             let outcome: Compaction.Outcome
+            let elapsed: Duration
             let closed: Int
             let headRowsLeft: Bool
             do {
@@ -492,6 +494,8 @@ final class StoreWriter: @unchecked Sendable {
                     ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
                     : .init()
                 headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
+                // Up to the commit: a checkpoint that the commit's log hook may run after it is not the compaction's.
+                elapsed = ContinuousClock.now - started
                 try connection.cached("COMMIT").run()
             } catch {
                 try? connection.cached("ROLLBACK").run()
@@ -499,7 +503,6 @@ final class StoreWriter: @unchecked Sendable {
             }
             compactions.finished(task, closedRows: closed, rowsMoved: outcome.rowsMoved, headRowsLeft: headRowsLeft, at: started)
             guard outcome.rowsMoved > 0 else { return }
-            let elapsed = ContinuousClock.now - started
             condition.withLock {
                 stats.compactions += 1
                 stats.rowsCompacted += outcome.rowsMoved
