@@ -97,7 +97,7 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
             sqlite3_finalize(insert)
             db.exec("COMMIT")
         }
-        return ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+        return Measure.fileSize(path)
     }
 
     static func nanosecondsPerSample(count: Int, _ body: () throws -> Void) throws -> Double {

@@ -12,6 +12,13 @@ enum Measure {
     }
 
     /// A fresh directory for one run's database files.
+    /// The size of a regular file in bytes; 0 when there is none (a directory, a missing log).
+    static func fileSize(_ path: String) -> Int {
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return 0 }
+        return Int(status.st_size)
+    }
+
     static func scratchDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "pulsegate-bench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -1,7 +1,6 @@
 import ArgumentParser
 import CSQLite
 import Foundation
-import Logging
 import PulseCore
 import PulseStore
 
@@ -52,11 +51,6 @@ struct StorageBenchmark: AsyncParsableCommand {
         }
     }
 
-    private static let quiet: Logger = {
-        var logger = Logger(label: "pulsegate.bench")
-        logger.logLevel = .warning
-        return logger
-    }()
 
     /// Writes the dataset tick by tick (every series' sample of one second
     /// together, as the collector does), compacts everything, closes the
@@ -66,7 +60,7 @@ struct StorageBenchmark: AsyncParsableCommand {
         let directory = NSTemporaryDirectory() + "pulsegate-storage-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/bench.sqlite"
-        let store = try SampleStore.open(StoreConfiguration(path: path, maxPendingSamples: dataset.sampleCount), logger: quiet)
+        let store = try SampleStore.open(StoreConfiguration(path: path, maxPendingSamples: dataset.sampleCount), logger: StoreWriteBenchmark.quiet)
         let longest = dataset.series.map(\.samples.count).max() ?? 0
         var batch: [Sample] = []
         for index in 0..<longest {
@@ -81,7 +75,7 @@ struct StorageBenchmark: AsyncParsableCommand {
         try await store.write(batch, durability: .committed)
         await store.compactAll()
         await store.close()
-        let size = fileSize(path) + fileSize(path + "-wal")
+        let size = Measure.fileSize(path) + Measure.fileSize(path + "-wal")
         return (size, pageBreakdown(path))
     }
 
@@ -147,14 +141,8 @@ struct StorageBenchmark: AsyncParsableCommand {
         var total = 0
         let enumerator = FileManager.default.enumerator(atPath: directory + "/blocks")
         while let file = enumerator?.nextObject() as? String {
-            total += fileSize(directory + "/blocks/" + file)
+            total += Measure.fileSize(directory + "/blocks/" + file)
         }
         return total
-    }
-
-    private static func fileSize(_ path: String) -> Int {
-        var status = stat()
-        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return 0 }
-        return Int(status.st_size)
     }
 }

@@ -47,7 +47,7 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
     }
 
     private static let start: Int64 = 1_700_000_000_000
-    private static let quiet: Logger = {
+    static let quiet: Logger = {
         var logger = Logger(label: "pulsegate.bench")
         logger.logLevel = .warning
         return logger
