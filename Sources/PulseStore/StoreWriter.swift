@@ -478,7 +478,7 @@ final class StoreWriter: @unchecked Sendable {
             try connection.cached("BEGIN IMMEDIATE").run()
             // From the lock on: a wait for it (a checkpoint) is not the compaction's own time.
             let started = ContinuousClock.now
-            let outcome: Compaction.Outcome
+            let rowsMoved: Int
             let elapsed: Duration
             let closed: Int
             let headRowsLeft: Bool
@@ -490,9 +490,9 @@ final class StoreWriter: @unchecked Sendable {
                 let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
                 // Rows that make a short chunk wait for more, unless told to move all, or overdue.
                 let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
-                outcome = move
+                rowsMoved = move
                     ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
-                    : .init()
+                    : 0
                 headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
                 // Up to the commit: a checkpoint that the commit's log hook may run after it is not the compaction's.
                 elapsed = ContinuousClock.now - started
@@ -501,11 +501,11 @@ final class StoreWriter: @unchecked Sendable {
                 try? connection.cached("ROLLBACK").run()
                 throw error
             }
-            compactions.finished(task, closedRows: closed, rowsMoved: outcome.rowsMoved, headRowsLeft: headRowsLeft, at: started)
-            guard outcome.rowsMoved > 0 else { return }
+            compactions.finished(task, closedRows: closed, rowsMoved: rowsMoved, headRowsLeft: headRowsLeft, at: started)
+            guard rowsMoved > 0 else { return }
             condition.withLock {
                 stats.compactions += 1
-                stats.rowsCompacted += outcome.rowsMoved
+                stats.rowsCompacted += rowsMoved
                 stats.longestCompaction = max(stats.longestCompaction, elapsed)
             }
             do {

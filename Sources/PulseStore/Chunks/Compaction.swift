@@ -24,14 +24,6 @@ enum Compaction {
         }
     }
 
-    struct Outcome: Sendable, Equatable {
-        /// Rows taken from the row table.
-        var rowsMoved = 0
-        /// Chunks written and chunks they replaced.
-        var chunksWritten = 0
-        var chunksReplaced = 0
-    }
-
     /// The oldest rows of one series in `source` with ts < `horizon`, at most `limit`, ascending.
     static func rows(
         of source: Source, seriesID: Int64, before horizon: Int64, limit: Int, on connection: SQLiteConnection
@@ -51,7 +43,8 @@ enum Compaction {
     }
 
     /// Moves `rows` (every row of `source` for the series between the first's
-    /// ts and the last's, ascending) into chunks and deletes them from `source`.
+    /// ts and the last's, ascending) into chunks and deletes them from `source`;
+    /// returns how many rows moved.
     ///
     /// Unless `wholeOnly` is false, only full chunks are written: the newest
     /// rows that would make a short last chunk stay where they are, to fill a
@@ -60,8 +53,8 @@ enum Compaction {
     static func move(
         _ rows: [Point], from source: Source, seriesID: Int64, wholeOnly: Bool = false, policy: ChunkPolicy,
         on connection: SQLiteConnection
-    ) throws -> Outcome {
-        guard let first = rows.first?.timestamp else { return Outcome() }
+    ) throws -> Int {
+        guard let first = rows.first?.timestamp else { return 0 }
         var replaced: [Int64] = []
         var chunked: [Point] = []
         func take(_ chunk: ChunkTable.Row) throws {
@@ -78,7 +71,7 @@ enum Compaction {
         if wholeOnly, let tail = cuts.last, tail.isShort(policy), merged[tail.range.lowerBound].timestamp > (chunked.last?.timestamp ?? .min) {
             cuts.removeLast()
         }
-        guard let lastCut = cuts.last else { return Outcome() }
+        guard let lastCut = cuts.last else { return 0 }
         let moved = min(rows.last!.timestamp, merged[lastCut.range.upperBound - 1].timestamp)
 
         for rowID in replaced { try ChunkTable.delete(rowID: rowID, on: connection) }
@@ -90,7 +83,7 @@ enum Compaction {
         delete.bind(first, at: 2)
         delete.bind(moved, at: 3)
         try delete.run()
-        return Outcome(rowsMoved: connection.changes, chunksWritten: cuts.count, chunksReplaced: replaced.count)
+        return connection.changes
     }
 
     /// Two ascending runs as one; at a ts both hold, `rows` wins when `rowsWin`.
