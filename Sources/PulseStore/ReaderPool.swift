@@ -29,7 +29,7 @@ final class ReaderPool: Sendable {
         self.state = Mutex(State(idle: connections))
     }
 
-    /// Runs `body` with a connection of its own, on a blocking-pool thread.
+    /// Runs `body` with a connection of its own, on a blocking-pool thread, in one read transaction.
     func read<Result: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) throws -> Result) async throws -> Result {
         try await NIOThreadPool.singleton.runIfActive { [self] in
             guard let connection = self.state.withLock({ $0.closed ? nil : $0.idle.popLast() }) else { throw StoreError.closed }
@@ -37,7 +37,18 @@ final class ReaderPool: Sendable {
                 // After close, a connection in use is dropped (closed) when its query ends.
                 self.state.withLock { if !$0.closed { $0.idle.append(connection) } }
             }
-            return try body(connection)
+            // One snapshot for the whole read. A read is many statements (a series'
+            // head bucket by bucket, its chunks, the next series), and between two
+            // of them the writer may move head rows into a chunk the read has passed.
+            try connection.cached("BEGIN").run()
+            do {
+                let result = try body(connection)
+                try connection.cached("COMMIT").run()
+                return result
+            } catch {
+                try? connection.cached("ROLLBACK").run()
+                throw error
+            }
         }
     }
 

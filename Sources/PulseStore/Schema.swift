@@ -62,6 +62,21 @@ enum Schema {
         );
         CREATE UNIQUE INDEX chunks_by_end ON chunks(series_id, last_ts);
         """),
+        // 4: the head keyed by time bucket first (`HeadTable`), so that a commit
+        // over many series writes a few adjacent pages rather than one per series.
+        Migration(sql: """
+        CREATE TABLE head_by_bucket(
+            bucket    INTEGER NOT NULL,  -- ts >> \(HeadTable.bucketShift)
+            series_id INTEGER NOT NULL,
+            ts        INTEGER NOT NULL,
+            value     NOT NULL,
+            PRIMARY KEY(bucket, series_id, ts)
+        ) WITHOUT ROWID;
+        INSERT INTO head_by_bucket(bucket, series_id, ts, value)
+            SELECT ts >> \(HeadTable.bucketShift), series_id, ts, value FROM head;
+        DROP TABLE head;
+        ALTER TABLE head_by_bucket RENAME TO head;
+        """),
     ]
 
     /// Rolls up the raw rows already stored. In Swift rather than SQL, so that the

@@ -39,23 +39,25 @@ enum SeriesQueries {
         statement.bind(prefix, at: 1)
         statement.bind(PrefixRange.upperBound(of: prefix), at: 2)
         var found: [SeriesInfo] = []
+        let headLatest = try HeadTable.latestBySeries(on: connection)
         while found.count < limit, try statement.step() {
             guard let labels = LabelJSON.decode(statement.string(at: 2)) else { continue }
-            guard let latest = try latestTimestamp(seriesID: statement.int64(at: 0), on: connection) else { continue }
+            let id = statement.int64(at: 0)
+            guard let latest = try latestTimestamp(seriesID: id, headLatest: headLatest[id], on: connection) else { continue }
             found.append(SeriesInfo(key: SeriesKey(metric: statement.string(at: 1), labels: labels), lastTimestamp: latest))
         }
         return found
     }
 
-    /// The ts of the series' latest stored sample, wherever it is.
-    static func latestTimestamp(seriesID: Int64, on connection: SQLiteConnection) throws -> Int64? {
+    /// The ts of the series' latest stored sample, wherever it is, given the
+    /// head's (`HeadTable.latestBySeries`: one pass for every series asked).
+    static func latestTimestamp(seriesID: Int64, headLatest: Int64?, on connection: SQLiteConnection) throws -> Int64? {
         var latest = try ChunkTable.latestTimestamp(seriesID: seriesID, on: connection)
-        for table in ["head", "samples"] {
-            let statement = try connection.cached("SELECT ts FROM \(table) WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1")
-            defer { statement.reset() }
-            statement.bind(seriesID, at: 1)
-            if try statement.step() { latest = max(latest ?? .min, statement.int64(at: 0)) }
-        }
+        if let headLatest { latest = max(latest ?? .min, headLatest) }
+        let statement = try connection.cached("SELECT ts FROM samples WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1")
+        defer { statement.reset() }
+        statement.bind(seriesID, at: 1)
+        if try statement.step() { latest = max(latest ?? .min, statement.int64(at: 0)) }
         return latest
     }
 

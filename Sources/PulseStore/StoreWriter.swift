@@ -70,10 +70,6 @@ final class StoreWriter: @unchecked Sendable {
     /// Free pages kept for the head's next rows rather than given back (4 MB).
     private static let freePageSlack: Int64 = 1_024
 
-    private static let insertSampleSQL = """
-        INSERT INTO head(series_id, ts, value) VALUES (?1, ?2, ?3)
-        ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value
-        """
     private static let insertSeriesSQL = """
         INSERT INTO series(metric, labels) VALUES (?1, ?2)
         ON CONFLICT(metric, labels) DO UPDATE SET metric = excluded.metric
@@ -359,7 +355,7 @@ final class StoreWriter: @unchecked Sendable {
         var rollups = RollupBatch(rawFloor: rawFloor)
         var rows: [Row] = []
         do {
-            let insertSample = try connection.cached(Self.insertSampleSQL)
+            let insertSample = try connection.cached(HeadTable.insertSQL)
             try connection.cached("BEGIN IMMEDIATE").run()
             do {
                 rows.reserveCapacity(sampleCount)
@@ -380,9 +376,10 @@ final class StoreWriter: @unchecked Sendable {
                 // their arrival order, so the later still wins.
                 rows.sort()
                 for row in rows {
-                    insertSample.bind(row.seriesID, at: 1)
-                    insertSample.bind(row.timestamp, at: 2)
-                    insertSample.bind(row.value, at: 3)
+                    insertSample.bind(HeadTable.bucket(of: row.timestamp), at: 1)
+                    insertSample.bind(row.seriesID, at: 2)
+                    insertSample.bind(row.timestamp, at: 3)
+                    insertSample.bind(row.value, at: 4)
                     try insertSample.run()
                     try rollups.add(seriesID: row.seriesID, timestamp: row.timestamp, value: row.value, latest: &latestRollups, on: connection)
                 }
@@ -456,13 +453,14 @@ final class StoreWriter: @unchecked Sendable {
     /// (an earlier run's) or rows of schema 2 to move into chunks.
     private func queueRowsLeftByEarlierRuns() {
         do {
-            for (source, table) in [(Compaction.Source.legacy, "samples"), (.head, "head")] {
-                let statement = try connection.prepare("SELECT 1 FROM \(table) WHERE series_id = ?1 LIMIT 1")
-                for seriesID in seriesIDs.values.sorted() {
-                    statement.bind(seriesID, at: 1)
-                    if try statement.step() { compactions.enqueue(.init(seriesID: seriesID, source: source)) }
-                    statement.reset()
-                }
+            let legacy = try connection.prepare("SELECT 1 FROM samples WHERE series_id = ?1 LIMIT 1")
+            for seriesID in seriesIDs.values.sorted() {
+                legacy.bind(seriesID, at: 1)
+                if try legacy.step() { compactions.enqueue(.init(seriesID: seriesID, source: .legacy)) }
+                legacy.reset()
+            }
+            for seriesID in try HeadTable.latestBySeries(on: connection).keys.sorted() {
+                compactions.enqueue(.init(seriesID: seriesID, source: .head))
             }
         } catch {
             logger.error("could not look for rows to compact", metadata: ["error": "\(error)"])

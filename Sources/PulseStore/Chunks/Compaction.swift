@@ -15,31 +15,47 @@ enum Compaction {
         case head
         /// `samples`, from schema 2: rows written before any chunk; chunks win.
         case legacy
-
-        var table: String {
-            switch self {
-            case .head: "head"
-            case .legacy: "samples"
-            }
-        }
     }
 
     /// The oldest rows of one series in `source` with ts < `horizon`, at most `limit`, ascending.
     static func rows(
         of source: Source, seriesID: Int64, before horizon: Int64, limit: Int, on connection: SQLiteConnection
     ) throws -> [Point] {
-        let statement = try connection.cached(
-            "SELECT ts, value FROM \(source.table) WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3"
-        )
-        defer { statement.reset() }
-        statement.bind(seriesID, at: 1)
-        statement.bind(horizon, at: 2)
-        statement.bind(Int64(limit), at: 3)
-        var rows: [Point] = []
-        while try statement.step() {
-            rows.append(Point(statement.int64(at: 0), statement.double(at: 1)))
+        guard horizon > .min else { return [] }
+        switch source {
+        case .head:
+            return try HeadTable.rows(seriesID: seriesID, from: .min, to: horizon - 1, limit: limit, on: connection)
+        case .legacy:
+            let statement = try connection.cached(
+                "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3"
+            )
+            defer { statement.reset() }
+            statement.bind(seriesID, at: 1)
+            statement.bind(horizon, at: 2)
+            statement.bind(Int64(limit), at: 3)
+            var rows: [Point] = []
+            while try statement.step() {
+                rows.append(Point(statement.int64(at: 0), statement.double(at: 1)))
+            }
+            return rows
         }
-        return rows
+    }
+
+    /// Deletes the rows of one series in `source` with `from <= ts <= to`; returns how many.
+    private static func deleteRows(
+        of source: Source, seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection
+    ) throws -> Int {
+        switch source {
+        case .head:
+            return try HeadTable.delete(seriesID: seriesID, from: from, to: to, on: connection)
+        case .legacy:
+            let delete = try connection.cached("DELETE FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3")
+            delete.bind(seriesID, at: 1)
+            delete.bind(from, at: 2)
+            delete.bind(to, at: 3)
+            try delete.run()
+            return connection.changes
+        }
     }
 
     /// Moves `rows` (every row of `source` for the series between the first's
@@ -78,12 +94,7 @@ enum Compaction {
         for cut in cuts {
             try ChunkTable.insert(seriesID: seriesID, samples: merged[cut.range], bytes: cut.bytes, on: connection)
         }
-        let delete = try connection.cached("DELETE FROM \(source.table) WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3")
-        delete.bind(seriesID, at: 1)
-        delete.bind(first, at: 2)
-        delete.bind(moved, at: 3)
-        try delete.run()
-        return connection.changes
+        return try deleteRows(of: source, seriesID: seriesID, from: first, to: moved, on: connection)
     }
 
     /// Two ascending runs as one; at a ts both hold, `rows` wins when `rowsWin`.

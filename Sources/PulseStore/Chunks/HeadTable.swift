@@ -1,10 +1,137 @@
+import PulseCore
+
 /// The SQL of the `head` table: samples written since their series' last
-/// compaction, one row each, keyed by series and ts.
+/// compaction, one row each.
+///
+/// Rows are keyed by (bucket, series, ts), a bucket being 16.384 s of ts
+/// (`ts >> bucketShift`), rather than by (series, ts). A commit holds a few
+/// samples of each of many series; keyed by series first, each series' rows
+/// sit on pages of their own, and a commit of 1,000 series dirtied about
+/// 1,000 pages. Keyed by bucket first, the same commit fills a few adjacent
+/// pages: on a plain SQLite loop, 4,000-row commits over 1,000 series went
+/// from 91k to 494k rows/s, and over 10,000 series from 82k to 355k (16 s
+/// buckets kept 4–5× of that; 65 s buckets lost half of it at 10,000 series).
+///
+/// The price is paid by reads of one series: a seek per occupied bucket of the
+/// range. The head holds only what compaction has not yet moved (`ChunkPolicy`),
+/// a few hundred buckets at most.
 enum HeadTable {
-    static func hasRows(seriesID: Int64, on connection: SQLiteConnection) throws -> Bool {
-        let statement = try connection.cached("SELECT 1 FROM head WHERE series_id = ?1 LIMIT 1")
+    /// A bucket is 2^14 ms of ts. Schema 4 keys the rows with it: changing it takes a migration.
+    static let bucketShift: Int64 = 14
+
+    /// Floors, negative ts included (an arithmetic shift, in Swift as in SQLite).
+    static func bucket(of timestamp: Int64) -> Int64 {
+        timestamp >> bucketShift
+    }
+
+    /// ?1 bucket, ?2 series, ?3 ts, ?4 value. The same series and ts: the later write wins.
+    static let insertSQL = """
+        INSERT INTO head(bucket, series_id, ts, value) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT(bucket, series_id, ts) DO UPDATE SET value = excluded.value
+        """
+
+    /// The rows of one series with `from <= ts <= to`, ascending, read bucket by bucket.
+    /// One cursor per connection at a time: its statements are the connection's cached ones.
+    struct Cursor {
+        private let connection: SQLiteConnection
+        private let seriesID: Int64
+        private let from: Int64
+        private let to: Int64
+        private let rows: SQLiteStatement
+        /// The next bucket to look in; nil once the range is done.
+        private var nextBucket: Int64?
+        private var inBucket = false
+
+        init(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws {
+            self.connection = connection
+            self.seriesID = seriesID
+            self.from = from
+            self.to = to
+            rows = try connection.cached("""
+                SELECT ts, value FROM head WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY ts
+                """)
+            nextBucket = from <= to ? HeadTable.bucket(of: from) : nil
+        }
+
+        mutating func next() throws -> Point? {
+            while true {
+                if inBucket {
+                    if try rows.step() { return Point(rows.int64(at: 0), rows.double(at: 1)) }
+                    rows.reset()
+                    inBucket = false
+                }
+                guard let start = nextBucket,
+                      let bucket = try HeadTable.occupiedBucket(from: start, through: HeadTable.bucket(of: to), on: connection)
+                else {
+                    nextBucket = nil
+                    return nil
+                }
+                nextBucket = bucket < Int64.max ? bucket + 1 : nil
+                rows.bind(bucket, at: 1)
+                rows.bind(seriesID, at: 2)
+                rows.bind(from, at: 3)
+                rows.bind(to, at: 4)
+                inBucket = true
+            }
+        }
+
+        func close() {
+            rows.reset()
+        }
+    }
+
+    /// The first bucket in `from...through` that holds a row of any series.
+    private static func occupiedBucket(from: Int64, through: Int64, on connection: SQLiteConnection) throws -> Int64? {
+        guard from <= through else { return nil }
+        let statement = try connection.cached("SELECT bucket FROM head WHERE bucket >= ?1 AND bucket <= ?2 ORDER BY bucket LIMIT 1")
         defer { statement.reset() }
-        statement.bind(seriesID, at: 1)
-        return try statement.step()
+        statement.bind(from, at: 1)
+        statement.bind(through, at: 2)
+        return try statement.step() ? statement.int64(at: 0) : nil
+    }
+
+    /// The rows of one series with `from <= ts <= to`, ascending; at most `limit`.
+    static func rows(seriesID: Int64, from: Int64, to: Int64, limit: Int = .max, on connection: SQLiteConnection) throws -> [Point] {
+        var cursor = try Cursor(seriesID: seriesID, from: from, to: to, on: connection)
+        defer { cursor.close() }
+        var rows: [Point] = []
+        while rows.count < limit, let row = try cursor.next() { rows.append(row) }
+        return rows
+    }
+
+    static func hasRows(seriesID: Int64, on connection: SQLiteConnection) throws -> Bool {
+        try !rows(seriesID: seriesID, from: .min, to: .max, limit: 1, on: connection).isEmpty
+    }
+
+    /// Deletes the rows of one series with `from <= ts <= to`; returns how many.
+    static func delete(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws -> Int {
+        let delete = try connection.cached("DELETE FROM head WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts <= ?4")
+        let last = bucket(of: to)
+        var next = from <= to ? bucket(of: from) : nil
+        var deleted = 0
+        while let start = next, let bucket = try occupiedBucket(from: start, through: last, on: connection) {
+            delete.bind(bucket, at: 1)
+            delete.bind(seriesID, at: 2)
+            delete.bind(from, at: 3)
+            delete.bind(to, at: 4)
+            try delete.run()
+            deleted += connection.changes
+            next = bucket < Int64.max ? bucket + 1 : nil
+        }
+        return deleted
+    }
+
+    /// The latest ts in the head of every series that has rows there: one pass
+    /// over the head, bucket by bucket (rows of a bucket come in series order).
+    static func latestBySeries(on connection: SQLiteConnection) throws -> [Int64: Int64] {
+        let statement = try connection.cached("SELECT series_id, max(ts) FROM head GROUP BY bucket, series_id")
+        defer { statement.reset() }
+        var latest: [Int64: Int64] = [:]
+        while try statement.step() {
+            let seriesID = statement.int64(at: 0)
+            let timestamp = statement.int64(at: 1)
+            if timestamp > latest[seriesID] ?? .min { latest[seriesID] = timestamp }
+        }
+        return latest
     }
 }

@@ -14,18 +14,21 @@ enum RawRetention {
     ) throws -> (deleted: Int, done: Bool) {
         var deleted = 0
         var done = true
-        for table in ["head", "samples"] {
-            let statement = try connection.cached("""
-                DELETE FROM \(table) WHERE series_id = ?1 AND ts IN
-                    (SELECT ts FROM \(table) WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
-                """)
-            statement.bind(seriesID, at: 1)
-            statement.bind(cutoff, at: 2)
-            statement.bind(Int64(limit), at: 3)
-            try statement.run()
-            deleted += connection.changes
-            if connection.changes >= limit { done = false }
+        let headRows = try HeadTable.rows(seriesID: seriesID, from: .min, to: cutoff - 1, limit: limit, on: connection)
+        if let last = headRows.last {
+            deleted += try HeadTable.delete(seriesID: seriesID, from: .min, to: last.timestamp, on: connection)
+            if headRows.count >= limit { done = false }
         }
+        let legacy = try connection.cached("""
+            DELETE FROM samples WHERE series_id = ?1 AND ts IN
+                (SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
+            """)
+        legacy.bind(seriesID, at: 1)
+        legacy.bind(cutoff, at: 2)
+        legacy.bind(Int64(limit), at: 3)
+        try legacy.run()
+        deleted += connection.changes
+        if connection.changes >= limit { done = false }
 
         var whole: [(rowID: Int64, count: Int64)] = []
         let old = try connection.cached("""

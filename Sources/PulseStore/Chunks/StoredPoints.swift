@@ -20,9 +20,9 @@ enum StoredPoints {
         seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection,
         _ body: (_ timestamp: Int64, _ value: Double) throws -> Bool
     ) throws {
-        let legacy = try RowCursor(table: "samples", seriesID: seriesID, from: from, to: to, on: connection)
+        let legacy = try LegacyRowCursor(seriesID: seriesID, from: from, to: to, on: connection)
         defer { legacy.close() }
-        let head = try RowCursor(table: "head", seriesID: seriesID, from: from, to: to, on: connection)
+        var head = try HeadTable.Cursor(seriesID: seriesID, from: from, to: to, on: connection)
         defer { head.close() }
         var pendingLegacy = try legacy.next()
         var pendingHead = try head.next()
@@ -96,13 +96,13 @@ enum StoredPoints {
     }
 }
 
-/// The rows of one series in a range of one of the row tables, ascending.
-private struct RowCursor {
+/// The rows of one series in a range of schema 2's `samples`, ascending.
+private struct LegacyRowCursor {
     private let statement: SQLiteStatement
 
-    init(table: String, seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws {
+    init(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws {
         statement = try connection.cached(
-            "SELECT ts, value FROM \(table) WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts"
+            "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY ts"
         )
         statement.bind(seriesID, at: 1)
         statement.bind(from, at: 2)
