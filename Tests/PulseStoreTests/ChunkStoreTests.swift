@@ -84,4 +84,48 @@ import Testing
         #expect(queue.next() == nil)
         #expect(queue.isOverdue(CompactionQueue.Task(seriesID: 2, source: .head), now: start + .seconds(61)))
     }
+
+    /// Schema 4 keys the head by time bucket first. A schema-3 file's head rows
+    /// (not yet in chunks) come through the migration as they were: every ts,
+    /// every value bit for bit (-0 included), each in the bucket of its ts.
+    @Test func aSchema3HeadIsKeptWhenItsKeyChanges() async throws {
+        let db = try TemporaryDatabase()
+        let old = try SQLiteConnection(path: db.path, readOnly: false)
+        for migration in Schema.migrations.prefix(3) {
+            try old.execute(migration.sql)
+            try migration.backfill?(old)
+        }
+        try old.execute("PRAGMA user_version = 3")
+        try old.execute("INSERT INTO series(id, metric, labels) VALUES (7, 'chunked', '\(LabelJSON.encode(key.labels))')")
+        // Irregular steps across many 16.384 s buckets, and values SQLite could change: -0, whole numbers.
+        var written: [Point] = []
+        var ts: Int64 = 1_700_000_000_000
+        for index in 0..<500 {
+            let value: Double = index % 7 == 0 ? -0.0 : index % 3 == 0 ? Double(index) : Double(index) * 0.37
+            written.append(Point(ts, value))
+            ts += 1 + Int64(index * 37 % 4_000)
+        }
+        let insert = try old.prepare("INSERT INTO head(series_id, ts, value) VALUES (7, ?1, ?2)")
+        for point in written {
+            insert.bind(point.timestamp, at: 1)
+            insert.bind(point.value, at: 2)
+            try insert.run()
+        }
+
+        let store = try SampleStore.open(db.configuration(chunkPolicy: .standard), logger: .quiet)
+        let check = try SQLiteConnection(path: db.path, readOnly: true)
+        #expect(try check.scalarInt("PRAGMA user_version") == Int64(Schema.currentVersion))
+        #expect(try check.scalarInt("SELECT count(*) FROM head WHERE bucket = ts >> \(HeadTable.bucketShift)") == 500)
+        #expect(try check.scalarInt("SELECT count(DISTINCT bucket) FROM head") ?? 0 > 50)
+        let read = try #require(try await store.range(SeriesSelector(metric: "chunked"), from: 0, to: Timestamp.latest, limit: nil).first)
+        #expect(read.points.map(\.timestamp) == written.map(\.timestamp))
+        #expect(read.points.map(\.value.bitPattern) == written.map(\.value.bitPattern))
+        // And the same once they are in chunks.
+        await store.compactAll()
+        #expect(try check.scalarInt("SELECT count(*) FROM head") == 0)
+        let compacted = try #require(try await store.range(SeriesSelector(metric: "chunked"), from: 0, to: Timestamp.latest, limit: nil).first)
+        #expect(compacted.points.map(\.value.bitPattern) == written.map(\.value.bitPattern))
+        await store.close()
+    }
+
 }
