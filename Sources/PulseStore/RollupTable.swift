@@ -2,9 +2,20 @@ import PulseCore
 
 /// The SQL of the `rollups_1m` table: one `MinuteRollup` per series and minute.
 ///
-/// The writer keeps it in the same transaction as the raw rows it summarises,
-/// so a reader sees both or neither.
+/// A minute's rollup is written when its samples leave the head: by the
+/// compaction that moves them into chunks (or the raw retention that would
+/// delete them), in that same transaction. Commits write none: a commit
+/// over many series would otherwise rewrite a rollup row per series, each on
+/// its own page. Until then a minute with head rows may have no rollup or an
+/// older one, and reads fold it from its samples (`pending`).
+///
+/// Below the raw floor (minutes whose samples raw retention has deleted) a
+/// rollup cannot be folded again: a late sample there is folded into it when
+/// it is later than the minute's last one, and otherwise left out.
 enum RollupTable {
+    /// Moved minutes further apart than this are folded in separate reads
+    /// rather than in one over the gap between them.
+    private static let runGap: Int64 = 60 * MinuteRollup.resolution
     /// The rollup of one series and minute, if stored.
     static func load(seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws -> MinuteRollup? {
         let statement = try connection.cached("""
@@ -14,17 +25,6 @@ enum RollupTable {
         statement.bind(seriesID, at: 1)
         statement.bind(minute, at: 2)
         return try statement.step() ? rollup(statement, from: 0) : nil
-    }
-
-    /// The newest rollup of one series, if it has any.
-    static func newest(seriesID: Int64, on connection: SQLiteConnection) throws -> (Int64, MinuteRollup)? {
-        let statement = try connection.cached("""
-            SELECT bucket, count, sum, min, max, last, last_ts FROM rollups_1m
-            WHERE series_id = ?1 ORDER BY bucket DESC LIMIT 1
-            """)
-        defer { statement.reset() }
-        statement.bind(seriesID, at: 1)
-        return try statement.step() ? (statement.int64(at: 0), rollup(statement, from: 1)) : nil
     }
 
     static func store(_ rollup: MinuteRollup, seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws {
@@ -80,13 +80,89 @@ enum RollupTable {
         }
     }
 
-    /// The rollup of one series and minute computed from its raw rows (nil when it has none).
-    static func recompute(seriesID: Int64, minute: Int64, on connection: SQLiteConnection) throws -> MinuteRollup? {
-        var result: MinuteRollup?
-        try foldRaw(seriesID: seriesID, from: minute, to: minute + MinuteRollup.resolution - 1, on: connection) { _, rollup in
-            result = rollup
+    /// Writes the rollups of the minutes that `rows` (of one series, ascending)
+    /// leave the head from, once they have moved into chunks, inside the
+    /// writer's transaction; returns how many it wrote.
+    static func refresh(leaving rows: ArraySlice<Point>, seriesID: Int64, rawFloor: Int64, on connection: SQLiteConnection) throws -> Int {
+        var written = 0
+        var index = rows.startIndex
+        while index < rows.endIndex {
+            let minute = MinuteRollup.minute(of: rows[index].timestamp)
+            if minute < rawFloor {
+                var end = index
+                while end < rows.endIndex, MinuteRollup.minute(of: rows[end].timestamp) == minute { end += 1 }
+                if var rollup = try load(seriesID: seriesID, minute: minute, on: connection) {
+                    for row in rows[index..<end] where row.timestamp > rollup.lastTimestamp {
+                        rollup.add(timestamp: row.timestamp, value: row.value)
+                    }
+                    try store(rollup, seriesID: seriesID, minute: minute, on: connection)
+                    written += 1
+                } else {
+                    written += try foldAndStore(minutes: [minute], seriesID: seriesID, on: connection)
+                }
+                index = end
+                continue
+            }
+            var minutes = [minute]
+            while index < rows.endIndex {
+                let next = MinuteRollup.minute(of: rows[index].timestamp)
+                if next != minutes.last! {
+                    if next - minutes.last! > runGap { break }
+                    minutes.append(next)
+                }
+                index += 1
+            }
+            written += try foldAndStore(minutes: minutes, seriesID: seriesID, on: connection)
         }
-        return result
+        return written
+    }
+
+    /// Folds the samples over `minutes` (ascending, close together) in one read and stores
+    /// the rollup of each of them; returns how many.
+    private static func foldAndStore(minutes: [Int64], seriesID: Int64, on connection: SQLiteConnection) throws -> Int {
+        var folded: [(minute: Int64, rollup: MinuteRollup)] = []
+        var wanted = minutes.makeIterator()
+        var next = wanted.next()
+        try foldRaw(seriesID: seriesID, from: minutes.first!, to: minutes.last! + MinuteRollup.resolution - 1, on: connection) { minute, rollup in
+            while let candidate = next, candidate < minute { next = wanted.next() }
+            if next == minute { folded.append((minute, rollup)) }
+        }
+        for (minute, rollup) in folded { try store(rollup, seriesID: seriesID, minute: minute, on: connection) }
+        return folded.count
+    }
+
+    /// The rollups of `minutes` (ascending), minutes that still hold head rows
+    /// of the series, as the writer will store them once those rows leave the
+    /// head; `body` gets them in ascending order (a minute without samples is skipped).
+    static func pending(
+        minutes: [Int64], seriesID: Int64, rawFloor: Int64, on connection: SQLiteConnection,
+        _ body: (_ minute: Int64, MinuteRollup) -> Void
+    ) throws {
+        var index = 0
+        while index < minutes.count {
+            let minute = minutes[index]
+            if minute < rawFloor, var rollup = try load(seriesID: seriesID, minute: minute, on: connection) {
+                let held = try HeadTable.rows(seriesID: seriesID, from: minute, to: minute + MinuteRollup.resolution - 1, on: connection)
+                for row in held where row.timestamp > rollup.lastTimestamp {
+                    rollup.add(timestamp: row.timestamp, value: row.value)
+                }
+                body(minute, rollup)
+                index += 1
+                continue
+            }
+            var run = [minute]
+            index += 1
+            while index < minutes.count, minutes[index] >= rawFloor, minutes[index] - run.last! <= runGap {
+                run.append(minutes[index])
+                index += 1
+            }
+            var wanted = run.makeIterator()
+            var next = wanted.next()
+            try foldRaw(seriesID: seriesID, from: run.first!, to: run.last! + MinuteRollup.resolution - 1, on: connection) { minute, rollup in
+                while let candidate = next, candidate < minute { next = wanted.next() }
+                if next == minute { body(minute, rollup) }
+            }
+        }
     }
 
     private static func rollup(_ statement: SQLiteStatement, from column: Int32) -> MinuteRollup {

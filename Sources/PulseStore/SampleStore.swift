@@ -206,10 +206,14 @@ public final class SampleStore: SampleStorage, Sendable {
         _ selector: SeriesSelector, from: Int64, to: Int64, step: Int64, aggregation: Aggregation, useRollups: Bool
     ) async throws -> [SeriesPoints] {
         precondition(step > 0, "step must be positive")
+        // Taken before the read's snapshot: the floor only rises, so every minute
+        // above it still has all its samples in the snapshot.
+        let rawFloor = writer.rawFloor
         return try await readers.read { connection in
             try SeriesQueries.series(selector, on: connection).map { id, key in
                 SeriesPoints(key: key, points: try SeriesQueries.downsampled(
-                    seriesID: id, from: from, to: to, step: step, aggregation: aggregation, useRollups: useRollups, on: connection
+                    seriesID: id, from: from, to: to, step: step, aggregation: aggregation, useRollups: useRollups,
+                    rawFloor: rawFloor, on: connection
                 ))
             }
         }

@@ -69,12 +69,12 @@ enum SeriesQueries {
     /// `downsampledByMinutes`); any other step by folding the stored samples.
     static func downsampled(
         seriesID: Int64, from: Int64, to: Int64, step: Int64, aggregation: Aggregation,
-        useRollups: Bool = true, on connection: SQLiteConnection
+        useRollups: Bool = true, rawFloor: Int64, on connection: SQLiteConnection
     ) throws -> [Point] {
         if step % MinuteRollup.resolution == 0 {
             return try downsampledByMinutes(
                 seriesID: seriesID, from: from, to: to, step: step, aggregation: aggregation,
-                useRollups: useRollups, on: connection
+                useRollups: useRollups, rawFloor: rawFloor, on: connection
             )
         }
         // Each bucket folds its samples in ts order as SQLite's aggregates did
@@ -96,13 +96,14 @@ enum SeriesQueries {
     }
 
     /// Buckets made of per-minute rollups: the stored ones for the minutes that
-    /// lie wholly inside the range and, for the partial minutes at its edges,
-    /// rollups folded from the raw rows there. Without `useRollups`, every minute
-    /// is folded from raw rows: the same arithmetic in the same order, so the
-    /// same bits, only slower.
+    /// lie wholly inside the range and, for the partial minutes at its edges
+    /// and the minutes that still hold head rows (whose rollups are written as
+    /// those rows leave the head), rollups folded from the samples there.
+    /// Without `useRollups`, every minute is folded from the samples: the same
+    /// arithmetic in the same order, so the same bits, only slower.
     static func downsampledByMinutes(
         seriesID: Int64, from: Int64, to: Int64, step: Int64, aggregation: Aggregation,
-        useRollups: Bool, on connection: SQLiteConnection
+        useRollups: Bool, rawFloor: Int64, on connection: SQLiteConnection
     ) throws -> [Point] {
         var buckets = BucketFolder(step: step)
         let split = MinuteSplit(from: from, to: to)
@@ -110,9 +111,21 @@ enum SeriesQueries {
             if let leading = split.leadingRaw {
                 try RollupTable.foldRaw(seriesID: seriesID, from: leading.lowerBound, to: leading.upperBound, on: connection) { buckets.add($0, $1) }
             }
-            try RollupTable.range(seriesID: seriesID, firstMinute: whole.lowerBound, lastMinute: whole.upperBound, on: connection) {
-                buckets.add($0, $1)
+            let held = try HeadTable.minutes(
+                seriesID: seriesID, from: whole.lowerBound, to: whole.upperBound + MinuteRollup.resolution - 1, on: connection
+            )
+            var pending: [(minute: Int64, rollup: MinuteRollup)] = []
+            try RollupTable.pending(minutes: held, seriesID: seriesID, rawFloor: rawFloor, on: connection) { pending.append(($0, $1)) }
+            let heldMinutes = Set(held)
+            var next = 0
+            try RollupTable.range(seriesID: seriesID, firstMinute: whole.lowerBound, lastMinute: whole.upperBound, on: connection) { minute, rollup in
+                while next < pending.count, pending[next].minute < minute {
+                    buckets.add(pending[next].minute, pending[next].rollup)
+                    next += 1
+                }
+                if !heldMinutes.contains(minute) { buckets.add(minute, rollup) }
             }
+            for (minute, rollup) in pending[next...] { buckets.add(minute, rollup) }
             if let trailing = split.trailingRaw {
                 try RollupTable.foldRaw(seriesID: seriesID, from: trailing.lowerBound, to: trailing.upperBound, on: connection) { buckets.add($0, $1) }
             }

@@ -17,14 +17,13 @@ import PulseCore
 /// the samples of one call are never split across two transactions, so a
 /// request is stored whole or not at all.
 ///
-/// The same transaction keeps the per-minute rollups of the series it touches
-/// (`RollupBatch`), so rollups and raw rows never disagree.
-///
-/// Samples land in the `head` table; between commits the thread moves closed
-/// head rows into compressed chunks, a series and a bounded number of rows per
-/// transaction (`CompactionQueue`, `Compaction`), and moves the rows of a
-/// schema-2 file into chunks the same way. Under load, commits and
-/// compaction steps take turns.
+/// Samples land in the `head` table, and a commit writes nothing else.
+/// Between commits the thread moves closed head rows into compressed chunks,
+/// a series and a bounded number of rows per transaction (`CompactionQueue`,
+/// `Compaction`), and the same transaction writes the per-minute rollups of
+/// the minutes they leave (`RollupTable.refresh`); the rows of a schema-2 file
+/// move into chunks the same way. Under load, commits and compaction steps
+/// take turns.
 ///
 /// SQLite calls block, so they run on this dedicated thread, never on a
 /// SwiftNIO event loop or in the cooperative pool.
@@ -58,8 +57,9 @@ final class StoreWriter: @unchecked Sendable {
     private var seriesIDs: [SeriesKey: Int64] = [:]
     private var retention: RetentionRun?
     /// Raw rows before this ts (a whole minute) have been deleted by retention.
-    private var rawFloor: Int64 = 0
-    private var latestRollups = LatestRollups()
+    /// Guarded by `condition`: reads fold the minutes below it as the writer does (`RollupTable`).
+    private var rawFloorValue: Int64 = 0
+    var rawFloor: Int64 { condition.withLock { rawFloorValue } }
     private var compactions: CompactionQueue
     /// Set while a `compactAll()` runs: every step moves every row it finds.
     private var compactingAll = false
@@ -352,7 +352,6 @@ final class StoreWriter: @unchecked Sendable {
         guard sampleCount > 0 else { return .success(()) }
         let started = ContinuousClock.now
         var created: [SeriesKey: Int64] = [:]
-        var rollups = RollupBatch(rawFloor: rawFloor)
         var rows: [Row] = []
         do {
             let insertSample = try connection.cached(HeadTable.insertSQL)
@@ -371,9 +370,8 @@ final class StoreWriter: @unchecked Sendable {
                         rows.append(Row(seriesID: id, timestamp: sample.timestamp, value: sample.value, order: rows.count))
                     }
                 }
-                // In key order, consecutive inserts land on the same b-tree page, and each
-                // series' samples reach its rollups in ts order. Same series and ts keep
-                // their arrival order, so the later still wins.
+                // Sorted by series and ts: each series' rows are counted once below. Same
+                // series and ts keep their arrival order, so the later still wins.
                 rows.sort()
                 for row in rows {
                     insertSample.bind(HeadTable.bucket(of: row.timestamp), at: 1)
@@ -381,9 +379,7 @@ final class StoreWriter: @unchecked Sendable {
                     insertSample.bind(row.timestamp, at: 3)
                     insertSample.bind(row.value, at: 4)
                     try insertSample.run()
-                    try rollups.add(seriesID: row.seriesID, timestamp: row.timestamp, value: row.value, latest: &latestRollups, on: connection)
                 }
-                try rollups.write(on: connection)
                 try connection.cached("COMMIT").run()
             } catch {
                 try? connection.cached("ROLLBACK").run()
@@ -398,7 +394,6 @@ final class StoreWriter: @unchecked Sendable {
             logger.error("store write failed, batch rolled back", metadata: ["samples": "\(sampleCount)", "error": "\(failure)"])
             return .failure(failure)
         }
-        rollups.committed(into: &latestRollups)
         // The rows are sorted by series: one count per run.
         let now = ContinuousClock.now
         var run = 0
@@ -418,8 +413,6 @@ final class StoreWriter: @unchecked Sendable {
             stats.batchesCommitted += 1
             stats.rowsWritten += sampleCount
             stats.seriesCreated += created.count
-            stats.rollupsWritten += rollups.count
-            stats.rollupsRecomputed += rollups.recomputed
             stats.lastCommitDuration = elapsed
             stats.lastWriteError = nil
         }
@@ -479,6 +472,7 @@ final class StoreWriter: @unchecked Sendable {
             let rowsMoved: Int
             let elapsed: Duration
             let closed: Int
+            let rollupsWritten: Int
             let headRowsLeft: Bool
             do {
                 let rows = try Compaction.rows(
@@ -490,6 +484,12 @@ final class StoreWriter: @unchecked Sendable {
                 let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
                 rowsMoved = move
                     ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
+                    : 0
+                // Their minutes are rolled up as the rows leave the head: the moved rows are the
+                // oldest ones, and every head row up to the last moved one was among them.
+                // (Schema 2's rows had their rollups written with them.)
+                rollupsWritten = task.source == .head && rowsMoved > 0
+                    ? try RollupTable.refresh(leaving: rows.prefix(rowsMoved), seriesID: task.seriesID, rawFloor: rawFloor, on: connection)
                     : 0
                 headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
                 // Up to the commit: a checkpoint that the commit's log hook may run after it is not the compaction's.
@@ -504,6 +504,7 @@ final class StoreWriter: @unchecked Sendable {
             condition.withLock {
                 stats.compactions += 1
                 stats.rowsCompacted += rowsMoved
+                stats.rollupsWritten += rollupsWritten
                 stats.longestCompaction = max(stats.longestCompaction, elapsed)
             }
             do {
@@ -564,8 +565,10 @@ final class StoreWriter: @unchecked Sendable {
                 while try statement.step() { ids.append(statement.int64(at: 0)) }
                 run.seriesIDs = ids
                 switch run.request.table {
-                case .raw: rawFloor = max(rawFloor, run.request.cutoff)
-                case .rollups: latestRollups.forget(olderThan: run.request.cutoff)
+                case .raw:
+                    run.rollupFloor = rawFloor
+                    condition.withLock { rawFloorValue = max(rawFloorValue, run.request.cutoff) }
+                case .rollups: break
                 }
             }
             guard let ids = run.seriesIDs, run.index < ids.count else {
@@ -573,7 +576,7 @@ final class StoreWriter: @unchecked Sendable {
                 run.request.continuation.resume(returning: run.deleted)
                 return
             }
-            let (deleted, done) = try retentionStep(run.request, seriesID: ids[run.index])
+            let (deleted, done) = try retentionStep(run.request, seriesID: ids[run.index], rollupFloor: run.rollupFloor)
             run.deleted += deleted
             if done { run.index += 1 }
             retention = run
@@ -592,13 +595,14 @@ final class StoreWriter: @unchecked Sendable {
     }
 
     /// Deletes what `request` asks of one series, a bounded amount in one transaction.
-    private func retentionStep(_ request: RetentionRequest, seriesID: Int64) throws -> (deleted: Int, done: Bool) {
+    private func retentionStep(_ request: RetentionRequest, seriesID: Int64, rollupFloor: Int64) throws -> (deleted: Int, done: Bool) {
         switch request.table {
         case .raw:
             try connection.cached("BEGIN IMMEDIATE").run()
             do {
                 let result = try RawRetention.step(
-                    seriesID: seriesID, before: request.cutoff, limit: request.chunk, policy: compactions.policy, on: connection
+                    seriesID: seriesID, before: request.cutoff, limit: request.chunk, policy: compactions.policy,
+                    rollupFloor: rollupFloor, on: connection
                 )
                 try connection.cached("COMMIT").run()
                 return result
@@ -684,4 +688,6 @@ private struct RetentionRun {
     var seriesIDs: [Int64]?
     var index = 0
     var deleted = 0
+    /// The raw floor before this run: the minutes above it still have every sample.
+    var rollupFloor: Int64 = 0
 }

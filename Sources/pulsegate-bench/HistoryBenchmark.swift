@@ -18,6 +18,8 @@ struct HistoryBenchmark: AsyncParsableCommand {
     @Option(help: "The pulsegate binary to start (a release build).") var server = ".build/release/pulsegate"
     @Option(help: "Hours of 1 s samples stored before the server starts.") var hours = 24
     @Option(help: "Requests per query; the median is reported.") var runs = 200
+    @Option(help: "The newest minutes left in the head, not compacted, as a live server holds them (under 68: it compacts 4,096 rows at a time).")
+    var headMinutes = 0
 
     struct Query {
         let name: String
@@ -34,7 +36,7 @@ struct HistoryBenchmark: AsyncParsableCommand {
         // 2 minutes, so that the day splits into whole minutes and into 720 buckets of 2m.
         let end = Timestamp.now() / 120_000 * 120_000
         let start = end - Int64(seconds) * 1000
-        try await fill(path: process.directory + "/bench.sqlite", from: start, count: seconds)
+        try await fill(path: process.directory + "/bench.sqlite", from: start, count: seconds, held: min(seconds, headMinutes * 60))
         try await process.start()
 
         let base = "http://127.0.0.1:\(process.port)/history?metric=bench_history&host=bench"
@@ -48,7 +50,7 @@ struct HistoryBenchmark: AsyncParsableCommand {
                 points: 1_000...1_001, target: ""  // 1,001 when the day does not start on a bucket
             ),
         ]
-        print("history: \(seconds) rows of one series, \(runs) requests per query, one keep-alive client")
+        print("history: \(seconds) rows of one series (the newest \(headMinutes) min in the head), \(runs) requests per query, one keep-alive client")
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await measure(queries, base: base, http)
@@ -83,16 +85,19 @@ struct HistoryBenchmark: AsyncParsableCommand {
         }
     }
 
-    /// Stores the series with the store itself, before the server opens the file.
-    private func fill(path: String, from start: Int64, count: Int) async throws {
+    /// Stores the series with the store itself, before the server opens the file:
+    /// compacted, but for the newest `held` samples.
+    private func fill(path: String, from start: Int64, count: Int, held: Int) async throws {
         var logger = Logger(label: "pulsegate-bench")
         logger.logLevel = .warning
         let store = try SampleStore.open(StoreConfiguration(path: path, maxPendingSamples: count), logger: logger)
         let key = SeriesKey(metric: "bench_history", labels: ["host": "bench"])
         let samples = (0..<count).map { Sample(key: key, timestamp: start + Int64($0) * 1000, value: sin(Double($0) / 600)) }
-        try await store.write(samples, durability: .committed)
-        // As the file settles: every sample in compressed chunks.
+        try await store.write(Array(samples.dropLast(held)), durability: .committed)
+        // As the file settles: every sample in compressed chunks…
         await store.compactAll()
+        // …and then the newest ones, which a live server holds in its head.
+        try await store.write(Array(samples.suffix(held)), durability: .committed)
         await store.close()
     }
 

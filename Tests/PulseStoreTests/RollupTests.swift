@@ -88,8 +88,14 @@ import Testing
             try await store.write(write, durability: .buffered)
         }
         try await store.flush()
-        #expect(store.statistics.rollupsRecomputed > 0, "the late samples were folded by recomputing their minutes")
 
+        // First while compaction runs beside the reads (minutes held in the head
+        // are folded at read time), then with every row compacted and every minute rolled up.
+        for round in 0..<2 {
+            if round == 1 {
+                await store.compactAll()
+                #expect(store.statistics.rollupsWritten > 0, "the minutes were rolled up as their rows left the head")
+            }
         for step in [1, 2, 5, 7, 60] as [Int64] {
             for _ in 0..<8 {
                 let from = start - 100_000 + Int64(random.next() % UInt64(span))
@@ -98,9 +104,10 @@ import Testing
                     let rolled = try await query(store, from: from, to: to, step: step * Self.minute, aggregation)
                     let raw = try await query(store, from: from, to: to, step: step * Self.minute, aggregation, useRollups: false)
                     #expect(rolled.count == 3)
-                    #expect(firstDifference(rolled, raw) == nil, "step \(step) min, \(aggregation), \(from)…\(to)")
+                    #expect(firstDifference(rolled, raw) == nil, "round \(round), step \(step) min, \(aggregation), \(from)…\(to)")
                 }
             }
+        }
         }
         // And the raw computation agrees with arithmetic done here on the raw points.
         let points = try await store.range(selector, from: start, to: start + span)
@@ -131,17 +138,55 @@ import Testing
         return nil
     }
 
-    @Test func rawRetentionKeepsWholeMinutesAndTheRollupsOutliveThem() async throws {
+    /// Commits write no rollups: a minute is rolled up when its rows leave the
+    /// head. Until then its queries fold it from the samples, and answer the same.
+    @Test func minutesStillInTheHeadAreFoldedWhenRead() async throws {
+        let db = try TemporaryDatabase()
+        let policy = ChunkPolicy(maxChunkBytes: 1_000, maxChunkSamples: 4_096, rowsPerCompaction: 4_096, headSpan: 0, maxHeadWait: .seconds(3600))
+        let store = try SampleStore.open(db.configuration(chunkPolicy: policy), logger: .quiet)
+        let start: Int64 = 1_700_000_000_000 - 1_700_000_000_000 % Self.minute
+        // 10 minutes of a sample every 7 s, then overwrites of two of them: fewer rows than a compaction takes.
+        var samples = stride(from: start, to: start + 10 * Self.minute, by: 7_000).map { Sample(key: key(0), timestamp: $0, value: Double($0 % 1_000) / 8) }
+        samples += [Sample(key: key(0), timestamp: start + 14_000, value: -5), Sample(key: key(0), timestamp: start + 7 * Self.minute + 7_000, value: 1e9)]
+        try await store.write(samples, durability: .committed)
+        #expect(try rollupRows(db.path) == 0)
+        func answers() async throws -> [[SeriesPoints]] {
+            var all: [[SeriesPoints]] = []
+            for aggregation in Aggregation.allCases {
+                all.append(try await query(store, from: start - 5_000, to: start + 11 * Self.minute, step: 2 * Self.minute, aggregation))
+                let raw = try await query(store, from: start - 5_000, to: start + 11 * Self.minute, step: 2 * Self.minute, aggregation, useRollups: false)
+                #expect(firstDifference(all.last!, raw) == nil, "\(aggregation)")
+            }
+            return all
+        }
+        let held = try await answers()
+        let counts = try #require(held[Aggregation.allCases.firstIndex(of: .count)!].first)
+        #expect(counts.points.map(\.value).reduce(0, +) == Double(samples.count - 2))
+        await store.compactAll()
+        #expect(try rollupRows(db.path) == 10)
+        let rolled = try await answers()
+        #expect(zip(held, rolled).allSatisfy { firstDifference($0, $1) == nil })
+        await store.close()
+    }
+
+    /// With `heldInTheHead`, nothing is compacted before retention runs: it must
+    /// roll up the head rows it removes, so that their minutes outlive them too.
+    @Test(arguments: [false, true])
+    func rawRetentionKeepsWholeMinutesAndTheRollupsOutliveThem(heldInTheHead: Bool) async throws {
         let db = try TemporaryDatabase()
         let day: Int64 = 86_400_000
         let now: Int64 = 1_700_000_000_000 + 30_000  // half a minute past a minute
+        let held = ChunkPolicy(maxChunkBytes: 1_000, maxChunkSamples: 4_096, rowsPerCompaction: 1_000_000, headSpan: 0, maxHeadWait: .seconds(3600))
         let store = try SampleStore.open(
-            db.configuration(retention: .seconds(86_400), rollupRetention: .seconds(3 * 86_400), retentionChunk: 7), logger: .quiet
+            db.configuration(retention: .seconds(86_400), rollupRetention: .seconds(3 * 86_400), retentionChunk: 7, chunkPolicy: heldInTheHead ? held : .eager),
+            logger: .quiet
         )
         // One sample every 10 s over the last 4 days.
         let samples = stride(from: now - 4 * day, through: now, by: 10_000).map { Sample(key: key(0), timestamp: $0, value: 1) }
         try await store.write(samples, durability: .committed)
+        if !heldInTheHead { await store.compactAll() }
         let rollupsBefore = try rollupRows(db.path)
+        #expect(heldInTheHead == (rollupsBefore == 0))
         try await store.enforceRetention(now: now)
 
         // Raw: everything from the start of the minute holding now − 1 day.
@@ -154,7 +199,9 @@ import Testing
         let minutes = perMinute.first?.points ?? []
         #expect(minutes.first?.timestamp == rollupCutoff - rollupCutoff % Self.minute + Self.minute)
         #expect(minutes.dropLast().allSatisfy { $0.value == 6 }, "rolled-up minutes keep their counts")
-        #expect(store.statistics.retentionRollupsDeleted == Int(rollupsBefore - (try rollupRows(db.path))))
+        if !heldInTheHead {
+            #expect(store.statistics.retentionRollupsDeleted == Int(rollupsBefore - (try rollupRows(db.path))))
+        }
         #expect(store.statistics.retentionRollupsDeleted > 0)
 
         // A late sample in a minute whose raw rows are gone cannot change its rollup.

@@ -99,6 +99,18 @@ enum HeadTable {
         return rows
     }
 
+    /// The minutes (`MinuteRollup.minute`) with head rows of the series with `from <= ts <= to`, ascending.
+    static func minutes(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws -> [Int64] {
+        var cursor = try Cursor(seriesID: seriesID, from: from, to: to, on: connection)
+        defer { cursor.close() }
+        var minutes: [Int64] = []
+        while let row = try cursor.next() {
+            let minute = MinuteRollup.minute(of: row.timestamp)
+            if minutes.last != minute { minutes.append(minute) }
+        }
+        return minutes
+    }
+
     static func hasRows(seriesID: Int64, on connection: SQLiteConnection) throws -> Bool {
         try !rows(seriesID: seriesID, from: .min, to: .max, limit: 1, on: connection).isEmpty
     }

@@ -1,8 +1,8 @@
 import PulseCore
 
 /// One step of raw retention for one series, inside the caller's transaction:
-/// its samples before a cutoff go from the head, from schema 2's rows and from
-/// its chunks. A chunk that holds samples on both sides of the cutoff is cut
+/// its samples before a cutoff go from the head (into chunks first), from
+/// schema 2's rows and from its chunks. A chunk that holds samples on both sides of the cutoff is cut
 /// (decoded, and its newer samples written again), so that reads below the
 /// cutoff find nothing raw, as they did when every sample was a row.
 enum RawRetention {
@@ -10,14 +10,18 @@ enum RawRetention {
     /// most `limit` samples (one chunk at least); returns the samples deleted
     /// and whether the series has nothing left before `cutoff`.
     static func step(
-        seriesID: Int64, before cutoff: Int64, limit: Int, policy: ChunkPolicy, on connection: SQLiteConnection
+        seriesID: Int64, before cutoff: Int64, limit: Int, policy: ChunkPolicy, rollupFloor: Int64, on connection: SQLiteConnection
     ) throws -> (deleted: Int, done: Bool) {
         var deleted = 0
         var done = true
-        let headRows = try HeadTable.rows(seriesID: seriesID, from: .min, to: cutoff - 1, limit: limit, on: connection)
-        if let last = headRows.last {
-            deleted += try HeadTable.delete(seriesID: seriesID, from: .min, to: last.timestamp, on: connection)
-            if headRows.count >= limit { done = false }
+        // Head rows before the cutoff move into chunks first, their minutes rolled up
+        // as compaction rolls them up, so that those minutes keep rollups once the
+        // chunks go (a step of its own; the chunks go in the next).
+        let held = try HeadTable.rows(seriesID: seriesID, from: .min, to: cutoff - 1, limit: limit, on: connection)
+        if !held.isEmpty {
+            let moved = try Compaction.move(held, from: .head, seriesID: seriesID, policy: policy, on: connection)
+            _ = try RollupTable.refresh(leaving: held.prefix(moved), seriesID: seriesID, rawFloor: rollupFloor, on: connection)
+            return (0, false)
         }
         let legacy = try connection.cached("""
             DELETE FROM samples WHERE series_id = ?1 AND ts IN
