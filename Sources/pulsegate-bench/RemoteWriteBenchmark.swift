@@ -61,7 +61,8 @@ struct RemoteWriteBenchmark: AsyncParsableCommand {
         // Built before the clock starts, sent by plain blocking sockets (`PushLoad`): the
         // senders share the two cores with the server. Client c writes ticks c, c + clients, …
         // of every series, 1 s apart, in time order, as a Prometheus's shards would.
-        let requestsPerClient = Int(duration * 500_000) / (clients * batch) + 1
+        // Enough for 800k samples/s: a run that sends them all in time under-reports its rate.
+        let requestsPerClient = Int(duration * 800_000) / (clients * batch) + 1
         let start = (Int64(Date().timeIntervalSince1970) / 60 - 24 * 60) * 60_000
         let requests = (0..<clients).map { client in
             (0..<requestsPerClient).map { request in
