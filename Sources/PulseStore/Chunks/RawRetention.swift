@@ -1,14 +1,16 @@
 import PulseCore
 
 /// One step of raw retention for one series, inside the caller's transaction:
-/// its samples before a cutoff go from the head (into chunks first), from
-/// schema 2's rows and from its chunks. A chunk that holds samples on both sides of the cutoff is cut
-/// (decoded, and its newer samples written again), so that reads below the
-/// cutoff find nothing raw, as they did when every sample was a row.
+/// its samples before a cutoff go from the head (by way of chunks), from
+/// schema 2's rows and from its chunks. A chunk that holds samples on both
+/// sides of the cutoff is cut (decoded, and its newer samples written again),
+/// so that reads below the cutoff find nothing raw, as they did when every
+/// sample was a row.
 enum RawRetention {
-    /// Deletes at most `limit` rows from each row table and whole chunks of at
-    /// most `limit` samples (one chunk at least); returns the samples deleted
-    /// and whether the series has nothing left before `cutoff`.
+    /// Moves at most `limit` head rows into chunks, or else deletes at most
+    /// `limit` of schema 2's rows and whole chunks of at most `limit` samples
+    /// (one chunk at least); returns the samples deleted and whether the series
+    /// has nothing left before `cutoff`.
     static func step(
         seriesID: Int64, before cutoff: Int64, limit: Int, policy: ChunkPolicy, rollupFloor: Int64, on connection: SQLiteConnection
     ) throws -> (deleted: Int, done: Bool) {
@@ -21,7 +23,7 @@ enum RawRetention {
         if !held.isEmpty {
             let moved = try Compaction.move(held, from: .head, seriesID: seriesID, policy: policy, on: connection)
             _ = try RollupTable.refresh(leaving: held.prefix(moved), seriesID: seriesID, rawFloor: rollupFloor, on: connection)
-            return (0, false)
+            if moved > 0 { return (0, false) }
         }
         let legacy = try connection.cached("""
             DELETE FROM samples WHERE series_id = ?1 AND ts IN
