@@ -117,18 +117,26 @@ enum RollupTable {
         return written
     }
 
-    /// Folds the samples over `minutes` (ascending, close together) in one read and stores
-    /// the rollup of each of them; returns how many.
+    /// Stores the rollup of each of `minutes` (ascending, close together), folded
+    /// from the samples in one read; returns how many.
     private static func foldAndStore(minutes: [Int64], seriesID: Int64, on connection: SQLiteConnection) throws -> Int {
         var folded: [(minute: Int64, rollup: MinuteRollup)] = []
+        try fold(minutes: minutes, seriesID: seriesID, on: connection) { folded.append(($0, $1)) }
+        for (minute, rollup) in folded { try store(rollup, seriesID: seriesID, minute: minute, on: connection) }
+        return folded.count
+    }
+
+    /// Folds the samples over `minutes` (ascending, close together) in one read;
+    /// `body` gets the rollup of each of them that has samples, ascending.
+    private static func fold(
+        minutes: [Int64], seriesID: Int64, on connection: SQLiteConnection, _ body: (_ minute: Int64, MinuteRollup) -> Void
+    ) throws {
         var wanted = minutes.makeIterator()
         var next = wanted.next()
         try foldRaw(seriesID: seriesID, from: minutes.first!, to: minutes.last! + MinuteRollup.resolution - 1, on: connection) { minute, rollup in
             while let candidate = next, candidate < minute { next = wanted.next() }
-            if next == minute { folded.append((minute, rollup)) }
+            if next == minute { body(minute, rollup) }
         }
-        for (minute, rollup) in folded { try store(rollup, seriesID: seriesID, minute: minute, on: connection) }
-        return folded.count
     }
 
     /// The rollups of `minutes` (ascending), minutes that still hold head rows
@@ -156,12 +164,7 @@ enum RollupTable {
                 run.append(minutes[index])
                 index += 1
             }
-            var wanted = run.makeIterator()
-            var next = wanted.next()
-            try foldRaw(seriesID: seriesID, from: run.first!, to: run.last! + MinuteRollup.resolution - 1, on: connection) { minute, rollup in
-                while let candidate = next, candidate < minute { next = wanted.next() }
-                if next == minute { body(minute, rollup) }
-            }
+            try fold(minutes: run, seriesID: seriesID, on: connection, body)
         }
     }
 
