@@ -14,9 +14,11 @@ public struct WriterStatistics: Sendable, Equatable {
     /// PostgreSQL longer than the queue's age bound.
     public var samplesDropped = 0
     public var retentionRowsDeleted = 0
-    /// Per-minute rollup rows written (inserted or updated).
+    /// Per-minute rollup rows written (inserted or updated): by commits in cluster
+    /// mode, by compaction and raw retention in the SQLite store.
     public var rollupsWritten = 0
-    /// Rollups recomputed from raw rows because a sample came out of order or overwrote one.
+    /// Rollups recomputed from raw rows because a sample came out of order or
+    /// overwrote one (cluster mode; the SQLite store folds every minute at compaction).
     public var rollupsRecomputed = 0
     public var retentionRollupsDeleted = 0
     /// Compaction transactions that moved rows into chunks (the SQLite store's
