@@ -82,12 +82,24 @@ enum RollupTable {
 
     /// Writes the rollups of the minutes that `rows` (of one series, ascending)
     /// leave the head from, once they have moved into chunks, inside the
-    /// writer's transaction; returns how many it wrote.
-    static func refresh(leaving rows: ArraySlice<Point>, seriesID: Int64, rawFloor: Int64, on connection: SQLiteConnection) throws -> Int {
+    /// writer's transaction; returns how many it wrote. A minute that `stored`
+    /// covers is folded from it, others from a read of the stored samples.
+    static func refresh(
+        leaving rows: ArraySlice<Point>, seriesID: Int64, rawFloor: Int64, stored: StoredSpan? = nil, on connection: SQLiteConnection
+    ) throws -> Int {
         var written = 0
         var index = rows.startIndex
         while index < rows.endIndex {
             let minute = MinuteRollup.minute(of: rows[index].timestamp)
+            if minute >= rawFloor, let stored, stored.covers(minute: minute) {
+                let points = stored.points(inMinute: minute)
+                var rollup = MinuteRollup(timestamp: points.first!.timestamp, value: points.first!.value)
+                for point in points.dropFirst() { rollup.add(timestamp: point.timestamp, value: point.value) }
+                try store(rollup, seriesID: seriesID, minute: minute, on: connection)
+                written += 1
+                while index < rows.endIndex, MinuteRollup.minute(of: rows[index].timestamp) == minute { index += 1 }
+                continue
+            }
             if minute < rawFloor {
                 var end = index
                 while end < rows.endIndex, MinuteRollup.minute(of: rows[end].timestamp) == minute { end += 1 }
@@ -107,7 +119,7 @@ enum RollupTable {
             while index < rows.endIndex {
                 let next = MinuteRollup.minute(of: rows[index].timestamp)
                 if next != minutes.last! {
-                    if next - minutes.last! > runGap { break }
+                    if next - minutes.last! > runGap || stored?.covers(minute: next) == true { break }
                     minutes.append(next)
                 }
                 index += 1

@@ -63,6 +63,10 @@ final class StoreWriter: @unchecked Sendable {
     private var compactions: CompactionQueue
     /// Set while a `compactAll()` runs: every step moves every row it finds.
     private var compactingAll = false
+    /// Some rows of schema 2 may be left in `samples`: a step's rollups are then
+    /// folded from a read of every stored sample, those rows included, not from
+    /// what the step holds in memory. Commits never add any.
+    private var legacyRowsLeft = true
     /// A compaction step is owed before the next commit (they take turns).
     private var compactionOwed = false
     /// The file has incremental auto-vacuum (made by schema 3 or later): free pages can be given back.
@@ -452,12 +456,17 @@ final class StoreWriter: @unchecked Sendable {
                 if try legacy.step() { compactions.enqueue(.init(seriesID: seriesID, source: .legacy)) }
                 legacy.reset()
             }
+            legacyRowsLeft = try hasLegacyRows()
             for seriesID in try HeadTable.latestBySeries(on: connection).keys.sorted() {
                 compactions.enqueue(.init(seriesID: seriesID, source: .head))
             }
         } catch {
             logger.error("could not look for rows to compact", metadata: ["error": "\(error)"])
         }
+    }
+
+    private func hasLegacyRows() throws -> Bool {
+        try connection.scalarInt("SELECT EXISTS (SELECT 1 FROM samples)") == 1
     }
 
     /// One compaction transaction: the oldest closed rows of one series (at most
@@ -482,14 +491,18 @@ final class StoreWriter: @unchecked Sendable {
                 let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
                 // Rows that make a short chunk wait for more, unless told to move all, or overdue.
                 let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
-                rowsMoved = move
+                let moved = move
                     ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
-                    : 0
+                    : .none
+                rowsMoved = moved.rows
                 // Their minutes are rolled up as the rows leave the head: the moved rows are the
                 // oldest ones, and every head row up to the last moved one was among them.
                 // (Schema 2's rows had their rollups written with them.)
                 rollupsWritten = task.source == .head && rowsMoved > 0
-                    ? try RollupTable.refresh(leaving: rows.prefix(rowsMoved), seriesID: task.seriesID, rawFloor: rawFloor, on: connection)
+                    ? try RollupTable.refresh(
+                        leaving: rows.prefix(rowsMoved), seriesID: task.seriesID, rawFloor: rawFloor,
+                        stored: legacyRowsLeft ? nil : moved.stored, on: connection
+                    )
                     : 0
                 headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
                 // Up to the commit: a checkpoint that the commit's log hook may run after it is not the compaction's.
@@ -501,6 +514,7 @@ final class StoreWriter: @unchecked Sendable {
             }
             compactions.finished(task, closedRows: closed, rowsMoved: rowsMoved, headRowsLeft: headRowsLeft, at: started)
             guard rowsMoved > 0 else { return }
+            if task.source == .legacy { legacyRowsLeft = (try? hasLegacyRows()) ?? true }
             condition.withLock {
                 stats.compactions += 1
                 stats.rowsCompacted += rowsMoved

@@ -58,9 +58,20 @@ enum Compaction {
         }
     }
 
+    /// What one step moved.
+    struct Moved {
+        /// Rows deleted from the source, the oldest of those it was given.
+        let rows: Int
+        /// What the series stores, once the step commits, over the span the step
+        /// read whole: from its rows' first ts (or the first chunk it took, if
+        /// earlier) to their last. Rows of schema 2 are not in it.
+        let stored: StoredSpan?
+
+        static let none = Moved(rows: 0, stored: nil)
+    }
+
     /// Moves `rows` (every row of `source` for the series between the first's
-    /// ts and the last's, ascending) into chunks and deletes them from `source`;
-    /// returns how many rows moved.
+    /// ts and the last's, ascending) into chunks and deletes them from `source`.
     ///
     /// Unless `wholeOnly` is false, only full chunks are written: the newest
     /// rows that would make a short last chunk stay where they are, to fill a
@@ -69,8 +80,8 @@ enum Compaction {
     static func move(
         _ rows: [Point], from source: Source, seriesID: Int64, wholeOnly: Bool = false, policy: ChunkPolicy,
         on connection: SQLiteConnection
-    ) throws -> Int {
-        guard let first = rows.first?.timestamp else { return 0 }
+    ) throws -> Moved {
+        guard let first = rows.first?.timestamp, let last = rows.last?.timestamp else { return .none }
         var replaced: [Int64] = []
         var chunked: [Point] = []
         func take(_ chunk: ChunkTable.Row) throws {
@@ -80,21 +91,25 @@ enum Compaction {
         try ChunkTable.last(seriesID: seriesID, before: first, on: connection) { chunk in
             if chunk.bytes.count < policy.maxChunkBytes / 2, chunk.count < policy.maxChunkSamples / 2 { try take(chunk) }
         }
-        try ChunkTable.overlapping(seriesID: seriesID, from: first, to: rows.last!.timestamp, on: connection, take)
+        try ChunkTable.overlapping(seriesID: seriesID, from: first, to: last, on: connection, take)
         let merged = merge(chunked, rows, rowsWin: source == .head)
         var cuts = cut(merged, policy: policy)
         // A short last chunk of rows alone (no chunk's sample in it or after it) waits.
         if wholeOnly, let tail = cuts.last, tail.isShort(policy), merged[tail.range.lowerBound].timestamp > (chunked.last?.timestamp ?? .min) {
             cuts.removeLast()
         }
-        guard let lastCut = cuts.last else { return 0 }
-        let moved = min(rows.last!.timestamp, merged[lastCut.range.upperBound - 1].timestamp)
+        guard let lastCut = cuts.last else { return .none }
+        let moved = min(last, merged[lastCut.range.upperBound - 1].timestamp)
 
         for rowID in replaced { try ChunkTable.delete(rowID: rowID, on: connection) }
         for cut in cuts {
             try ChunkTable.insert(seriesID: seriesID, samples: merged[cut.range], bytes: cut.bytes, on: connection)
         }
-        return try deleteRows(of: source, seriesID: seriesID, from: first, to: moved, on: connection)
+        let deleted = try deleteRows(of: source, seriesID: seriesID, from: first, to: moved, on: connection)
+        // No row of the source comes before `first`, and the chunks taken hold every
+        // stored sample from their first on; rows after `last` were not read.
+        let span = min(first, chunked.first?.timestamp ?? first)...last
+        return Moved(rows: deleted, stored: StoredSpan(merged, span: span))
     }
 
     /// Two ascending runs as one; at a ts both hold, `rows` wins when `rowsWin`.
@@ -130,22 +145,42 @@ enum Compaction {
     }
 
     /// `points` cut into chunks of at most `maxChunkSamples` samples and `maxChunkBytes` bytes.
+    ///
+    /// Encoding is most of a compaction's work, so each chunk is first tried
+    /// at the size the previous one's bytes per sample says fills one (the
+    /// first at `maxChunkSamples`): noisy values tried at 4,096 samples
+    /// encoded six times what a chunk keeps.
     static func cut(_ points: [Point], policy: ChunkPolicy) -> [Cut] {
         var cuts: [Cut] = []
         var start = points.startIndex
+        var guess = policy.maxChunkSamples
         while start < points.endIndex {
-            var count = min(policy.maxChunkSamples, points.endIndex - start)
+            let left = points.endIndex - start
+            var count = min(guess, left)
             var bytes = encode(points[start..<(start + count)])
             // Too large: shrink in proportion, with a margin, until it fits (two tries, nearly always).
             while bytes.count > policy.maxChunkBytes, count > 1 {
-                let fitting = Int(Double(count) * Double(policy.maxChunkBytes) / Double(bytes.count) * 0.97)
-                count = max(1, min(count - 1, fitting))
+                count = max(1, min(count - 1, filling(policy, count: count, bytes: bytes.count)))
                 bytes = encode(points[start..<(start + count)])
+            }
+            // A guess that left room where more samples were to be had: one try at the size its bytes say.
+            if count < left, Cut(range: 0..<count, bytes: bytes).isShort(policy) {
+                let grown = min(policy.maxChunkSamples, left, filling(policy, count: count, bytes: bytes.count))
+                if grown > count {
+                    let larger = encode(points[start..<(start + grown)])
+                    if larger.count <= policy.maxChunkBytes { (count, bytes) = (grown, larger) }
+                }
             }
             cuts.append(Cut(range: start..<(start + count), bytes: bytes))
             start += count
+            guess = max(1, min(policy.maxChunkSamples, filling(policy, count: count, bytes: bytes.count)))
         }
         return cuts
+    }
+
+    /// How many samples fill 97 % of a chunk's bytes, at the density of `count` samples in `bytes`.
+    private static func filling(_ policy: ChunkPolicy, count: Int, bytes: Int) -> Int {
+        Int(min(Double(count) * Double(policy.maxChunkBytes) / Double(max(bytes, 1)) * 0.97, Double(Int32.max)))
     }
 
     /// Cuts `points` into chunks and stores them; returns how many.

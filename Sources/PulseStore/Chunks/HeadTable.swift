@@ -33,50 +33,85 @@ enum HeadTable {
     /// The rows of one series with `from <= ts <= to`, ascending, read bucket by bucket.
     /// One cursor per connection at a time: its statements are the connection's cached ones.
     struct Cursor {
-        private let connection: SQLiteConnection
         private let seriesID: Int64
         private let from: Int64
         private let to: Int64
         private let rows: SQLiteStatement
-        /// The next bucket to look in; nil once the range is done.
-        private var nextBucket: Int64?
+        private var buckets: BucketWalk
         private var inBucket = false
+        private var foundInBucket = false
 
         init(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws {
-            self.connection = connection
             self.seriesID = seriesID
             self.from = from
             self.to = to
             rows = try connection.cached("""
                 SELECT ts, value FROM head WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY ts
                 """)
-            nextBucket = from <= to ? HeadTable.bucket(of: from) : nil
+            buckets = BucketWalk(from: from, to: to, on: connection)
         }
 
         mutating func next() throws -> Point? {
             while true {
                 if inBucket {
-                    if try rows.step() { return Point(rows.int64(at: 0), rows.double(at: 1)) }
+                    if try rows.step() {
+                        foundInBucket = true
+                        return Point(rows.int64(at: 0), rows.double(at: 1))
+                    }
                     rows.reset()
                     inBucket = false
                 }
-                guard let start = nextBucket,
-                      let bucket = try HeadTable.occupiedBucket(from: start, through: HeadTable.bucket(of: to), on: connection)
-                else {
-                    nextBucket = nil
-                    return nil
-                }
-                nextBucket = bucket < Int64.max ? bucket + 1 : nil
+                guard let bucket = try buckets.next(lastHadRows: foundInBucket) else { return nil }
                 rows.bind(bucket, at: 1)
                 rows.bind(seriesID, at: 2)
                 rows.bind(from, at: 3)
                 rows.bind(to, at: 4)
                 inBucket = true
+                foundInBucket = false
             }
         }
 
         func close() {
             rows.reset()
+        }
+    }
+
+    /// The buckets a read or delete of one series' `from...to` looks in.
+    ///
+    /// After a bucket that held rows of the series, the next one is tried
+    /// straight away: a series' rows fill adjacent buckets, and one seek a
+    /// bucket is what a dense series costs. After one that held none, the
+    /// walk seeks the next bucket that holds a row of any series, so that a
+    /// long empty stretch (a range from `.min`, a gap) costs one seek.
+    struct BucketWalk {
+        private let connection: SQLiteConnection
+        private let last: Int64
+        /// The next bucket to try; nil once the range is done.
+        private var upcoming: Int64?
+        private var started = false
+
+        init(from: Int64, to: Int64, on connection: SQLiteConnection) {
+            self.connection = connection
+            last = HeadTable.bucket(of: to)
+            upcoming = from <= to ? HeadTable.bucket(of: from) : nil
+        }
+
+        /// The next bucket to look in, given whether the one before held rows of the series.
+        mutating func next(lastHadRows: Bool) throws -> Int64? {
+            guard let candidate = upcoming, candidate <= last else { return nil }
+            let bucket: Int64
+            if started, lastHadRows {
+                bucket = candidate
+            } else {
+                guard let occupied = try HeadTable.occupiedBucket(from: candidate, through: last, on: connection) else {
+                    upcoming = nil
+                    return nil
+                }
+                bucket = occupied
+            }
+            started = true
+            upcoming = bucket < Int64.max ? bucket + 1 : nil
+            return bucket
         }
     }
 
@@ -118,17 +153,17 @@ enum HeadTable {
     /// Deletes the rows of one series with `from <= ts <= to`; returns how many.
     static func delete(seriesID: Int64, from: Int64, to: Int64, on connection: SQLiteConnection) throws -> Int {
         let delete = try connection.cached("DELETE FROM head WHERE bucket = ?1 AND series_id = ?2 AND ts >= ?3 AND ts <= ?4")
-        let last = bucket(of: to)
-        var next = from <= to ? bucket(of: from) : nil
+        var buckets = BucketWalk(from: from, to: to, on: connection)
         var deleted = 0
-        while let start = next, let bucket = try occupiedBucket(from: start, through: last, on: connection) {
+        var lastHadRows = false
+        while let bucket = try buckets.next(lastHadRows: lastHadRows) {
             delete.bind(bucket, at: 1)
             delete.bind(seriesID, at: 2)
             delete.bind(from, at: 3)
             delete.bind(to, at: 4)
             try delete.run()
+            lastHadRows = connection.changes > 0
             deleted += connection.changes
-            next = bucket < Int64.max ? bucket + 1 : nil
         }
         return deleted
     }

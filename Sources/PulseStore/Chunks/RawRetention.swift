@@ -21,7 +21,7 @@ enum RawRetention {
         // chunks go (a step of its own; the chunks go in the next).
         let held = try HeadTable.rows(seriesID: seriesID, from: .min, to: cutoff - 1, limit: limit, on: connection)
         if !held.isEmpty {
-            let moved = try Compaction.move(held, from: .head, seriesID: seriesID, policy: policy, on: connection)
+            let moved = try Compaction.move(held, from: .head, seriesID: seriesID, policy: policy, on: connection).rows
             _ = try RollupTable.refresh(leaving: held.prefix(moved), seriesID: seriesID, rawFloor: rollupFloor, on: connection)
             if moved > 0 { return (0, false) }
         }
