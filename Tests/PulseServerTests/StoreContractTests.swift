@@ -129,6 +129,14 @@ import Testing
         let nodeB = try await PostgresStoreService.open(ClusterStoreConfiguration(postgres: settings, node: "b"), logger: quietTestLogger)
         do {
             try await Self.fill(nodeA.store, then: nodeB.store)
+            // A node's `complete_until` counts what the others last reported (every
+            // `probeInterval`): a report node A made while its write was in flight holds
+            // node B's back until A reports again. Compared once every report is current.
+            let settled = Self.base + 1_800_000
+            let current = await eventually(timeout: .seconds(10)) {
+                nodeA.store.committedThrough() >= settled && nodeB.store.committedThrough() >= settled
+            }
+            #expect(current, "every node reports its writes committed")
             expectSame(try await bodies(nodeA.store, Self.uris), as: expected, "node A")
             expectSame(try await bodies(nodeB.store, Self.uris), as: expected, "node B")
         } catch {
