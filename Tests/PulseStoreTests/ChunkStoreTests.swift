@@ -1,5 +1,6 @@
 import Foundation
 import PulseCore
+import PulseTestSupport
 @testable import PulseStore
 import Testing
 
@@ -57,6 +58,45 @@ import Testing
         #expect(try connection.scalarInt("SELECT count(*) FROM head") == 0)
         #expect(try connection.scalarInt("SELECT sum(count) FROM chunks") == 260)
         await store.close()
+    }
+
+    /// The cut that makes chunks: every point once, in order, each chunk within
+    /// both bounds and decoding to its points, and full (its bytes at 90 % of the
+    /// bound or its samples at the bound) but for the last and a few where the
+    /// data's density changes.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func chunksAreCutFullAndWithinBounds(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        var points: [Point] = []
+        var ts: Int64 = 1_764_460_800_000
+        // Stretches of noisy floats, constants, small integers and full-width integers.
+        for stretch in 0..<12 {
+            let length = 200 + Int(random.next() % 3_000)
+            for index in 0..<length {
+                ts += 1_000 + Int64(random.next() % 7)
+                let value: Double = switch stretch % 4 {
+                case 0: Double(random.next() >> 11) / Double(1 << 53)
+                case 1: 42
+                case 2: Double(index % 9)
+                default: Double(Int64(bitPattern: random.next()) >> 12)
+                }
+                points.append(Point(ts, value))
+            }
+        }
+        let policy = ChunkPolicy.standard
+        let cuts = Compaction.cut(points, policy: policy)
+        #expect(cuts.map(\.range.lowerBound) == [0] + cuts.dropLast().map(\.range.upperBound))
+        #expect(cuts.last?.range.upperBound == points.count)
+        for (index, cut) in cuts.enumerated() {
+            #expect(cut.bytes.count <= policy.maxChunkBytes && cut.range.count <= policy.maxChunkSamples)
+            let decoded = try XORChunk.decode(cut.bytes).map { Point($0.timestamp, $0.value) }
+            #expect(decoded == Array(points[cut.range]))
+        }
+        // A chunk where denser samples meet sparser ones may stay short, one per change at
+        // most (11 here); trying 4,096 samples and shrinking in proportion left runs of
+        // ten and more short chunks after each change.
+        let short = cuts.dropLast().filter { $0.isShort(policy) }
+        #expect(short.count <= 11, "\(short.map { "\($0.range): \($0.bytes.count) bytes" })")
     }
 
     @Test func theQueueTakesASeriesOnceItHasEnoughRowsOrHasWaited() {

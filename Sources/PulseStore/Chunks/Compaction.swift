@@ -163,13 +163,17 @@ enum Compaction {
                 count = max(1, min(count - 1, filling(policy, count: count, bytes: bytes.count)))
                 bytes = encode(points[start..<(start + count)])
             }
-            // A guess that left room where more samples were to be had: one try at the size its bytes say.
-            if count < left, Cut(range: 0..<count, bytes: bytes).isShort(policy) {
-                let grown = min(policy.maxChunkSamples, left, filling(policy, count: count, bytes: bytes.count))
-                if grown > count {
-                    let larger = encode(points[start..<(start + grown)])
-                    if larger.count <= policy.maxChunkBytes { (count, bytes) = (grown, larger) }
-                }
+            // Short, with more to take (a guess that left room, or a shrink in proportion that fell
+            // far short where denser samples meet sparser ones): grown at the density it has,
+            // then by halves between what fits and what did not; four tries at most.
+            var tooMany: Int?
+            for _ in 0..<4 {
+                guard count < left, Cut(range: 0..<count, bytes: bytes).isShort(policy) else { break }
+                let target = tooMany.map { (count + $0) / 2 }
+                    ?? min(policy.maxChunkSamples, left, filling(policy, count: count, bytes: bytes.count))
+                guard target > count else { break }
+                let larger = encode(points[start..<(start + target)])
+                if larger.count <= policy.maxChunkBytes { (count, bytes) = (target, larger) } else { tooMany = target }
             }
             cuts.append(Cut(range: start..<(start + count), bytes: bytes))
             start += count
