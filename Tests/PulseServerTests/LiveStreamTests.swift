@@ -112,42 +112,38 @@ import Testing
         }
     }
 
+    /// A client that never reads must not hold back one that does. The stalled
+    /// client's timeout is an hour, so a hub that waited on it (for room in its
+    /// socket, or for its closure) would hold the reader for the whole test: the
+    /// reader getting every frame while the stalled client is still connected, its
+    /// outbox overflowing, is the proof. Latency is printed, not bounded: on two
+    /// shared cores under the parallel suite it measures the neighbours (a 1 s
+    /// median bound failed once in CI). Closing a client that stays behind is
+    /// `LiveDeliveryTests.aClientBehindForTooLongIsClosedWith1008`.
     @Test func aStalledClientDoesNotSlowAnother() async throws {
-        let live = LiveConfiguration(outboxBytes: 16 * 1024, slowClientTimeout: .seconds(1))
+        let live = LiveConfiguration(outboxBytes: 16 * 1024, slowClientTimeout: .seconds(3600))
         try await withGateway(live: live) { gateway, port in
             let stalled = try await RawWebSocket.open(port: port, receiveBuffer: 4096)
             #expect(stalled.status == 101)
             let reader = try await LiveClient.connect(port: port)
             // 300 batches of 200 samples (about 20 KB each): far more than the stalled socket's buffers hold.
             let batches = 300
-            var published: [ContinuousClock.Instant] = []
             for index in 1...batches {
-                published.append(.now)
                 try await gateway.pipeline.accept(testBatch(index, series: 200), from: .ingest, durability: .buffered)
                 if index % 50 == 0 { try await Task.sleep(for: .milliseconds(20)) }
             }
-            let frames = try await reader.frames(batches + 1, timeout: .seconds(30))
+            let frames = try await reader.frames(batches + 1, timeout: .seconds(60))
             #expect(seqs(frames) == Array(1...batches), "the reading client got every frame, in order")
-            // Its delivery latency (publish to receipt) stays that of an unloaded server.
+            let statistics = gateway.hub.statistics
+            #expect(statistics.connected == 2 && statistics.slowClientsClosed == 0, "the stalled client is still there: \(statistics)")
+            #expect(statistics.framesDropped > 0, "the stalled client's outbox overflowed")
             let arrivals = await reader.receivedAt
             let latencies = zip(frames, arrivals).dropFirst().map { $1 - ($0["server_ts"] as! Double) }.sorted()
-            let p99 = latencies[latencies.count * 99 / 100]
-            let p50 = latencies[latencies.count / 2]
-            print("reader beside a stalled client: latency p50 \(p50) ms, p99 \(p99) ms")
+            print("reader beside a stalled client: latency p50 \(latencies[latencies.count / 2]) ms, p99 \(latencies[latencies.count * 99 / 100]) ms")
             // server_ts is the publish time in ms, before the receipt (the clocks are one).
             #expect(latencies.first! >= -1, "a frame received \(-latencies.first!) ms before it was published")
-            // Not held back by the stalled client (its 1 s timeout, or its whole backlog): a
-            // loaded machine's own delays are far below that at the median. (The p99 is only
-            // printed: on two shared cores it measures the neighbours.)
-            #expect(p50 < 1_000, "p50 \(p50) ms")
-            #expect(gateway.hub.statistics.framesDropped > 0, "the stalled client's outbox overflowed")
-            // Still behind a second later: the next publish closes it.
-            try await Task.sleep(for: .milliseconds(1100))
-            try await gateway.pipeline.accept(testBatch(batches + 1), from: .ingest, durability: .buffered)
-            #expect(await eventually(timeout: .seconds(10)) { gateway.hub.statistics.slowClientsClosed == 1 })
-            #expect(await eventually(timeout: .seconds(10)) { gateway.hub.statistics.connected == 1 }, "only the reader is left")
-            // Should the server not have dropped it, do so here: the test server's own
-            // shutdown (without the hub's service) would wait on a peer that never reads.
+            // The test server's own shutdown (without the hub's service) would wait on a
+            // peer that never reads.
             stalled.drop()
             await reader.close()
         }
