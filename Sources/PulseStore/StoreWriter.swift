@@ -234,7 +234,7 @@ final class StoreWriter: @unchecked Sendable {
     private enum Work {
         case commit([QueuedWrite])
         case retentionStep
-        case compactionStep(CompactionQueue.Task)
+        case compactionStep([CompactionQueue.Task])
         case compactAll([CheckedContinuation<Void, Never>])
         case stop
     }
@@ -248,9 +248,9 @@ final class StoreWriter: @unchecked Sendable {
                 compactionOwed = !compactions.isEmpty
             case .retentionStep:
                 runRetentionStep()
-            case let .compactionStep(task):
+            case let .compactionStep(tasks):
                 compactionOwed = false
-                runCompactionStep(task)
+                runCompactionStep(tasks)
             case let .compactAll(waiters):
                 runCompactAll()
                 for waiter in waiters { waiter.resume() }
@@ -269,8 +269,8 @@ final class StoreWriter: @unchecked Sendable {
         while true {
             // Heads that have waited too long are queued, busy or idle.
             compactions.sweep(now: .now)
-            if isCommitDue, compactionOwed, !stopping, let task = compactions.next() {
-                return .compactionStep(task)
+            if isCommitDue, compactionOwed, !stopping, !compactions.isEmpty {
+                return .compactionStep(compactions.nextStep())
             }
             if let writes = takeDueCommit() {
                 return .commit(writes)
@@ -288,8 +288,8 @@ final class StoreWriter: @unchecked Sendable {
                 defer { compactAllWaiters = [] }
                 return .compactAll(compactAllWaiters)
             }
-            if let task = compactions.next() {
-                return .compactionStep(task)
+            if !compactions.isEmpty {
+                return .compactionStep(compactions.nextStep())
             }
             // Heads waiting to be compacted are swept once a second, idle or not.
             let sweep = compactions.hasHeads ? Date().addingTimeInterval(1) : nil
@@ -346,7 +346,7 @@ final class StoreWriter: @unchecked Sendable {
             for write in batch { write.waiter?.resume(with: result) }
             start = end
             // A backlog is committed transaction after transaction: compaction takes its turns in between too.
-            if start < writes.count, let task = compactions.next() { runCompactionStep(task) }
+            if start < writes.count { runCompactionStep(compactions.nextStep()) }
         }
     }
 
@@ -469,42 +469,30 @@ final class StoreWriter: @unchecked Sendable {
         try connection.scalarInt("SELECT EXISTS (SELECT 1 FROM samples)") == 1
     }
 
-    /// One compaction transaction: the oldest closed rows of one series (at most
-    /// `rowsPerCompaction`) into chunks, if the queue's rule says now.
-    private func runCompactionStep(_ task: CompactionQueue.Task) {
-        let policy = compactions.policy
-        let horizon = compactingAll || task.source == .legacy ? Int64.max : Timestamp.now() - policy.headSpan
+    /// What one series' part of a compaction step found and did.
+    private struct SeriesStep {
+        /// Head (or legacy) rows older than the horizon, at most `rowsPerCompaction`.
+        var closedRows = 0
+        var rowsMoved = 0
+        var rollupsWritten = 0
+        var headRowsLeft = false
+    }
+
+    /// One compaction transaction: for each task (at most `seriesPerCompaction`),
+    /// the oldest closed rows of its series (at most `rowsPerCompaction`) into
+    /// chunks, if the queue's rule says now. Several series share a transaction
+    /// because the head keeps neighbouring series' rows on the same pages: one
+    /// commit writes each page once rather than once a series (`ChunkPolicy`).
+    private func runCompactionStep(_ tasks: [CompactionQueue.Task]) {
+        guard !tasks.isEmpty else { return }
         do {
             try connection.cached("BEGIN IMMEDIATE").run()
             // From the lock on: a wait for it (a checkpoint) is not the compaction's own time.
             let started = ContinuousClock.now
-            let rowsMoved: Int
+            var steps: [SeriesStep] = []
             let elapsed: Duration
-            let closed: Int
-            let rollupsWritten: Int
-            let headRowsLeft: Bool
             do {
-                let rows = try Compaction.rows(
-                    of: task.source, seriesID: task.seriesID, before: horizon, limit: policy.rowsPerCompaction, on: connection
-                )
-                closed = rows.count
-                let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
-                // Rows that make a short chunk wait for more, unless told to move all, or overdue.
-                let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
-                let moved = move
-                    ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
-                    : .none
-                rowsMoved = moved.rows
-                // Their minutes are rolled up as the rows leave the head: the moved rows are the
-                // oldest ones, and every head row up to the last moved one was among them.
-                // (Schema 2's rows had their rollups written with them.)
-                rollupsWritten = task.source == .head && rowsMoved > 0
-                    ? try RollupTable.refresh(
-                        leaving: rows.prefix(rowsMoved), seriesID: task.seriesID, rawFloor: rawFloor,
-                        stored: legacyRowsLeft ? nil : moved.stored, on: connection
-                    )
-                    : 0
-                headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
+                for task in tasks { steps.append(try compactionStep(task, at: started)) }
                 // Up to the commit: a checkpoint that the commit's log hook may run after it is not the compaction's.
                 elapsed = ContinuousClock.now - started
                 try connection.cached("COMMIT").run()
@@ -512,13 +500,16 @@ final class StoreWriter: @unchecked Sendable {
                 try? connection.cached("ROLLBACK").run()
                 throw error
             }
-            compactions.finished(task, closedRows: closed, rowsMoved: rowsMoved, headRowsLeft: headRowsLeft, at: started)
+            for (task, step) in zip(tasks, steps) {
+                compactions.finished(task, closedRows: step.closedRows, rowsMoved: step.rowsMoved, headRowsLeft: step.headRowsLeft, at: started)
+            }
+            let rowsMoved = steps.reduce(0) { $0 + $1.rowsMoved }
             guard rowsMoved > 0 else { return }
-            if task.source == .legacy { legacyRowsLeft = (try? hasLegacyRows()) ?? true }
+            if tasks.contains(where: { $0.source == .legacy }) { legacyRowsLeft = (try? hasLegacyRows()) ?? true }
             condition.withLock {
                 stats.compactions += 1
                 stats.rowsCompacted += rowsMoved
-                stats.rollupsWritten += rollupsWritten
+                stats.rollupsWritten += steps.reduce(0) { $0 + $1.rollupsWritten }
                 stats.longestCompaction = max(stats.longestCompaction, elapsed)
             }
             do {
@@ -527,12 +518,40 @@ final class StoreWriter: @unchecked Sendable {
                 logger.warning("could not give free pages back", metadata: ["error": "\(error)"])
             }
         } catch {
-            // Not queued again: the series comes back when more rows come, or at the next start.
+            // Not queued again: the series come back when more rows come, or at the next start.
             condition.withLock { stats.compactionErrors += 1 }
             logger.error("compaction failed, rolled back", metadata: [
-                "series_id": "\(task.seriesID)", "source": "\(task.source)", "error": "\(error)",
+                "series_ids": "\(tasks.map(\.seriesID))", "sources": "\(tasks.map(\.source))", "error": "\(error)",
             ])
         }
+    }
+
+    /// One series' part of a compaction step, inside its transaction.
+    private func compactionStep(_ task: CompactionQueue.Task, at started: ContinuousClock.Instant) throws -> SeriesStep {
+        let policy = compactions.policy
+        let horizon = compactingAll || task.source == .legacy ? Int64.max : Timestamp.now() - policy.headSpan
+        let rows = try Compaction.rows(
+            of: task.source, seriesID: task.seriesID, before: horizon, limit: policy.rowsPerCompaction, on: connection
+        )
+        var step = SeriesStep(closedRows: rows.count)
+        let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
+        // Rows that make a short chunk wait for more, unless told to move all, or overdue.
+        let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
+        let moved = move
+            ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
+            : .none
+        step.rowsMoved = moved.rows
+        // Their minutes are rolled up as the rows leave the head: the moved rows are the
+        // oldest ones, and every head row up to the last moved one was among them.
+        // (Schema 2's rows had their rollups written with them.)
+        if task.source == .head, step.rowsMoved > 0 {
+            step.rollupsWritten = try RollupTable.refresh(
+                leaving: rows.prefix(step.rowsMoved), seriesID: task.seriesID, rawFloor: rawFloor,
+                stored: legacyRowsLeft ? nil : moved.stored, on: connection
+            )
+        }
+        step.headRowsLeft = try HeadTable.hasRows(seriesID: task.seriesID, on: connection)
+        return step
     }
 
     /// Gives the file's free pages beyond `slack` back to the filesystem, at
@@ -556,8 +575,8 @@ final class StoreWriter: @unchecked Sendable {
             compactions.enqueue(.init(seriesID: seriesID, source: .legacy))
             compactions.enqueue(.init(seriesID: seriesID, source: .head))
         }
-        while let task = compactions.next() {
-            runCompactionStep(task)
+        while !compactions.isEmpty {
+            runCompactionStep(compactions.nextStep())
             let (writes, stop) = condition.withLock { (takeDueCommit(), stopping) }
             if let writes { commitTaken(writes) }
             if stop { return }

@@ -38,6 +38,47 @@ import Testing
         await store.close()
     }
 
+    /// A compaction step that fails (here a trigger refuses its chunks, as a
+    /// full disk would) rolls back whole, every series of it: the rows stay in
+    /// the head, reads answer them, the failure is counted, and a later step
+    /// moves them once it can.
+    @Test func aFailedCompactionStepLosesNothingAndIsTriedAgain() async throws {
+        let db = try TemporaryDatabase()
+        let store = try SampleStore.open(db.configuration(), logger: .quiet)
+        let saboteur = try SQLiteConnection(path: db.path, readOnly: false)
+        try saboteur.execute("CREATE TRIGGER refuse_chunks BEFORE INSERT ON chunks BEGIN SELECT RAISE(ABORT, 'seeded compaction failure'); END")
+        // More series than one step takes, so that a failed step holds several.
+        let keys = (0..<12).map { SeriesKey(metric: "refused", labels: ["s": "\($0)"]) }
+        var written: [SeriesKey: [Point]] = [:]
+        for tick in 0..<40 {
+            let samples = keys.enumerated().map { index, key in
+                Sample(key: key, timestamp: 1_000_000 + Int64(tick) * 1_000, value: Double(tick * 100 + index) + 0.25)
+            }
+            for sample in samples { written[sample.key, default: []].append(Point(sample.timestamp, sample.value)) }
+            try await store.write(samples, durability: .committed)
+        }
+        #expect(await eventually { store.statistics.compactionErrors > 0 })
+        let reader = try SQLiteConnection(path: db.path, readOnly: true)
+        #expect(try reader.scalarInt("SELECT count(*) FROM chunks") == 0)
+        #expect(try reader.scalarInt("SELECT count(*) FROM head") == 12 * 40)
+        #expect(try await Self.stored(store) == written)
+
+        try saboteur.execute("DROP TRIGGER refuse_chunks")
+        let errors = store.statistics.compactionErrors
+        await store.compactAll()
+        #expect(try reader.scalarInt("SELECT count(*) FROM head") == 0)
+        #expect(try reader.scalarInt("SELECT sum(count) FROM chunks") == 12 * 40)
+        #expect(try await Self.stored(store) == written)
+        #expect(store.statistics.compactionErrors == errors)
+        #expect(try await store.checkIntegrity() == ["ok"])
+        await store.close()
+    }
+
+    static func stored(_ store: SampleStore) async throws -> [SeriesKey: [Point]] {
+        let series = try await store.range(SeriesSelector(metric: "refused"), from: 0, to: Timestamp.latest, limit: nil)
+        return Dictionary(uniqueKeysWithValues: series.map { ($0.key, $0.points) })
+    }
+
     /// The compactor writes whole chunks: the newest rows that would make a
     /// short one stay in the head until more come (or they wait too long).
     @Test func onlyWholeChunksMoveWhileRowsKeepComing() async throws {

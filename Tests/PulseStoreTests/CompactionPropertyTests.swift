@@ -13,9 +13,11 @@ import Testing
         ("eager", .eager),
         // Chunks cut by size: a few hundred bytes hold few noisy floats.
         ("by bytes", ChunkPolicy(maxChunkBytes: 300, maxChunkSamples: 1_000, rowsPerCompaction: 200, headSpan: 0, maxHeadWait: .zero)),
+        // A transaction a series (the eager policy moves up to eight in one).
+        ("one series a step", ChunkPolicy(maxChunkSamples: 16, rowsPerCompaction: 8, seriesPerCompaction: 1, headSpan: 0, maxHeadWait: .zero)),
     ]
 
-    @Test(arguments: [1, 2, 3, 4], [0, 1])
+    @Test(arguments: [1, 2, 3, 4], [0, 1, 2])
     func rawReadsGiveBackWhatWasWrittenBitForBit(seed: UInt64, policyIndex: Int) async throws {
         var random = SplitMix64(seed: seed)
         let db = try TemporaryDatabase()

@@ -16,6 +16,14 @@ struct ChunkPolicy: Sendable {
     /// Head rows moved by one compaction transaction, at most: it holds the
     /// write lock while it runs.
     var rowsPerCompaction = 4_096
+    /// Series moved by one compaction transaction, at most. The head keeps
+    /// neighbouring series' rows of a time bucket on the same pages
+    /// (`HeadTable`), so the deletes of several series in one transaction
+    /// write each page to the log once rather than once a series. Writing
+    /// 100 series × 50,000 s and compacting all of it took 9.6–9.9 s at 8
+    /// series a step against 12.0–13.1 s at 1 (2: 10.7, 4: 10.1–10.6, 16:
+    /// 9.2–9.3 s); the longest step grew from 4–7 ms to 22–39 ms (16: 44–50).
+    var seriesPerCompaction = 8
     /// Rows newer than this (by ts, against the wall clock) stay in the head,
     /// so that the late and out-of-order samples of live sources land in rows
     /// rather than in chunks to re-encode.
