@@ -19,11 +19,11 @@ import PulseCore
 ///
 /// Samples land in the `head` table, and a commit writes nothing else.
 /// Between commits the thread moves closed head rows into compressed chunks,
-/// a series and a bounded number of rows per transaction (`CompactionQueue`,
-/// `Compaction`), and the same transaction writes the per-minute rollups of
-/// the minutes they leave (`RollupTable.refresh`); the rows of a schema-2 file
-/// move into chunks the same way. Under load, commits and compaction steps
-/// take turns.
+/// a few series and a bounded number of rows of each per transaction
+/// (`CompactionQueue`, `Compaction`), and the same transaction writes the
+/// per-minute rollups of the minutes they leave (`RollupTable.refresh`); the
+/// rows of a schema-2 file move into chunks the same way. Under load, a
+/// compaction step takes its turn after as many commits as it takes series.
 ///
 /// SQLite calls block, so they run on this dedicated thread, never on a
 /// SwiftNIO event loop or in the cooperative pool.
@@ -67,8 +67,14 @@ final class StoreWriter: @unchecked Sendable {
     /// folded from a read of every stored sample, those rows included, not from
     /// what the step holds in memory. Commits never add any.
     private var legacyRowsLeft = true
-    /// A compaction step is owed before the next commit (they take turns).
-    private var compactionOwed = false
+    /// Transactions committed since the last compaction step. While commits
+    /// are due, a step of up to `seriesPerCompaction` series takes its turn
+    /// after that many: under load compaction moves about a series a commit,
+    /// in fewer transactions, each of which writes the head's shared pages once.
+    private var commitsSinceCompaction = 0
+    private var compactionOwed: Bool {
+        commitsSinceCompaction >= compactions.policy.seriesPerCompaction && !compactions.isEmpty
+    }
     /// The file has incremental auto-vacuum (made by schema 3 or later): free pages can be given back.
     private let reclaimsFreePages: Bool
     /// Free pages kept for the head's next rows rather than given back (4 MB).
@@ -245,11 +251,9 @@ final class StoreWriter: @unchecked Sendable {
             switch nextWork() {
             case let .commit(writes):
                 commitTaken(writes)
-                compactionOwed = !compactions.isEmpty
             case .retentionStep:
                 runRetentionStep()
             case let .compactionStep(tasks):
-                compactionOwed = false
                 runCompactionStep(tasks)
             case let .compactAll(waiters):
                 runCompactAll()
@@ -269,7 +273,7 @@ final class StoreWriter: @unchecked Sendable {
         while true {
             // Heads that have waited too long are queued, busy or idle.
             compactions.sweep(now: .now)
-            if isCommitDue, compactionOwed, !stopping, !compactions.isEmpty {
+            if isCommitDue, compactionOwed, !stopping {
                 return .compactionStep(compactions.nextStep())
             }
             if let writes = takeDueCommit() {
@@ -344,9 +348,10 @@ final class StoreWriter: @unchecked Sendable {
             let batch = writes[start..<end]
             let result = commit(batch, sampleCount: samples)
             for write in batch { write.waiter?.resume(with: result) }
+            commitsSinceCompaction += 1
             start = end
             // A backlog is committed transaction after transaction: compaction takes its turns in between too.
-            if start < writes.count { runCompactionStep(compactions.nextStep()) }
+            if start < writes.count, compactionOwed { runCompactionStep(compactions.nextStep()) }
         }
     }
 
@@ -484,6 +489,7 @@ final class StoreWriter: @unchecked Sendable {
     /// because the head keeps neighbouring series' rows on the same pages: one
     /// commit writes each page once rather than once a series (`ChunkPolicy`).
     private func runCompactionStep(_ tasks: [CompactionQueue.Task]) {
+        commitsSinceCompaction = 0
         guard !tasks.isEmpty else { return }
         do {
             try connection.cached("BEGIN IMMEDIATE").run()
