@@ -19,8 +19,9 @@ import Testing
         return line.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
     }
 
-    /// What a pusher sent for each (series, ts): the last value acknowledged,
-    /// and the value of the one request it had not had an answer to.
+    /// What the pushers sent for each (series, ts): the last value acknowledged,
+    /// and the value of the one request each had not had an answer to (keyed
+    /// by series, which are each pusher's own).
     final class Ledger: Sendable {
         let acknowledged = Mutex<[String: [Int64: Double]]>([:])
         let inFlight = Mutex<[String: [Int64: Double]]>([:])
@@ -54,7 +55,8 @@ import Testing
                                 json.append(#"{"metric":"compacted","labels":{"s":"\#(name)"},"ts":\#(ts),"value":\#(v)}"#)
                             }
                         }
-                        ledger.inFlight.withLock { $0 = samples }
+                        // This pusher's series only: the other pusher's request in flight stays recorded.
+                        ledger.inFlight.withLock { $0.merge(samples) { _, new in new } }
                         let body = #"{"samples":["# + json.joined(separator: ",") + "]}"
                         guard let (status, _) = try? await gateway.request(.POST, "/ingest", contentType: "application/json", body: body) else { return }
                         if status == 200 {
