@@ -85,6 +85,11 @@ struct StoreWriteBenchmark: AsyncParsableCommand {
         let elapsed = (clock.now - started).seconds
         let statistics = store.statistics
         print("    store: \(statistics.compactions) compactions during the writes moved \(statistics.rowsCompacted) rows; the longest took \(Measure.format(statistics.longestCompaction.seconds * 1000, 1)) ms")
+        // What the writes left in the head, compacted with no write waiting (not in the rate).
+        let idle = clock.now
+        await store.compactAll()
+        let left = store.statistics.rowsCompacted - statistics.rowsCompacted
+        print("    then, idle: the \(left) rows left compacted in \(Measure.format((clock.now - idle).seconds, 2)) s, \(store.statistics.compactions - statistics.compactions) transactions, the longest of all \(Measure.format(store.statistics.longestCompaction.seconds * 1000, 1)) ms")
         await store.close()
         try Self.checkRowCount(path: directory + "/store.sqlite", expected: series * timestamps)
         return Double(series * timestamps) / elapsed

@@ -61,14 +61,6 @@ struct CompactionQueue {
         if isQueued.insert(task).inserted { queued.append(task) }
     }
 
-    /// The tasks of the next compaction step: the next `seriesPerCompaction`
-    /// queued, at most (none when the queue is empty).
-    mutating func nextStep() -> [Task] {
-        var tasks: [Task] = []
-        while tasks.count < policy.seriesPerCompaction, let task = next() { tasks.append(task) }
-        return tasks
-    }
-
     mutating func next() -> Task? {
         guard first < queued.count else { return nil }
         let task = queued[first]
