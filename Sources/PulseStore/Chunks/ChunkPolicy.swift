@@ -16,7 +16,8 @@ struct ChunkPolicy: Sendable {
     /// Head rows moved by one compaction transaction, at most: it holds the
     /// write lock while it runs.
     var rowsPerCompaction = 4_096
-    /// Series moved by one compaction transaction, at most. The head keeps
+    /// Series moved by one compaction transaction, at most; a step takes more
+    /// than one only while no commit is due (`StoreWriter`). The head keeps
     /// neighbouring series' rows of a time bucket on the same pages
     /// (`HeadTable`), so the deletes of several series in one transaction
     /// write each page to the log once rather than once a series. Writing
