@@ -74,6 +74,57 @@ import Testing
         await store.close()
     }
 
+    /// Steps of several series are one transaction: when one series of a step
+    /// fails, the others of that step keep their rows in the head, whole, and
+    /// the steps before it stay done.
+    @Test func aFailedStepRollsBackEverySeriesInIt() async throws {
+        let db = try TemporaryDatabase()
+        // No compaction while writing (a series is queued at 1,000 rows or after an hour);
+        // compactAll then moves each series whole in one step, eight tasks a step.
+        let policy = ChunkPolicy(maxChunkSamples: 16, rowsPerCompaction: 1_000, headSpan: 0, maxHeadWait: .seconds(3600))
+        let store = try SampleStore.open(db.configuration(chunkPolicy: policy), logger: .quiet)
+        let keys = (0..<12).map { SeriesKey(metric: "refused", labels: ["s": "\($0)"]) }
+        var written: [SeriesKey: [Point]] = [:]
+        for tick in 0..<40 {
+            let samples = keys.enumerated().map { index, key in
+                Sample(key: key, timestamp: 1_000_000 + Int64(tick) * 1_000, value: Double(tick * 100 + index) - 0.5)
+            }
+            for sample in samples { written[sample.key, default: []].append(Point(sample.timestamp, sample.value)) }
+            try await store.write(samples, durability: .committed)
+        }
+        let reader = try SQLiteConnection(path: db.path, readOnly: true)
+        #expect(try reader.scalarInt("SELECT count(*) FROM head") == 12 * 40)
+        // The last series' chunks are refused: its step is the last one, behind three others.
+        let refused = try #require(try reader.scalarInt("SELECT max(id) FROM series"))
+        let saboteur = try SQLiteConnection(path: db.path, readOnly: false)
+        try saboteur.execute("CREATE TRIGGER refuse_one BEFORE INSERT ON chunks WHEN NEW.series_id = \(refused) BEGIN SELECT RAISE(ABORT, 'seeded compaction failure'); END")
+        await store.compactAll()
+        #expect(store.statistics.compactionErrors == 1)
+        let headRows = try Self.headRowsBySeries(reader)
+        #expect(headRows[refused] == 40)
+        #expect(headRows.values.allSatisfy { $0 == 40 }, "a series is in the head whole or not at all: \(headRows)")
+        #expect(headRows.count > 1, "the series of the failed step before the refused one stayed too: \(headRows)")
+        #expect(headRows.count < 12, "the steps before it moved their series: \(headRows)")
+        #expect(try reader.scalarInt("SELECT coalesce(sum(count), 0) FROM chunks") == Int64(12 - headRows.count) * 40)
+        #expect(try await Self.stored(store) == written)
+
+        try saboteur.execute("DROP TRIGGER refuse_one")
+        await store.compactAll()
+        #expect(try reader.scalarInt("SELECT count(*) FROM head") == 0)
+        #expect(try reader.scalarInt("SELECT sum(count) FROM chunks") == 12 * 40)
+        #expect(try await Self.stored(store) == written)
+        #expect(store.statistics.compactionErrors == 1)
+        #expect(try await store.checkIntegrity() == ["ok"])
+        await store.close()
+    }
+
+    static func headRowsBySeries(_ connection: SQLiteConnection) throws -> [Int64: Int64] {
+        let statement = try connection.prepare("SELECT series_id, count(*) FROM head GROUP BY series_id")
+        var rows: [Int64: Int64] = [:]
+        while try statement.step() { rows[statement.int64(at: 0)] = statement.int64(at: 1) }
+        return rows
+    }
+
     static func stored(_ store: SampleStore) async throws -> [SeriesKey: [Point]] {
         let series = try await store.range(SeriesSelector(metric: "refused"), from: 0, to: Timestamp.latest, limit: nil)
         return Dictionary(uniqueKeysWithValues: series.map { ($0.key, $0.points) })
