@@ -585,7 +585,8 @@ final class StoreWriter: @unchecked Sendable {
         compactingAll = true
         defer { compactingAll = false }
         for seriesID in seriesIDs.values.sorted() {
-            compactions.enqueue(.init(seriesID: seriesID, source: .legacy))
+            // A file with no schema-2 rows left needs no query per series for them.
+            if legacyRowsLeft { compactions.enqueue(.init(seriesID: seriesID, source: .legacy)) }
             compactions.enqueue(.init(seriesID: seriesID, source: .head))
         }
         while let task = compactions.next() {
