@@ -48,15 +48,7 @@ import Testing
         let saboteur = try SQLiteConnection(path: db.path, readOnly: false)
         try saboteur.execute("CREATE TRIGGER refuse_chunks BEFORE INSERT ON chunks BEGIN SELECT RAISE(ABORT, 'seeded compaction failure'); END")
         // More series than one step takes, so that a failed step holds several.
-        let keys = (0..<12).map { SeriesKey(metric: "refused", labels: ["s": "\($0)"]) }
-        var written: [SeriesKey: [Point]] = [:]
-        for tick in 0..<40 {
-            let samples = keys.enumerated().map { index, key in
-                Sample(key: key, timestamp: 1_000_000 + Int64(tick) * 1_000, value: Double(tick * 100 + index) + 0.25)
-            }
-            for sample in samples { written[sample.key, default: []].append(Point(sample.timestamp, sample.value)) }
-            try await store.write(samples, durability: .committed)
-        }
+        let written = try await Self.writeTwelveSeries(to: store)
         #expect(await eventually { store.statistics.compactionErrors > 0 })
         let reader = try SQLiteConnection(path: db.path, readOnly: true)
         #expect(try reader.scalarInt("SELECT count(*) FROM chunks") == 0)
@@ -83,15 +75,7 @@ import Testing
         // compactAll then moves each series whole in one step, eight tasks a step.
         let policy = ChunkPolicy(maxChunkSamples: 16, rowsPerCompaction: 1_000, headSpan: 0, maxHeadWait: .seconds(3600))
         let store = try SampleStore.open(db.configuration(chunkPolicy: policy), logger: .quiet)
-        let keys = (0..<12).map { SeriesKey(metric: "refused", labels: ["s": "\($0)"]) }
-        var written: [SeriesKey: [Point]] = [:]
-        for tick in 0..<40 {
-            let samples = keys.enumerated().map { index, key in
-                Sample(key: key, timestamp: 1_000_000 + Int64(tick) * 1_000, value: Double(tick * 100 + index) - 0.5)
-            }
-            for sample in samples { written[sample.key, default: []].append(Point(sample.timestamp, sample.value)) }
-            try await store.write(samples, durability: .committed)
-        }
+        let written = try await Self.writeTwelveSeries(to: store)
         let reader = try SQLiteConnection(path: db.path, readOnly: true)
         #expect(try reader.scalarInt("SELECT count(*) FROM head") == 12 * 40)
         // The last series' chunks are refused: its step is the last one, behind three others.
@@ -116,6 +100,20 @@ import Testing
         #expect(store.statistics.compactionErrors == 1)
         #expect(try await store.checkIntegrity() == ["ok"])
         await store.close()
+    }
+
+    /// 12 series of metric `refused`, 40 ticks 1 s apart, a commit a tick; what was written.
+    static func writeTwelveSeries(to store: SampleStore) async throws -> [SeriesKey: [Point]] {
+        let keys = (0..<12).map { SeriesKey(metric: "refused", labels: ["s": "\($0)"]) }
+        var written: [SeriesKey: [Point]] = [:]
+        for tick in 0..<40 {
+            let samples = keys.enumerated().map { index, key in
+                Sample(key: key, timestamp: 1_000_000 + Int64(tick) * 1_000, value: Double(tick * 100 + index) + 0.25)
+            }
+            for sample in samples { written[sample.key, default: []].append(Point(sample.timestamp, sample.value)) }
+            try await store.write(samples, durability: .committed)
+        }
+        return written
     }
 
     static func headRowsBySeries(_ connection: SQLiteConnection) throws -> [Int64: Int64] {
