@@ -71,6 +71,10 @@ final class SQLiteStatement {
         sqlite3_column_int64(handle, column)
     }
 
+    func isNull(at column: Int32) -> Bool {
+        sqlite3_column_type(handle, column) == SQLITE_NULL
+    }
+
     func double(at column: Int32) -> Double {
         sqlite3_column_double(handle, column)
     }

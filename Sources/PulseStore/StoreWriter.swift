@@ -58,9 +58,10 @@ final class StoreWriter: @unchecked Sendable {
     // Owned by the writer thread.
     private var seriesIDs: [SeriesKey: Int64] = [:]
     private var retention: RetentionRun?
-    /// Raw rows before this ts (a whole minute) have been deleted by retention.
+    /// Raw rows before this ts (a whole minute) have been deleted by retention:
+    /// found when the file opens (`RawRetention.floor`), raised as retention runs.
     /// Guarded by `condition`: reads fold the minutes below it as the writer does (`RollupTable`).
-    private var rawFloorValue: Int64 = 0
+    private var rawFloorValue: Int64
     var rawFloor: Int64 { condition.withLock { rawFloorValue } }
     private var compactions: CompactionQueue
     /// Set while a `compactAll()` runs: every step moves every row it finds.
@@ -97,6 +98,7 @@ final class StoreWriter: @unchecked Sendable {
         self.compactions = CompactionQueue(policy: configuration.chunkPolicy)
         self.reclaimsFreePages = try connection.scalarInt("PRAGMA auto_vacuum") == 2
         self.seriesIDs = try Self.loadSeries(connection)
+        self.rawFloorValue = try RawRetention.floor(on: connection)
         // Threads start last: a throwing init must not leave one running (it would
         // keep the process alive).
         self.checkpointer = try Checkpointer(path: connection.path, logger: logger)

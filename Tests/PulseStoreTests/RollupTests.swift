@@ -212,6 +212,54 @@ import Testing
         await store.close()
     }
 
+    /// The raw floor outlives the process: after a restart, a late sample in a
+    /// minute whose raw rows retention deleted still cannot replace the
+    /// minute's rollup with a fold of itself alone. Also when the store comes
+    /// back with a longer retention, whose cutoff lies below the minutes already
+    /// deleted, when the late sample was written before the restart and is
+    /// still in the head when the first retention pass moves it, and when
+    /// retention had deleted every sample (a store left idle).
+    @Test(arguments: [
+        (longerRetention: false, writtenBeforeRestart: false, everySampleDeleted: false),
+        (true, false, false), (false, true, false), (false, false, true),
+    ])
+    func theRawFloorSurvivesARestart(longerRetention: Bool, writtenBeforeRestart: Bool, everySampleDeleted: Bool) async throws {
+        let db = try TemporaryDatabase()
+        let day: Int64 = 86_400_000
+        let now: Int64 = 1_700_000_000_000 + 30_000
+        // The late sample stays in the head until retention moves it.
+        let held = ChunkPolicy(maxChunkBytes: 1_000, maxChunkSamples: 4_096, rowsPerCompaction: 1_000_000, headSpan: 0, maxHeadWait: .seconds(3600))
+        let configuration = db.configuration(retention: .seconds(86_400), rollupRetention: .seconds(5 * 86_400), chunkPolicy: held)
+        let rawCutoff = (now - day) - (now - day) % Self.minute
+        let oldMinute = rawCutoff - 10 * Self.minute
+        let late = Sample(key: key(0), timestamp: oldMinute + 5_000, value: 100)
+        do {
+            let store = try SampleStore.open(configuration, logger: .quiet)
+            // One sample every 10 s over the last 2 days, compacted and rolled up, then raw retention at 1 day.
+            let samples = stride(from: now - 2 * day, through: now, by: 10_000).map { Sample(key: key(0), timestamp: $0, value: 1) }
+            try await store.write(samples, durability: .committed)
+            await store.compactAll()
+            try await store.enforceRetention(now: everySampleDeleted ? now + 2 * day : now)
+            if everySampleDeleted { #expect(try await store.range(selector, from: 0, to: now).flatMap(\.points).isEmpty) }
+            if writtenBeforeRestart { try await store.write([late], durability: .committed) }
+            await store.close()
+        }
+        var reopened = configuration
+        if longerRetention { reopened.retention = .seconds(3 * 86_400) }
+        let store = try SampleStore.open(reopened, logger: .quiet)
+        if writtenBeforeRestart {
+            try await store.enforceRetention(now: now)
+        } else {
+            try await store.write([late], durability: .committed)
+        }
+        await store.compactAll()
+        let after = try await query(store, from: oldMinute, to: oldMinute + Self.minute - 1, step: Self.minute, .count)
+        #expect(after.first?.points == [Point(oldMinute, 6)], "the minute keeps the rollup of its 6 deleted samples")
+        let unchanged = try await query(store, from: oldMinute - Self.minute, to: oldMinute - 1, step: Self.minute, .count)
+        #expect(unchanged.first?.points == [Point(oldMinute - Self.minute, 6)])
+        await store.close()
+    }
+
     /// A database written before rollups existed gets them when opened.
     @Test func migrationRollsUpExistingRawRows() async throws {
         let db = try TemporaryDatabase()

@@ -71,4 +71,32 @@ enum RawRetention {
         }
         return (deleted, done)
     }
+
+    /// The raw floor of a file just opened: the writer raises it as retention
+    /// runs, but a new process has not run any yet, and its retention may be
+    /// longer than the last one's. Below the floor a minute's rollup holds
+    /// samples that are gone, so a late sample there is folded into it rather
+    /// than the minute folded again from what is stored (`RollupTable`).
+    ///
+    /// It is the oldest minute that still has samples in chunks or schema 2's
+    /// rows, unless no rollup is that recent: every minute with a rollup and no
+    /// samples left lies below it (retention deletes the oldest first), and
+    /// every minute with stored samples at or above it. Head rows do not count:
+    /// a late sample below the old floor waits there. With no rollup at all
+    /// there is nothing to protect, and the floor is 0. A lookup per series in
+    /// each table's index, not a scan of the chunks.
+    static func floor(on connection: SQLiteConnection) throws -> Int64 {
+        let statement = try connection.prepare("""
+            SELECT
+                (SELECT min(first) FROM (
+                    SELECT (SELECT first_ts FROM chunks WHERE series_id = s.id ORDER BY last_ts LIMIT 1) AS first FROM series s
+                    UNION ALL
+                    SELECT (SELECT ts FROM samples WHERE series_id = s.id ORDER BY ts LIMIT 1) FROM series s)),
+                (SELECT max((SELECT bucket FROM rollups_1m WHERE series_id = s.id ORDER BY bucket DESC LIMIT 1)) FROM series s)
+            """)
+        guard try statement.step(), !statement.isNull(at: 1) else { return 0 }
+        let afterNewestRollup = statement.int64(at: 1) + MinuteRollup.resolution
+        if statement.isNull(at: 0) { return afterNewestRollup }
+        return min(MinuteRollup.minute(of: statement.int64(at: 0)), afterNewestRollup)
+    }
 }
