@@ -32,23 +32,43 @@ struct StorageBenchmark: AsyncParsableCommand {
         }
         print("storage: each dataset written in time order through the store, compacted, checkpointed; \(runs) runs; Prometheus block by \(promtool.isEmpty ? "(skipped)" : promtool)")
         for dataset in datasets {
-            var sizes: [Double] = []
-            var breakdown = ""
-            for _ in 0..<runs {
-                let (bytes, parts) = try await Self.storeFile(dataset)
-                sizes.append(Double(bytes))
-                breakdown = parts
-            }
+            var files: [StoredFile] = []
+            for _ in 0..<runs { files.append(try await Self.storeFile(dataset)) }
+            let file = files.sorted { $0.bytes < $1.bytes }[files.count / 2]
             let count = Double(dataset.sampleCount)
-            let ours = Measure.median(sizes) / count
+            let ours = Double(file.bytes) / count
+            let rawTier = Double(file.bytes - file.rollupBytes) / count
             var line = "result: \(dataset.name), \(dataset.sampleCount) samples in \(dataset.series.count) series: "
-                + "\(Measure.format(ours, 2)) bytes/sample (\(breakdown))"
+                + "\(Measure.format(ours, 2)) bytes/sample, \(Measure.format(rawTier, 2)) without rollups_1m's pages (\(file.breakdown))"
             if !promtool.isEmpty {
-                let block = try Self.prometheusBlockBytes(dataset, promtool: promtool)
-                line += "; Prometheus block \(Measure.format(Double(block) / count, 2)) bytes/sample, ratio \(Measure.format(ours / (Double(block) / count), 2))"
+                let block = Double(try Self.prometheusBlockBytes(dataset, promtool: promtool)) / count
+                line += "; Prometheus block \(Measure.format(block, 2)) bytes/sample, ratio \(Measure.format(ours / block, 2)) (without rollups \(Measure.format(rawTier / block, 2)))"
             }
             print(line)
+            print("  " + Self.atDefaultRetention(rawBytesPerSample: rawTier, rollupBytesPerRow: Double(file.rollupBytes) / Double(max(file.rollupRows, 1))))
         }
+    }
+
+    /// What one series sampled every second costs at the default retentions
+    /// (raw samples for a week, a rollup row per minute for 90 days), at the
+    /// bytes per sample and per rollup row measured: the file's size once both
+    /// tiers are full, as a user sees it.
+    static func atDefaultRetention(rawBytesPerSample: Double, rollupBytesPerRow: Double) -> String {
+        let defaults = StoreConfiguration()
+        let rawSamples = Double(defaults.retention.components.seconds)
+        let rollupRows = Double(defaults.rollupRetention.components.seconds / 60)
+        let raw = rawSamples * rawBytesPerSample / 1_048_576
+        let rollups = rollupRows * rollupBytesPerRow / 1_048_576
+        return "at the default retention, a series at 1 s: raw \(Measure.format(raw, 1)) MB (\(defaults.retention.components.seconds / 86_400) days), "
+            + "rollups \(Measure.format(rollups, 1)) MB (\(defaults.rollupRetention.components.seconds / 86_400) days at \(Measure.format(rollupBytesPerRow, 1)) bytes a row)"
+    }
+
+    /// A file the store wrote: its bytes, those of the rollups' table, and what its pages hold.
+    struct StoredFile {
+        let bytes: Int
+        let rollupBytes: Int
+        let rollupRows: Int
+        let breakdown: String
     }
 
 
@@ -56,7 +76,7 @@ struct StorageBenchmark: AsyncParsableCommand {
     /// together, as the collector does), compacts everything, closes the
     /// store (which checkpoints and truncates the log) and returns the file's
     /// size, with what the file's pages hold.
-    static func storeFile(_ dataset: BenchDatasets.Dataset) async throws -> (Int, String) {
+    static func storeFile(_ dataset: BenchDatasets.Dataset) async throws -> StoredFile {
         let directory = NSTemporaryDirectory() + "pulsegate-storage-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/bench.sqlite"
@@ -76,7 +96,14 @@ struct StorageBenchmark: AsyncParsableCommand {
         await store.compactAll()
         await store.close()
         let size = Measure.fileSize(path) + Measure.fileSize(path + "-wal")
-        return (size, pageBreakdown(path))
+        let db = RawSQLite(path: path)
+        let rollups = db.prepare("SELECT (SELECT sum(pgsize) FROM dbstat WHERE name = 'rollups_1m'), (SELECT count(*) FROM rollups_1m)")
+        defer { sqlite3_finalize(rollups) }
+        guard sqlite3_step(rollups) == SQLITE_ROW else { throw BenchError("could not measure rollups_1m") }
+        return StoredFile(
+            bytes: size, rollupBytes: Int(sqlite3_column_int64(rollups, 0)), rollupRows: Int(sqlite3_column_int64(rollups, 1)),
+            breakdown: pageBreakdown(path)
+        )
     }
 
     /// Bytes per table and index, from SQLite's dbstat.
