@@ -136,9 +136,7 @@ struct WriteTransaction {
                     recompute.append(key)
                 }
             } else {
-                var rollup = MinuteRollup(timestamp: points[0].0, value: points[0].1)
-                for (timestamp, value) in points.dropFirst() { rollup.add(timestamp: timestamp, value: value) }
-                written[key] = rollup
+                written[key] = MinuteRollup(folding: points)
             }
         }
         for (key, rollup) in try await recomputed(recompute) { written[key] = rollup }

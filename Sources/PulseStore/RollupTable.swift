@@ -92,11 +92,10 @@ enum RollupTable {
         while index < rows.endIndex {
             let minute = MinuteRollup.minute(of: rows[index].timestamp)
             if minute >= rawFloor, let stored, stored.covers(minute: minute) {
-                let points = stored.points(inMinute: minute)
-                var rollup = MinuteRollup(timestamp: points.first!.timestamp, value: points.first!.value)
-                for point in points.dropFirst() { rollup.add(timestamp: point.timestamp, value: point.value) }
-                try store(rollup, seriesID: seriesID, minute: minute, on: connection)
-                written += 1
+                if let rollup = MinuteRollup(folding: stored.points(inMinute: minute).lazy.map { ($0.timestamp, $0.value) }) {
+                    try store(rollup, seriesID: seriesID, minute: minute, on: connection)
+                    written += 1
+                }
                 while index < rows.endIndex, MinuteRollup.minute(of: rows[index].timestamp) == minute { index += 1 }
                 continue
             }

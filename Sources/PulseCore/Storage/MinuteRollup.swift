@@ -41,6 +41,14 @@ public struct MinuteRollup: Equatable, Sendable {
         self.init(count: 1, sum: value, min: value, max: value, last: value, lastTimestamp: timestamp)
     }
 
+    /// The aggregates of samples in ascending ts order; nil when there are none.
+    public init?(folding samples: some Sequence<(Int64, Double)>) {
+        var iterator = samples.makeIterator()
+        guard let (timestamp, value) = iterator.next() else { return nil }
+        self.init(timestamp: timestamp, value: value)
+        while let (timestamp, value) = iterator.next() { add(timestamp: timestamp, value: value) }
+    }
+
     /// Folds in a sample later than every one so far.
     public mutating func add(timestamp: Int64, value: Double) {
         precondition(timestamp > lastTimestamp, "rollups fold samples in ascending ts order")
