@@ -550,10 +550,12 @@ final class StoreWriter: @unchecked Sendable {
         )
         var step = SeriesStep(closedRows: rows.count)
         let move = compactingAll ? !rows.isEmpty : compactions.shouldMove(task, closedRows: rows.count, now: started)
-        // Rows that make a short chunk wait for more, unless told to move all, or overdue.
-        let wholeOnly = !compactingAll && task.source == .head && !compactions.isOverdue(task, now: started)
+        // Rows that make a short chunk wait for more, unless told to move all, or overdue
+        // with nothing else to move.
+        let tail: Compaction.Tail = compactingAll || task.source != .head ? .moves
+            : compactions.isOverdue(task, now: started) ? .waitsUnlessAlone : .waits
         let moved = move
-            ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, wholeOnly: wholeOnly, policy: policy, on: connection)
+            ? try Compaction.move(rows, from: task.source, seriesID: task.seriesID, tail: tail, policy: policy, on: connection)
             : .none
         step.rowsMoved = moved.rows
         // Their minutes are rolled up as the rows leave the head: the moved rows are the

@@ -215,6 +215,80 @@ import Testing
         #expect(queue.isOverdue(CompactionQueue.Task(seriesID: 2, source: .head), now: start + .seconds(61)))
     }
 
+    /// An overdue step that moved some rows starts the wait of those it left
+    /// again (they wait for the rows that fill their chunk); a step that was
+    /// not overdue leaves their wait as it was.
+    @Test func anOverdueStepThatLeftATailStartsItsWaitAgain() {
+        let policy = ChunkPolicy(rowsPerCompaction: 100, maxHeadWait: .seconds(60))
+        var queue = CompactionQueue(policy: policy)
+        let start = ContinuousClock.now
+        let fast = CompactionQueue.Task(seriesID: 1, source: .head)
+        let early = CompactionQueue.Task(seriesID: 2, source: .head)
+        queue.wrote(rows: 50, seriesID: 1, at: start)
+        queue.wrote(rows: 150, seriesID: 2, at: start)
+        // Series 2 is compacted early, for its rows: the 30 it leaves keep their wait.
+        queue.finished(early, closedRows: 150, rowsMoved: 120, headRowsLeft: true, at: start + .seconds(10))
+        #expect(queue.isOverdue(early, now: start + .seconds(61)))
+        // Series 1 is overdue; the step moves 30 rows and leaves 20: they wait a whole minute again.
+        #expect(queue.isOverdue(fast, now: start + .seconds(61)))
+        queue.finished(fast, closedRows: 50, rowsMoved: 30, headRowsLeft: true, at: start + .seconds(61))
+        #expect(!queue.isOverdue(fast, now: start + .seconds(62)))
+        #expect(queue.isOverdue(fast, now: start + .seconds(121)))
+        // Overdue again and nothing moved (the rows alone fill no chunk, so they would have moved):
+        // their wait is not started again.
+        queue.finished(fast, closedRows: 20, rowsMoved: 0, headRowsLeft: true, at: start + .seconds(121))
+        #expect(queue.isOverdue(fast, now: start + .seconds(122)))
+    }
+
+    /// Which rows of a step wait in the head (`Compaction.Tail`), on a real
+    /// file: overdue rows that make whole chunks leave the short tail behind
+    /// them; overdue rows that make no whole chunk move all the same; rows not
+    /// overdue that make no whole chunk wait.
+    @Test func anOverdueStepLeavesItsShortTailOnlyBehindAWholeChunk() throws {
+        let db = try TemporaryDatabase()
+        let connection = try SQLiteConnection(path: db.path, readOnly: false)
+        try Schema.migrate(connection)
+        var random = SplitMix64(seed: 5)
+        // Noisy floats: about 7.5 bytes each, so 300 make two whole 1,000-byte chunks and a short one.
+        func rows(seriesID: Int64, count: Int) throws -> [Point] {
+            let insert = try connection.prepare(HeadTable.insertSQL)
+            let points = (0..<count).map { Point(1_000_000 + Int64($0) * 1_000, Double(random.next() >> 11) / Double(1 << 53)) }
+            for point in points {
+                insert.bind(HeadTable.bucket(of: point.timestamp), at: 1)
+                insert.bind(seriesID, at: 2)
+                insert.bind(point.timestamp, at: 3)
+                insert.bind(point.value, at: 4)
+                try insert.run()
+            }
+            return points
+        }
+        func move(_ points: [Point], seriesID: Int64, tail: Compaction.Tail) throws -> Int {
+            try connection.execute("BEGIN IMMEDIATE")
+            let moved = try Compaction.move(points, from: .head, seriesID: seriesID, tail: tail, policy: .standard, on: connection).rows
+            try connection.execute("COMMIT")
+            return moved
+        }
+        func chunkSizes(_ seriesID: Int64) throws -> [Int64] {
+            let statement = try connection.prepare("SELECT length(data) FROM chunks WHERE series_id = \(seriesID) ORDER BY last_ts")
+            var sizes: [Int64] = []
+            while try statement.step() { sizes.append(statement.int64(at: 0)) }
+            return sizes
+        }
+
+        let busy = try rows(seriesID: 1, count: 300)
+        let moved = try move(busy, seriesID: 1, tail: .waitsUnlessAlone)
+        #expect(moved > 200 && moved < 300)
+        let busyChunks = try chunkSizes(1)
+        #expect(busyChunks.count == 2 && busyChunks.allSatisfy { $0 >= 900 }, "\(busyChunks)")
+        #expect(try HeadTable.rows(seriesID: 1, from: .min, to: .max, limit: 1_000, on: connection) == Array(busy[moved...]))
+
+        let slow = try rows(seriesID: 2, count: 60)
+        #expect(try move(slow, seriesID: 2, tail: .waits) == 0)
+        #expect(try move(slow, seriesID: 2, tail: .waitsUnlessAlone) == 60)
+        #expect(try chunkSizes(2).count == 1)
+        #expect(try HeadTable.rows(seriesID: 2, from: .min, to: .max, limit: 1_000, on: connection).isEmpty)
+    }
+
     /// Schema 4 keys the head by time bucket first. A schema-3 file's head rows
     /// (not yet in chunks) come through the migration as they were: every ts,
     /// every value bit for bit (-0 included), each in the bucket of its ts.
@@ -242,7 +316,11 @@ import Testing
             try insert.run()
         }
 
-        let store = try SampleStore.open(db.configuration(chunkPolicy: .standard), logger: .quiet)
+        // The writer looks at an earlier run's head rows as it starts, and would move the
+        // whole chunks they make while this test reads the head: with chunks of up to
+        // 100 KB, the 500 rows make none, and stay until `compactAll`.
+        let roomy = ChunkPolicy(maxChunkBytes: 100_000, maxChunkSamples: 4_096, rowsPerCompaction: 4_096, maxHeadWait: .seconds(3600))
+        let store = try SampleStore.open(db.configuration(chunkPolicy: roomy), logger: .quiet)
         let check = try SQLiteConnection(path: db.path, readOnly: true)
         #expect(try check.scalarInt("PRAGMA user_version") == Int64(Schema.currentVersion))
         #expect(try check.scalarInt("SELECT count(*) FROM head WHERE bucket = ts >> \(HeadTable.bucketShift)") == 500)

@@ -58,6 +58,25 @@ enum Compaction {
         }
     }
 
+    /// Whether the newest rows of a step, those that would make a short last
+    /// chunk, move with the others or wait in the head to fill a whole one later.
+    ///
+    /// A short chunk packs the chunks' pages badly, and growing it means writing
+    /// it again, which leaves a hole on its page (the rows of `chunks` are
+    /// appended in rowid order): a live series compacted a batch at a time, what
+    /// `maxHeadWait` brought, ended every batch with one, and the collector's
+    /// series took 10 % more pages than the same samples compacted at once.
+    enum Tail {
+        /// Every row moves: `compactAll`, schema 2's rows, raw retention.
+        case moves
+        /// The short tail waits.
+        case waits
+        /// The series' rows are overdue: the short tail waits when the step
+        /// writes a whole chunk before it, and moves when it is all there is
+        /// (a slow series, which would otherwise wait for hours).
+        case waitsUnlessAlone
+    }
+
     /// What one step moved.
     struct Moved {
         /// Rows deleted from the source, the oldest of those it was given.
@@ -73,12 +92,9 @@ enum Compaction {
     /// Moves `rows` (every row of `source` for the series between the first's
     /// ts and the last's, ascending) into chunks and deletes them from `source`.
     ///
-    /// Unless `wholeOnly` is false, only full chunks are written: the newest
-    /// rows that would make a short last chunk stay where they are, to fill a
-    /// whole one later. A short chunk packs pages badly, and growing it means
-    /// writing it again.
+    /// The newest rows that would make a short last chunk move or wait as `tail` says.
     static func move(
-        _ rows: [Point], from source: Source, seriesID: Int64, wholeOnly: Bool = false, policy: ChunkPolicy,
+        _ rows: [Point], from source: Source, seriesID: Int64, tail rule: Tail = .moves, policy: ChunkPolicy,
         on connection: SQLiteConnection
     ) throws -> Moved {
         guard let first = rows.first?.timestamp, let last = rows.last?.timestamp else { return .none }
@@ -94,9 +110,13 @@ enum Compaction {
         try ChunkTable.overlapping(seriesID: seriesID, from: first, to: last, on: connection, take)
         let merged = merge(chunked, rows, rowsWin: source == .head)
         var cuts = cut(merged, policy: policy)
-        // A short last chunk of rows alone (no chunk's sample in it or after it) waits.
-        if wholeOnly, let tail = cuts.last, tail.isShort(policy), merged[tail.range.lowerBound].timestamp > (chunked.last?.timestamp ?? .min) {
-            cuts.removeLast()
+        // A short last chunk of rows alone (no chunk's sample in it or after it) may wait.
+        if let tail = cuts.last, tail.isShort(policy), merged[tail.range.lowerBound].timestamp > (chunked.last?.timestamp ?? .min) {
+            switch rule {
+            case .moves: break
+            case .waits: cuts.removeLast()
+            case .waitsUnlessAlone: if cuts.count > 1 { cuts.removeLast() }
+            }
         }
         guard let lastCut = cuts.last else { return .none }
         let moved = min(last, merged[lastCut.range.upperBound - 1].timestamp)

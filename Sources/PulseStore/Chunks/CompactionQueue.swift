@@ -93,8 +93,11 @@ struct CompactionQueue {
     /// horizon and moved `rowsMoved` of them. When it found a full
     /// transaction's rows and moved some, more may be waiting: the series is
     /// queued again. The rows it left (the start of a chunk not yet full) are
-    /// counted, and keep their wait; rows newer than the horizon go uncounted
-    /// (the counts are bounds).
+    /// counted, and keep their wait, unless the step was overdue: those then
+    /// wait `maxHeadWait` again for the rows that fill their chunk (they move
+    /// alone only once nothing comes that makes a whole one,
+    /// `Compaction.Tail`). Rows newer than the horizon go uncounted (the
+    /// counts are bounds).
     mutating func finished(_ task: Task, closedRows: Int, rowsMoved: Int, headRowsLeft: Bool, at now: ContinuousClock.Instant) {
         if rowsMoved > 0, closedRows >= policy.rowsPerCompaction { enqueue(task) }
         guard task.source == .head else { return }
@@ -104,7 +107,8 @@ struct CompactionQueue {
         }
         let left = closedRows - rowsMoved
         if let head = heads[task.seriesID] {
-            heads[task.seriesID] = Head(rows: left, since: rowsMoved > 0 && left == 0 ? now : head.since)
+            let waitsAgain = rowsMoved > 0 && (left == 0 || isOverdue(task, now: now))
+            heads[task.seriesID] = Head(rows: left, since: waitsAgain ? now : head.since)
         } else {
             heads[task.seriesID] = Head(rows: left, since: now)
         }
