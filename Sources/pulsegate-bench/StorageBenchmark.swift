@@ -71,7 +71,6 @@ struct StorageBenchmark: AsyncParsableCommand {
         let breakdown: String
     }
 
-
     /// Writes the dataset tick by tick (every series' sample of one second
     /// together, as the collector does), compacts everything, closes the
     /// store (which checkpoints and truncates the log) and returns the file's
