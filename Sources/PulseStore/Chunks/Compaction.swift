@@ -63,9 +63,10 @@ enum Compaction {
     ///
     /// A short chunk packs the chunks' pages badly, and growing it means writing
     /// it again, which leaves a hole on its page (the rows of `chunks` are
-    /// appended in rowid order): a live series compacted a batch at a time, what
-    /// `maxHeadWait` brought, ended every batch with one, and the collector's
-    /// series took 10 % more pages than the same samples compacted at once.
+    /// appended in rowid order). A live series is compacted a batch at a time,
+    /// what `maxHeadWait` brought; when every batch ended in a short chunk, 22 %
+    /// of the collector's chunk pages stayed empty, against 13 % with the tail
+    /// waiting (the first hour of each, live).
     enum Tail {
         /// Every row moves: `compactAll`, schema 2's rows, raw retention.
         case moves
