@@ -42,6 +42,9 @@ enum BenchDatasets {
         ]
     }
 
+    /// The host collector recorded at 1 s (`scripts/record_host_fixture.py`), relative to the checkout.
+    static let recordedFixture = "Sources/pulsegate-bench/Fixtures/host-collector-1s.om.gz"
+
     static func recordedName(_ path: String) -> String {
         "recorded (\((path as NSString).lastPathComponent))"
     }

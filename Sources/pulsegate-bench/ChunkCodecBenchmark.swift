@@ -18,7 +18,7 @@ struct ChunkCodecBenchmark: AsyncParsableCommand {
     @Option(help: "Samples per series (1 s apart).") var samples = 7_200
     @Option(help: "Runs of the timing; medians are reported.") var runs = 3
     @Option(help: "Recorded samples too: an OpenMetrics file, gzipped (scripts/record_host_fixture.py writes one); \"\" for none.")
-    var openmetrics = "Sources/pulsegate-bench/Fixtures/host-collector-1s.om.gz"
+    var openmetrics = BenchDatasets.recordedFixture
 
     typealias Samples = [(timestamp: Int64, value: Double)]
 

@@ -17,7 +17,7 @@ struct StorageBenchmark: AsyncParsableCommand {
     @Option(help: "Samples per synthetic series (1 s apart).") var samples = 7_200
     @Option(help: "Runs per dataset; the median file size is reported.") var runs = 3
     @Option(help: "Recorded samples: an OpenMetrics file, gzipped (scripts/record_host_fixture.py writes one); \"\" for none.")
-    var openmetrics = "Sources/pulsegate-bench/Fixtures/host-collector-1s.om.gz"
+    var openmetrics = BenchDatasets.recordedFixture
     @Option(help: "Prometheus's promtool (Debian's prometheus package); \"\" to skip the comparison.") var promtool = "promtool"
 
     func run() async throws {
